@@ -1,0 +1,252 @@
+"""The ports: what the use cases need from the outside world, as Protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+from uuid import UUID
+
+from domain.pdf import PdfInfo
+from domain.quota import QuotaUsage
+from domain.scores import ProcessingStatus, Score
+from domain.setlists import Setlist
+from domain.uploads import Upload
+from domain.users import User
+
+T = TypeVar("T")
+
+
+# --- persistence -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreQuery:
+    user_id: UUID
+    text: str | None = None
+    composer: str | None = None
+    genre: str | None = None
+    tag: str | None = None
+    status: ProcessingStatus | None = None
+    ordering: str = "-created_at"
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    id: UUID
+    title: str
+    composer: str | None
+    page_count: int | None
+    thumbnail_ready: bool
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    score_count: int
+    setlist_count: int
+    total_pages: int
+    processing_counts: dict[ProcessingStatus, int] = field(default_factory=dict)
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None: ...
+    async def get(self, user_id: UUID) -> User | None: ...
+    async def get_by_email(self, email: str) -> User | None: ...
+
+
+class UploadRepository(Protocol):
+    async def add(self, upload: Upload) -> None: ...
+    async def get(self, upload_id: UUID) -> Upload | None: ...
+    async def save(self, upload: Upload) -> None: ...
+    async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]: ...
+    async def list_unused_confirmed(self, confirmed_before: datetime, limit: int) -> Sequence[Upload]: ...
+    async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
+        """Pending and confirmed uploads: what quota accounts for (all users when user_id is None)."""
+        ...
+
+
+class ScoreRepository(Protocol):
+    async def add(self, score: Score) -> None: ...
+    async def get(self, score_id: UUID) -> Score | None: ...
+    async def save(self, score: Score) -> None: ...
+    async def delete(self, score: Score) -> None: ...
+    async def search(self, query: ScoreQuery) -> Page[Score]: ...
+    async def recent(self, user_id: UUID, limit: int) -> Sequence[Score]: ...
+    async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]: ...
+    async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
+        """Scores pending or processing since before the given time."""
+        ...
+
+
+class SetlistRepository(Protocol):
+    async def add(self, setlist: Setlist) -> None: ...
+    async def get(self, setlist_id: UUID, *, for_update: bool = False) -> Setlist | None: ...
+    async def save(self, setlist: Setlist) -> None: ...
+    async def delete(self, setlist: Setlist) -> None: ...
+    async def search(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]: ...
+    async def containing_score(self, score_id: UUID) -> Sequence[Setlist]: ...
+
+
+class StatsReader(Protocol):
+    async def library_stats(self, user_id: UUID) -> LibraryStats: ...
+
+
+class UnitOfWork(Protocol):
+    users: UserRepository
+    uploads: UploadRepository
+    scores: ScoreRepository
+    setlists: SetlistRepository
+    stats: StatsReader
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size_bytes: int
+
+
+class ObjectStorage(Protocol):
+    async def presign_upload(
+        self, key: str, content_type: str, size_bytes: int, expires_in: int
+    ) -> PresignedRequest: ...
+    async def presign_download(self, key: str, expires_in: int, filename: str | None = None) -> PresignedRequest: ...
+    async def stat(self, key: str) -> StoredObject | None: ...
+    async def read_head(self, key: str, length: int) -> bytes:
+        """The first `length` bytes (fewer if the object is shorter), fetched with a ranged read."""
+        ...
+    async def download_to(self, key: str, destination: Path) -> None: ...
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    async def delete(self, key: str) -> None:
+        """Remove an object; removing a missing object is not an error."""
+        ...
+    async def delete_prefix(self, prefix: str) -> None: ...
+    async def check(self) -> None:
+        """Raise when the storage cannot be reached."""
+        ...
+
+
+# --- quota -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    upload_id: UUID
+    size_bytes: int
+    expires_at: datetime | None = None
+
+
+class QuotaLedger(Protocol):
+    """Per-user quota accounting, atomic across API processes.
+
+    Every byte belongs to one item (an upload id): a reservation with its own expiry, or used bytes.
+    All operations are idempotent per item.
+    """
+
+    async def reserve(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int) -> bool:
+        """Reserve unless used + live reservations + size would pass the limit. True when granted."""
+        ...
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
+        """Turn the reservation into used bytes (also when the reservation already lapsed)."""
+        ...
+    async def release(self, user_id: UUID, upload_id: UUID) -> None:
+        """Give back the item's bytes, reserved or used."""
+        ...
+    async def usage(self, user_id: UUID) -> tuple[int, int]:
+        """(used_bytes, reserved_bytes), counting only unexpired reservations."""
+        ...
+    async def replace(self, user_id: UUID, used: Sequence[LedgerEntry], reserved: Sequence[LedgerEntry]) -> None:
+        """Rebuild the user's ledger from the database's account of it."""
+        ...
+    async def check(self) -> None: ...
+
+
+# --- processing --------------------------------------------------------------------------------
+
+
+class PdfRenderer(Protocol):
+    async def inspect(self, path: Path) -> PdfInfo:
+        """Page count and metadata; raises domain.pdf.PdfError with a classified kind."""
+        ...
+    async def render_thumbnail(self, path: Path, page: int) -> bytes:
+        """A JPEG of the 1-based page fitted inside 300x400; raises PdfError for render limits and timeouts."""
+        ...
+    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]: ...
+
+
+class TaskQueue(Protocol):
+    async def process_score(self, score_id: UUID) -> str: ...
+    async def generate_thumbnail(self, score_id: UUID, page: int) -> str: ...
+    async def generate_all_thumbnails(self, score_id: UUID) -> str: ...
+    async def delete_files(self, keys: Sequence[str], prefix: str | None = None) -> str: ...
+    async def check(self) -> None: ...
+
+
+# --- identity and time -------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+class TokenIssuer(Protocol):
+    def issue(self, user_id: UUID) -> AccessToken: ...
+    def verify(self, token: str) -> UUID | None: ...
+
+
+@dataclass(frozen=True)
+class RateRule:
+    limit: int
+    window_seconds: int
+
+
+class RateLimiter(Protocol):
+    async def retry_after(self, key: str, rule: RateRule) -> int | None:
+        """Seconds until `key` may act again, or None when it is under its limit."""
+        ...
+    async def hit(self, key: str, rule: RateRule) -> None: ...
+
+
+def quota_of(user: User, used_and_reserved: tuple[int, int]) -> QuotaUsage:
+    used, reserved = used_and_reserved
+    return QuotaUsage(limit_bytes=user.quota_limit_bytes, used_bytes=used, reserved_bytes=reserved)

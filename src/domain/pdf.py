@@ -1,0 +1,96 @@
+"""What the domain knows about PDF documents: facts read from them, thumbnail geometry, failure kinds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+THUMBNAIL_MAX_WIDTH = 300
+THUMBNAIL_MAX_HEIGHT = 400
+THUMBNAIL_JPEG_QUALITY = 85
+
+
+class PdfErrorKind(StrEnum):
+    NOT_PDF = "not_pdf"
+    EMPTY = "empty"
+    CORRUPT = "corrupt"
+    ENCRYPTED = "encrypted"
+    NO_PAGES = "no_pages"
+    RENDER_TIMEOUT = "render_timeout"
+    RENDER_LIMIT = "render_limit"
+
+    @property
+    def sentence(self) -> str:
+        return _SENTENCES[self]
+
+    @property
+    def fails_document(self) -> bool:
+        """Document failures make the score `failed`; render failures only cost a thumbnail."""
+        return self not in {PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT}
+
+
+_SENTENCES = {
+    PdfErrorKind.NOT_PDF: "The file is not a PDF document.",
+    PdfErrorKind.EMPTY: "The file is empty.",
+    PdfErrorKind.CORRUPT: "The PDF is damaged and could not be read.",
+    PdfErrorKind.ENCRYPTED: "The PDF is protected by a password.",
+    PdfErrorKind.NO_PAGES: "The PDF has no pages.",
+    PdfErrorKind.RENDER_TIMEOUT: "The page took too long to render, so no thumbnail was made.",
+    PdfErrorKind.RENDER_LIMIT: "The page is too large to render, so no thumbnail was made.",
+}
+
+
+class PdfError(Exception):
+    """A document that cannot be read, or a page that cannot be rendered within the limits."""
+
+    def __init__(self, kind: PdfErrorKind, detail: str | None = None) -> None:
+        self.kind = kind
+        self.detail = detail
+        super().__init__(detail or kind.sentence)
+
+
+@dataclass(frozen=True)
+class PdfMetadata:
+    title: str | None = None
+    author: str | None = None
+    subject: str | None = None
+    keywords: str | None = None
+    creator: str | None = None
+    producer: str | None = None
+    creation_date: str | None = None
+    modification_date: str | None = None
+
+
+@dataclass(frozen=True)
+class PdfInfo:
+    page_count: int
+    metadata: PdfMetadata
+
+
+@dataclass(frozen=True)
+class ThumbnailSize:
+    width: int
+    height: int
+
+
+def fitted_zoom(
+    page_width: float,
+    page_height: float,
+    max_width: int = THUMBNAIL_MAX_WIDTH,
+    max_height: int = THUMBNAIL_MAX_HEIGHT,
+) -> float:
+    """The scale that fits a page (in points, as displayed) inside the thumbnail box, keeping its aspect ratio."""
+    if page_width <= 0 or page_height <= 0:
+        raise PdfError(PdfErrorKind.CORRUPT, "The page has no area.")
+    return min(max_width / page_width, max_height / page_height)
+
+
+def keywords_to_tags(keywords: str | None) -> list[str]:
+    if not keywords:
+        return []
+    seen: dict[str, None] = {}
+    for part in keywords.replace(";", ",").split(","):
+        tag = part.strip()
+        if tag:
+            seen.setdefault(tag[:64], None)
+    return list(seen)

@@ -1,0 +1,171 @@
+"""Scores: a confirmed PDF upload with the musician's details and what processing learned about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from domain.errors import ValidationError
+from domain.pdf import PdfError, PdfInfo, PdfMetadata, keywords_to_tags
+
+MAX_TITLE_LENGTH = 300
+MAX_TEXT_FIELD_LENGTH = 300
+MAX_DESCRIPTION_LENGTH = 5000
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 64
+
+
+class ProcessingStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass
+class Score:
+    id: UUID
+    user_id: UUID
+    upload_id: UUID
+    title: str
+    composer: str | None
+    genre: str | None
+    tags: list[str]
+    description: str | None
+    original_filename: str
+    size_bytes: int
+    storage_key: str
+    created_at: datetime
+    updated_at: datetime
+    page_count: int | None = None
+    pdf_metadata: PdfMetadata | None = None
+    processing_status: ProcessingStatus = ProcessingStatus.PENDING
+    processing_error: str | None = None
+    processing_started_at: datetime | None = None
+    thumbnail_ready: bool = False
+    thumbnail_pages: list[int] = field(default_factory=list)
+
+    @property
+    def page_thumbnails_ready(self) -> int:
+        return len(self.thumbnail_pages)
+
+    def start_processing(self, now: datetime) -> None:
+        self.processing_status = ProcessingStatus.PROCESSING
+        self.processing_started_at = now
+        self.updated_at = now
+
+    def record_info(self, info: PdfInfo, now: datetime) -> None:
+        """Store page count and metadata, and prefill empty fields from them (never overwriting the user's)."""
+        self.page_count = info.page_count
+        self.pdf_metadata = info.metadata
+        if not self.composer and info.metadata.author:
+            self.composer = info.metadata.author[:MAX_TEXT_FIELD_LENGTH]
+        if not self.genre and info.metadata.subject:
+            self.genre = info.metadata.subject[:MAX_TEXT_FIELD_LENGTH]
+        if not self.tags:
+            self.tags = keywords_to_tags(info.metadata.keywords)[:MAX_TAGS]
+        self.processing_status = ProcessingStatus.READY
+        self.processing_error = None
+        self.updated_at = now
+
+    def fail(self, reason: str, now: datetime) -> None:
+        self.processing_status = ProcessingStatus.FAILED
+        self.processing_error = reason
+        self.updated_at = now
+
+    def fail_with(self, error: PdfError, now: datetime) -> None:
+        """A document error fails the score; a render error leaves it ready and explains the missing thumbnail."""
+        if error.kind.fails_document:
+            self.fail(error.kind.sentence, now)
+        else:
+            self.processing_error = error.kind.sentence
+            self.updated_at = now
+
+    def record_cover_thumbnail(self, now: datetime) -> None:
+        self.thumbnail_ready = True
+        self.record_page_thumbnail(1, now)
+
+    def record_page_thumbnail(self, page: int, now: datetime) -> None:
+        if page not in self.thumbnail_pages:
+            self.thumbnail_pages = sorted([*self.thumbnail_pages, page])
+        self.updated_at = now
+
+    def has_page_thumbnail(self, page: int) -> bool:
+        return page in self.thumbnail_pages
+
+    def ensure_page_exists(self, page: int) -> None:
+        if page < 1 or (self.page_count is not None and page > self.page_count):
+            raise ValidationError(f"Page {page} is out of range for this score.")
+
+    def update_details(self, changes: ScoreDetails, now: datetime) -> None:
+        for name in ("title", "composer", "genre", "tags", "description"):
+            value = getattr(changes, name)
+            if value is not UNSET:
+                setattr(self, name, value)
+        self.updated_at = now
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: _Unset = _Unset()
+
+
+@dataclass(frozen=True)
+class ScoreDetails:
+    """The fields a musician edits. UNSET means "leave as it is" in an update."""
+
+    title: str | _Unset = UNSET
+    composer: str | None | _Unset = UNSET
+    genre: str | None | _Unset = UNSET
+    tags: list[str] | _Unset = UNSET
+    description: str | None | _Unset = UNSET
+
+    def cleaned(self) -> ScoreDetails:
+        return ScoreDetails(
+            title=_clean_title(self.title),
+            composer=_clean_text(self.composer, "composer", MAX_TEXT_FIELD_LENGTH),
+            genre=_clean_text(self.genre, "genre", MAX_TEXT_FIELD_LENGTH),
+            tags=_clean_tags(self.tags),
+            description=_clean_text(self.description, "description", MAX_DESCRIPTION_LENGTH),
+        )
+
+
+def _clean_title(title: str | _Unset) -> str | _Unset:
+    if isinstance(title, _Unset):
+        return title
+    cleaned = title.strip()
+    if not cleaned:
+        raise ValidationError("The title must not be empty.")
+    if len(cleaned) > MAX_TITLE_LENGTH:
+        raise ValidationError(f"The title must have at most {MAX_TITLE_LENGTH} characters.")
+    return cleaned
+
+
+def _clean_text(value: str | None | _Unset, name: str, limit: int) -> str | None | _Unset:
+    if value is None or isinstance(value, _Unset):
+        return value
+    cleaned = value.strip()
+    if len(cleaned) > limit:
+        raise ValidationError(f"The {name} must have at most {limit} characters.")
+    return cleaned or None
+
+
+def _clean_tags(tags: list[str] | _Unset) -> list[str] | _Unset:
+    if isinstance(tags, _Unset):
+        return tags
+    unique: dict[str, None] = {}
+    for tag in tags:
+        cleaned = tag.strip()
+        if not cleaned:
+            continue
+        if len(cleaned) > MAX_TAG_LENGTH:
+            raise ValidationError(f"A tag must have at most {MAX_TAG_LENGTH} characters.")
+        unique.setdefault(cleaned, None)
+    if len(unique) > MAX_TAGS:
+        raise ValidationError(f"A score can have at most {MAX_TAGS} tags.")
+    return list(unique)

@@ -1,0 +1,134 @@
+"""Upload lifecycle: a reservation of quota that becomes a stored file or is given back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from domain.errors import (
+    AlreadyConfirmed,
+    FileTooLarge,
+    InvalidMimeType,
+    NotAPdf,
+    SizeMismatch,
+    UploadAlreadyUsed,
+    UploadNotFound,
+    ValidationError,
+)
+
+PDF_CONTENT_TYPE = "application/pdf"
+PDF_MAGIC = b"%PDF-"
+MAGIC_SEARCH_BYTES = 1024
+MAX_FILENAME_LENGTH = 255
+
+
+class UploadStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    # The file was removed after confirmation (its score was deleted or nothing used it in time).
+    DELETED = "deleted"
+
+
+@dataclass
+class Upload:
+    id: UUID
+    user_id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    storage_key: str
+    status: UploadStatus
+    created_at: datetime
+    expires_at: datetime
+    confirmed_at: datetime | None = None
+    score_id: UUID | None = None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.status is UploadStatus.PENDING and now >= self.expires_at
+
+    def ensure_confirmable(self, now: datetime) -> None:
+        """A pending, unexpired upload may be confirmed; a confirmed one confirms again idempotently."""
+        if self.status is UploadStatus.CONFIRMED:
+            return
+        if self.status is not UploadStatus.PENDING or self.is_expired(now):
+            raise UploadNotFound()
+
+    def confirm(self, now: datetime) -> None:
+        self.ensure_confirmable(now)
+        if self.status is UploadStatus.PENDING:
+            self.status = UploadStatus.CONFIRMED
+            self.confirmed_at = now
+
+    def cancel(self, now: datetime) -> bool:
+        """Cancel a pending upload. Returns True when this call changed it (so quota is released once)."""
+        if self.status is UploadStatus.CANCELLED:
+            return False
+        if self.status is UploadStatus.CONFIRMED:
+            raise AlreadyConfirmed()
+        if self.status is not UploadStatus.PENDING or self.is_expired(now):
+            raise UploadNotFound()
+        self.status = UploadStatus.CANCELLED
+        return True
+
+    def expire(self) -> None:
+        self.status = UploadStatus.EXPIRED
+
+    def mark_deleted(self) -> None:
+        self.status = UploadStatus.DELETED
+
+    def ensure_available_for_score(self, now: datetime) -> None:
+        if self.score_id is not None:
+            raise UploadAlreadyUsed()
+        self.ensure_confirmable(now)
+
+
+def storage_key_for(user_id: UUID, upload_id: UUID) -> str:
+    return f"{upload_prefix(user_id, upload_id)}original.pdf"
+
+
+def upload_prefix(user_id: UUID, upload_id: UUID) -> str:
+    return f"{user_id}/scores/{upload_id}/"
+
+
+def cover_thumbnail_key(user_id: UUID, upload_id: UUID) -> str:
+    return f"{upload_prefix(user_id, upload_id)}thumbnail.jpg"
+
+
+def page_thumbnail_key(user_id: UUID, upload_id: UUID, page: int) -> str:
+    return f"{upload_prefix(user_id, upload_id)}pages/{page}.jpg"
+
+
+def validate_upload_request(filename: str, content_type: str, size_bytes: int, max_upload_bytes: int) -> str:
+    """Check an upload request; returns the filename cleaned of any directory part."""
+    cleaned = clean_filename(filename)
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != PDF_CONTENT_TYPE or not cleaned.lower().endswith(".pdf"):
+        raise InvalidMimeType()
+    if size_bytes < 1:
+        raise ValidationError("size_bytes must be at least 1.")
+    if size_bytes > max_upload_bytes:
+        raise FileTooLarge(f"The file is {size_bytes} bytes; the limit is {max_upload_bytes} bytes.")
+    return cleaned
+
+
+def clean_filename(filename: str) -> str:
+    """Keep only the last path component and drop control characters; filenames are labels, never paths."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
+    if not cleaned or cleaned in {".", ".."}:
+        raise ValidationError("The filename is empty.")
+    if len(cleaned) > MAX_FILENAME_LENGTH:
+        raise ValidationError(f"The filename must have at most {MAX_FILENAME_LENGTH} characters.")
+    return cleaned
+
+
+def check_stored_object(declared_size: int, stored_size: int, head: bytes) -> None:
+    """What confirm demands of the stored bytes: the declared size and a PDF signature near the start."""
+    if stored_size != declared_size:
+        raise SizeMismatch(f"The stored file has {stored_size} bytes; {declared_size} were declared.")
+    if PDF_MAGIC not in head[:MAGIC_SEARCH_BYTES]:
+        raise NotAPdf()

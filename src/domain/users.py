@@ -1,0 +1,43 @@
+"""Accounts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.errors import ValidationError
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class User:
+    id: UUID
+    email: str
+    username: str
+    password_hash: str
+    quota_limit_bytes: int
+    created_at: datetime
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding blanks."""
+    normalized = email.strip().lower()
+    if len(normalized) > 254 or not _EMAIL.match(normalized):
+        raise ValidationError("The email address is not valid.")
+    return normalized
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+
+
+def default_username(email: str) -> str:
+    return email.split("@", 1)[0]

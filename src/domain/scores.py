@@ -66,8 +66,9 @@ class Score:
             self.genre = info.metadata.subject[:MAX_TEXT_FIELD_LENGTH]
         if not self.tags:
             self.tags = keywords_to_tags(info.metadata.keywords)[:MAX_TAGS]
+        if self.processing_status is ProcessingStatus.FAILED:
+            self.processing_error = None
         self.processing_status = ProcessingStatus.READY
-        self.processing_error = None
         self.updated_at = now
 
     def fail(self, reason: str, now: datetime) -> None:
@@ -80,12 +81,16 @@ class Score:
         if error.kind.fails_document:
             self.fail(error.kind.sentence, now)
         else:
-            self.processing_error = error.kind.sentence
-            self.updated_at = now
+            self.note_problem(error.kind.sentence, now)
+
+    def note_problem(self, sentence: str, now: datetime) -> None:
+        """Something the musician should know that does not fail the score."""
+        self.processing_error = sentence
+        self.updated_at = now
 
     def record_cover_thumbnail(self, now: datetime) -> None:
         self.thumbnail_ready = True
-        self.record_page_thumbnail(1, now)
+        self.updated_at = now
 
     def record_page_thumbnail(self, page: int, now: datetime) -> None:
         if page not in self.thumbnail_pages:
@@ -107,23 +112,23 @@ class Score:
         self.updated_at = now
 
 
-class _Unset:
+class Unset:
     def __repr__(self) -> str:
         return "UNSET"
 
 
-UNSET: _Unset = _Unset()
+UNSET: Unset = Unset()
 
 
 @dataclass(frozen=True)
 class ScoreDetails:
     """The fields a musician edits. UNSET means "leave as it is" in an update."""
 
-    title: str | _Unset = UNSET
-    composer: str | None | _Unset = UNSET
-    genre: str | None | _Unset = UNSET
-    tags: list[str] | _Unset = UNSET
-    description: str | None | _Unset = UNSET
+    title: str | Unset = UNSET
+    composer: str | None | Unset = UNSET
+    genre: str | None | Unset = UNSET
+    tags: list[str] | Unset = UNSET
+    description: str | None | Unset = UNSET
 
     def cleaned(self) -> ScoreDetails:
         return ScoreDetails(
@@ -135,8 +140,8 @@ class ScoreDetails:
         )
 
 
-def _clean_title(title: str | _Unset) -> str | _Unset:
-    if isinstance(title, _Unset):
+def _clean_title(title: str | Unset) -> str | Unset:
+    if isinstance(title, Unset):
         return title
     cleaned = title.strip()
     if not cleaned:
@@ -146,8 +151,8 @@ def _clean_title(title: str | _Unset) -> str | _Unset:
     return cleaned
 
 
-def _clean_text(value: str | None | _Unset, name: str, limit: int) -> str | None | _Unset:
-    if value is None or isinstance(value, _Unset):
+def _clean_text(value: str | None | Unset, name: str, limit: int) -> str | None | Unset:
+    if value is None or isinstance(value, Unset):
         return value
     cleaned = value.strip()
     if len(cleaned) > limit:
@@ -155,8 +160,8 @@ def _clean_text(value: str | None | _Unset, name: str, limit: int) -> str | None
     return cleaned or None
 
 
-def _clean_tags(tags: list[str] | _Unset) -> list[str] | _Unset:
-    if isinstance(tags, _Unset):
+def _clean_tags(tags: list[str] | Unset) -> list[str] | Unset:
+    if isinstance(tags, Unset):
         return tags
     unique: dict[str, None] = {}
     for tag in tags:

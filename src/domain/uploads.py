@@ -74,6 +74,10 @@ class Upload:
         self.status = UploadStatus.CANCELLED
         return True
 
+    def reject(self) -> None:
+        """The stored bytes were not what was declared; the upload ends as cancelled."""
+        self.status = UploadStatus.CANCELLED
+
     def expire(self) -> None:
         self.status = UploadStatus.EXPIRED
 

@@ -1,0 +1,80 @@
+"""Opening untrusted files as PDFs and reading their facts (runs inside a worker process)."""
+
+# PyMuPDF ships py.typed but leaves much of its API unannotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import pymupdf
+
+from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
+
+from .dates import pdf_date_to_iso
+
+_MAGIC = b"%PDF-"
+_MAGIC_WINDOW = 1024
+_METADATA_MAX_CHARS = 1000
+
+
+def open_pdf(path: str) -> pymupdf.Document:
+    """Open `path` only if it is a readable PDF with pages; OSError when the file itself can't be read."""
+    with open(path, "rb") as file:
+        head = file.read(_MAGIC_WINDOW)
+    if not head:
+        raise PdfError(PdfErrorKind.EMPTY)
+    # MuPDF sniffs content and happily opens images or HTML named .pdf, even with filetype="pdf".
+    if _MAGIC not in head:
+        raise PdfError(PdfErrorKind.NOT_PDF)
+    try:
+        document = pymupdf.open(path, filetype="pdf")
+    except pymupdf.EmptyFileError as exc:
+        raise PdfError(PdfErrorKind.EMPTY) from exc
+    except Exception as exc:
+        raise PdfError(PdfErrorKind.CORRUPT) from exc
+    try:
+        _check(document)
+    except BaseException:
+        document.close()
+        raise
+    return document
+
+
+def _check(document: pymupdf.Document) -> None:
+    if not document.is_pdf:
+        raise PdfError(PdfErrorKind.NOT_PDF)
+    if document.needs_pass:
+        raise PdfError(PdfErrorKind.ENCRYPTED)
+    try:
+        page_count = document.page_count
+    except Exception as exc:
+        raise PdfError(PdfErrorKind.CORRUPT) from exc
+    if page_count < 1:
+        raise PdfError(PdfErrorKind.NO_PAGES)
+
+
+def read_info(document: pymupdf.Document) -> PdfInfo:
+    try:
+        raw = document.metadata or {}
+    except Exception as exc:
+        raise PdfError(PdfErrorKind.CORRUPT) from exc
+    metadata = PdfMetadata(
+        title=_text(raw.get("title")),
+        author=_text(raw.get("author")),
+        subject=_text(raw.get("subject")),
+        keywords=_text(raw.get("keywords")),
+        creator=_text(raw.get("creator")),
+        producer=_text(raw.get("producer")),
+        creation_date=pdf_date_to_iso(_text(raw.get("creationDate"))),
+        modification_date=pdf_date_to_iso(_text(raw.get("modDate"))),
+    )
+    return PdfInfo(page_count=document.page_count, metadata=metadata)
+
+
+def _text(value: object) -> str | None:
+    """A metadata string fit for storage: no NULs or lone surrogates, trimmed, bounded; None when blank."""
+    if not isinstance(value, str):
+        return None
+    # Pairs up surrogate halves and replaces lone ones, which UTF-8 encoders (and Postgres) reject.
+    text = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    text = text.replace("\x00", "").strip()
+    return text[:_METADATA_MAX_CHARS] or None

@@ -1,0 +1,69 @@
+"""A fixed set of long-lived worker processes, each serving one job at a time, replaced when a job goes wrong."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .process import WorkerProcess, WorkerStartFailed
+from .protocol import Frame, Header
+
+
+class WorkerPool:
+    def __init__(self, size: int, memory_limit_bytes: int | None) -> None:
+        if size < 1:
+            raise ValueError("A worker pool needs at least one process.")
+        self.size = size
+        self._memory_limit_bytes = memory_limit_bytes
+        self._workers: list[WorkerProcess | None] = [None] * size
+        self._free: asyncio.Queue[int] | None = None
+        self._closed = False
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers started so far (they start on first use)."""
+        return [worker.pid for worker in self._workers if worker is not None and worker.alive]
+
+    async def call(self, request: Header, time_limit: float) -> Frame:
+        """Run one job on the next free worker. Raises WorkerTimeout or WorkerDied after replacing the worker."""
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for slot in range(self.size):
+                self._free.put_nowait(slot)
+        slot = await self._free.get()
+        try:
+            return await self._call_in(slot, request, time_limit)
+        finally:
+            self._free.put_nowait(slot)
+
+    async def _call_in(self, slot: int, request: Header, time_limit: float) -> Frame:
+        self._raise_if_closed()
+        worker = self._workers[slot]
+        if worker is None or not worker.alive:
+            if worker is not None:
+                worker.kill()
+            worker = self._workers[slot] = WorkerProcess(self._memory_limit_bytes)
+        try:
+            return await worker.call(request, time_limit)
+        except BaseException as exc:
+            # Timed out, died, or the caller was cancelled mid-job: what the worker does next is unknown.
+            worker.kill()
+            if self._closed:
+                self._workers[slot] = None
+                if isinstance(exc, Exception):
+                    raise RuntimeError("The PDF renderer is closed.") from exc
+                raise
+            restart = not isinstance(exc, WorkerStartFailed)
+            self._workers[slot] = WorkerProcess(self._memory_limit_bytes) if restart else None
+            raise
+
+    def _raise_if_closed(self) -> None:
+        if self._closed:
+            raise RuntimeError("The PDF renderer is closed.")
+
+    def close(self) -> None:
+        """Kill every worker; jobs in flight fail with RuntimeError."""
+        self._closed = True
+        for slot, worker in enumerate(self._workers):
+            if worker is not None:
+                worker.kill()
+            self._workers[slot] = None

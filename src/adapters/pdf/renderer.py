@@ -1,0 +1,111 @@
+"""PdfRenderer on PyMuPDF; every MuPDF call runs in a long-lived, killable worker process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from domain.pdf import THUMBNAIL_MAX_HEIGHT, THUMBNAIL_MAX_WIDTH, PdfError, PdfErrorKind, PdfInfo
+
+from .messages import info_from_header, raise_for_error
+from .pool import WorkerPool
+from .process import WorkerDied, WorkerTimeout
+from .protocol import Header
+
+
+class PymupdfRenderer:
+    """Inspects PDFs and renders fitted JPEG thumbnails in `processes` worker processes, started on first use.
+
+    PyMuPDF is not thread-safe and hostile files can hang or crash it, so each job runs in a worker
+    process with a timeout; a worker that times out or dies is killed and replaced, and the job fails:
+    inspect with CORRUPT, render with RENDER_TIMEOUT (timeout) or RENDER_LIMIT (crash, memory, MuPDF error).
+    A page number outside 1..page_count raises ValueError: asking for it is the caller's mistake.
+    A file that cannot be opened at all raises OSError (e.g. FileNotFoundError).
+    Workers are limited to `memory_limit_bytes` of address space (None: no limit).
+    Safe for concurrent callers on one event loop. Call `close()` (or use `async with`) to stop the workers.
+    """
+
+    def __init__(
+        self,
+        *,
+        processes: int = 2,
+        render_timeout_seconds: float = 10.0,
+        max_output_pixels: int = THUMBNAIL_MAX_WIDTH * THUMBNAIL_MAX_HEIGHT * 4,
+        max_page_points: float = 14400 * 4,
+        inspect_timeout_seconds: float = 30.0,
+        memory_limit_bytes: int | None = 1 << 30,
+    ) -> None:
+        self._pool = WorkerPool(processes, memory_limit_bytes)
+        self._render_timeout = render_timeout_seconds
+        self._inspect_timeout = inspect_timeout_seconds
+        self._max_output_pixels = max_output_pixels
+        self._max_page_points = max_page_points
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return self._pool.pids
+
+    async def inspect(self, path: Path) -> PdfInfo:
+        request: Header = {"op": "inspect", "path": _absolute(path)}
+        try:
+            header, _ = await self._pool.call(request, self._inspect_timeout)
+        except WorkerTimeout:
+            raise PdfError(PdfErrorKind.CORRUPT, "The PDF took too long to read.") from None
+        except WorkerDied:
+            raise PdfError(PdfErrorKind.CORRUPT, "The PDF could not be read: it crashed the reader.") from None
+        raise_for_error(header)
+        return info_from_header(header)
+
+    async def render_thumbnail(self, path: Path, page: int) -> bytes:
+        if page < 1:
+            raise ValueError(f"Page numbers start at 1, not {page}.")
+        request: Header = {
+            "op": "render",
+            "path": _absolute(path),
+            "page": page,
+            "max_output_pixels": self._max_output_pixels,
+            "max_page_points": self._max_page_points,
+        }
+        try:
+            header, jpeg = await self._pool.call(request, self._render_timeout)
+        except WorkerTimeout:
+            raise PdfError(PdfErrorKind.RENDER_TIMEOUT) from None
+        except WorkerDied:
+            raise PdfError(PdfErrorKind.RENDER_LIMIT, "The page crashed the renderer.") from None
+        raise_for_error(header)
+        return jpeg
+
+    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
+        """Each page's JPEG or the exception that page raised, spread over all workers."""
+        wanted = list(dict.fromkeys(pages))
+        results: dict[int, bytes | Exception] = {}
+        remaining = iter(wanted)
+
+        async def render_remaining() -> None:
+            for page in remaining:  # shared iterator: each runner takes the next page not yet taken
+                try:
+                    results[page] = await self.render_thumbnail(path, page)
+                except Exception as exc:
+                    results[page] = exc
+
+        await asyncio.gather(*(render_remaining() for _ in range(min(self._pool.size, len(wanted)))))
+        return {page: results[page] for page in wanted}
+
+    async def close(self) -> None:
+        self._pool.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+def _absolute(path: Path) -> str:
+    """Workers resolve paths on their own, so relative ones are anchored here."""
+    return str(Path(path).absolute())

@@ -1,0 +1,97 @@
+"""A worker process: serves one inspect or render job at a time over its stdin and stdout.
+
+Started by the renderer as ``python -m adapters.pdf.worker [--memory-limit BYTES]``; exits when stdin closes.
+"""
+
+# PyMuPDF ships py.typed but leaves much of its API unannotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import select
+import signal
+
+import pymupdf
+
+from .document import open_pdf, read_info
+from .messages import error_to_header, info_to_header
+from .protocol import Frame, FrameBuffer, Header, read_frame, write_frame
+from .thumbnail import RenderLimits, render_thumbnail
+
+_IDLE_SECONDS = 2.0
+
+
+class DocumentCache:
+    """Keeps the last document open: a file's thumbnails come in a row, and reopening costs a third per page."""
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._document: pymupdf.Document | None = None
+
+    def open(self, path: str) -> pymupdf.Document:
+        stat = os.stat(path)
+        key = (path, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self._document is None or key != self._key:
+            self.close()
+            self._document = open_pdf(path)
+            self._key = key
+        return self._document
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._document.close()
+            self._document = None
+            self._key = None
+            pymupdf.TOOLS.store_shrink(100)
+
+
+def handle(request: Header, documents: DocumentCache) -> Frame:
+    try:
+        document = documents.open(request["path"])
+        if request["op"] == "inspect":
+            return info_to_header(read_info(document)), b""
+        limits = RenderLimits(request["max_output_pixels"], request["max_page_points"])
+        return {}, render_thumbnail(document, request["page"], limits)
+    except Exception as exc:
+        documents.close()
+        return error_to_header(exc), b""
+    finally:
+        pymupdf.TOOLS.reset_mupdf_warnings()
+
+
+def serve(requests: int, replies: int) -> None:
+    documents = DocumentCache()
+    frames = FrameBuffer()
+    write_frame(replies, {"ready": True})
+    while True:
+        if not select.select([requests], [], [], _IDLE_SECONDS)[0]:
+            documents.close()  # also lets go of files the caller deletes after the job
+            continue
+        frame = read_frame(requests, frames)
+        if frame is None:
+            return
+        write_frame(replies, *handle(frame[0], documents))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-limit", type=int, default=None)
+    memory_limit = parser.parse_args().memory_limit
+    if memory_limit is not None:
+        # An allocation past the limit fails inside MuPDF (a render error) instead of inviting the OOM killer.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    # Ctrl-C in a terminal reaches the whole process group; the renderer decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    # PyMuPDF prints its messages to stdout, so replies get a private copy and fd 1 goes to stderr.
+    replies = os.dup(1)
+    os.dup2(2, 1)
+    serve(requests=0, replies=replies)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""QuotaLedger in Redis: each operation is one Lua script, so API processes can never pass a limit together.
+
+Per user: hash `used` (item -> size), hash `reserved` (item -> size) and sorted set `expiry` (item -> expiry,
+epoch ms of the Redis server's clock). `reserved` and `expiry` expire with their last reservation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from redis.asyncio import Redis
+
+from application.ports import LedgerEntry
+
+_PRELUDE = """
+local used_key, reserved_key, expiry_key = KEYS[1], KEYS[2], KEYS[3]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function drop_lapsed(now)
+  local lapsed = redis.call('ZRANGEBYSCORE', expiry_key, '-inf', now)
+  for i = 1, #lapsed do
+    redis.call('HDEL', reserved_key, lapsed[i])
+  end
+  redis.call('ZREMRANGEBYSCORE', expiry_key, '-inf', now)
+end
+
+local function expire_with_last_reservation()
+  local last = redis.call('ZRANGE', expiry_key, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('DEL', reserved_key, expiry_key)
+  else
+    redis.call('PEXPIREAT', reserved_key, last[2])
+    redis.call('PEXPIREAT', expiry_key, last[2])
+  end
+end
+
+local function total(key)
+  local sum = 0
+  for _, size in ipairs(redis.call('HVALS', key)) do
+    sum = sum + tonumber(size)
+  end
+  return sum
+end
+"""
+
+# ARGV: item, size, limit, ttl_ms. Returns 1 when granted.
+_RESERVE = """
+local item, size, limit, ttl_ms = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = now_ms()
+drop_lapsed(now)
+if redis.call('HEXISTS', used_key, item) == 1 or redis.call('HEXISTS', reserved_key, item) == 1 then
+  return 1
+end
+if total(used_key) + total(reserved_key) + size > limit then
+  return 0
+end
+redis.call('HSET', reserved_key, item, ARGV[2])
+redis.call('ZADD', expiry_key, now + ttl_ms, item)
+expire_with_last_reservation()
+return 1
+"""
+
+# ARGV: item, size.
+_CONFIRM = """
+redis.call('HDEL', reserved_key, ARGV[1])
+redis.call('ZREM', expiry_key, ARGV[1])
+redis.call('HSET', used_key, ARGV[1], ARGV[2])
+return 1
+"""
+
+# ARGV: item.
+_RELEASE = """
+redis.call('HDEL', used_key, ARGV[1])
+redis.call('HDEL', reserved_key, ARGV[1])
+redis.call('ZREM', expiry_key, ARGV[1])
+return 1
+"""
+
+_USAGE = """
+drop_lapsed(now_ms())
+return {total(used_key), total(reserved_key)}
+"""
+
+# ARGV: n, then n pairs (item, size) of used entries, then triples (item, size, expires_ms) of reservations.
+_REPLACE = """
+local now = now_ms()
+redis.call('DEL', used_key, reserved_key, expiry_key)
+local n = tonumber(ARGV[1])
+for i = 2, 2 * n, 2 do
+  redis.call('HSET', used_key, ARGV[i], ARGV[i + 1])
+end
+for i = 2 * n + 2, #ARGV, 3 do
+  local item, expires = ARGV[i], tonumber(ARGV[i + 2])
+  if expires > now and redis.call('HEXISTS', used_key, item) == 0 then
+    redis.call('HSET', reserved_key, item, ARGV[i + 1])
+    redis.call('ZADD', expiry_key, expires, item)
+  end
+end
+expire_with_last_reservation()
+return 1
+"""
+
+
+class RedisQuotaLedger:
+    def __init__(self, redis: Redis, key_prefix: str = "scoremate:") -> None:
+        self._redis = redis
+        self._prefix = key_prefix
+        self._reserve = redis.register_script(_PRELUDE + _RESERVE)
+        self._confirm = redis.register_script(_PRELUDE + _CONFIRM)
+        self._release = redis.register_script(_PRELUDE + _RELEASE)
+        self._usage = redis.register_script(_PRELUDE + _USAGE)
+        self._replace = redis.register_script(_PRELUDE + _REPLACE)
+
+    async def reserve(
+        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
+    ) -> bool:
+        if size_bytes < 0 or ttl_seconds <= 0:
+            raise ValueError("size_bytes must be >= 0 and ttl_seconds > 0")
+        granted = await self._reserve(
+            keys=self._keys(user_id), args=[str(upload_id), size_bytes, limit_bytes, ttl_seconds * 1000]
+        )
+        return bool(granted)
+
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
+        if size_bytes < 0:
+            raise ValueError("size_bytes must be >= 0")
+        await self._confirm(keys=self._keys(user_id), args=[str(upload_id), size_bytes])
+
+    async def release(self, user_id: UUID, upload_id: UUID) -> None:
+        await self._release(keys=self._keys(user_id), args=[str(upload_id)])
+
+    async def usage(self, user_id: UUID) -> tuple[int, int]:
+        used, reserved = await self._usage(keys=self._keys(user_id))
+        return int(used), int(reserved)
+
+    async def replace(self, user_id: UUID, used: Sequence[LedgerEntry], reserved: Sequence[LedgerEntry]) -> None:
+        args: list[str | int] = [len(used)]
+        for entry in used:
+            args += [str(entry.upload_id), entry.size_bytes]
+        for entry in reserved:
+            args += [str(entry.upload_id), entry.size_bytes, _epoch_ms(entry)]
+        await self._replace(keys=self._keys(user_id), args=args)
+
+    async def check(self) -> None:
+        await self._redis.ping()
+
+    def _keys(self, user_id: UUID) -> list[str]:
+        base = f"{self._prefix}quota:{user_id}"
+        return [f"{base}:used", f"{base}:reserved", f"{base}:expiry"]
+
+
+def _epoch_ms(entry: LedgerEntry) -> int:
+    if entry.expires_at is None or entry.expires_at.tzinfo is None:
+        raise ValueError(f"reserved entry {entry.upload_id} needs a timezone-aware expires_at")
+    return int(entry.expires_at.timestamp() * 1000)

@@ -1,0 +1,159 @@
+"""Explicit translation between rows and domain objects, both ways."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any
+
+from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
+from domain.pdf import PdfMetadata
+from domain.scores import ProcessingStatus, Score
+from domain.setlists import Setlist, SetlistItem
+from domain.uploads import Upload, UploadStatus
+from domain.users import User
+
+_METADATA_FIELDS = frozenset(field.name for field in fields(PdfMetadata))
+
+
+def user_from_row(row: UserRow) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        username=row.username,
+        password_hash=row.password_hash,
+        quota_limit_bytes=row.quota_limit_bytes,
+        created_at=row.created_at,
+    )
+
+
+def user_to_row(user: User, row: UserRow) -> UserRow:
+    row.id = user.id
+    row.email = user.email.strip().lower()
+    row.username = user.username
+    row.password_hash = user.password_hash
+    row.quota_limit_bytes = user.quota_limit_bytes
+    row.created_at = user.created_at
+    return row
+
+
+def upload_from_row(row: UploadRow) -> Upload:
+    return Upload(
+        id=row.id,
+        user_id=row.user_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        storage_key=row.storage_key,
+        status=UploadStatus(row.status),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        confirmed_at=row.confirmed_at,
+        score_id=row.score_id,
+    )
+
+
+def upload_to_row(upload: Upload, row: UploadRow) -> UploadRow:
+    row.id = upload.id
+    row.user_id = upload.user_id
+    row.filename = upload.filename
+    row.content_type = upload.content_type
+    row.size_bytes = upload.size_bytes
+    row.storage_key = upload.storage_key
+    row.status = upload.status.value
+    row.created_at = upload.created_at
+    row.expires_at = upload.expires_at
+    row.confirmed_at = upload.confirmed_at
+    row.score_id = upload.score_id
+    return row
+
+
+def score_from_row(row: ScoreRow) -> Score:
+    return Score(
+        id=row.id,
+        user_id=row.user_id,
+        upload_id=row.upload_id,
+        title=row.title,
+        composer=row.composer,
+        genre=row.genre,
+        tags=list(row.tags),
+        description=row.description,
+        original_filename=row.original_filename,
+        size_bytes=row.size_bytes,
+        storage_key=row.storage_key,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        page_count=row.page_count,
+        pdf_metadata=_metadata_from_json(row.pdf_metadata),
+        processing_status=ProcessingStatus(row.processing_status),
+        processing_error=row.processing_error,
+        processing_started_at=row.processing_started_at,
+        thumbnail_ready=row.thumbnail_ready,
+        thumbnail_pages=list(row.thumbnail_pages),
+    )
+
+
+def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
+    row.id = score.id
+    row.user_id = score.user_id
+    row.upload_id = score.upload_id
+    row.title = score.title
+    row.composer = score.composer
+    row.genre = score.genre
+    row.tags = list(score.tags)
+    row.description = score.description
+    row.original_filename = score.original_filename
+    row.size_bytes = score.size_bytes
+    row.storage_key = score.storage_key
+    row.page_count = score.page_count
+    row.pdf_metadata = None if score.pdf_metadata is None else asdict(score.pdf_metadata)
+    row.processing_status = score.processing_status.value
+    row.processing_error = score.processing_error
+    row.processing_started_at = score.processing_started_at
+    row.thumbnail_ready = score.thumbnail_ready
+    row.thumbnail_pages = list(score.thumbnail_pages)
+    row.created_at = score.created_at
+    row.updated_at = score.updated_at
+    return row
+
+
+def _metadata_from_json(data: dict[str, Any] | None) -> PdfMetadata | None:
+    if data is None:
+        return None
+    return PdfMetadata(**{key: value for key, value in data.items() if key in _METADATA_FIELDS})
+
+
+def setlist_from_row(row: SetlistRow) -> Setlist:
+    """The items in order; positions are their index, so a gap left by a cascaded delete never shows."""
+    items = sorted(row.items, key=lambda item: item.position)
+    return Setlist(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        items=[
+            SetlistItem(id=item.id, score_id=item.score_id, position=index, notes=item.notes)
+            for index, item in enumerate(items)
+        ],
+    )
+
+
+def setlist_to_row(setlist: Setlist, row: SetlistRow) -> SetlistRow:
+    """Copy the setlist's own columns; items are synchronised by the repository."""
+    row.id = setlist.id
+    row.user_id = setlist.user_id
+    row.name = setlist.name
+    row.description = setlist.description
+    row.created_at = setlist.created_at
+    row.updated_at = setlist.updated_at
+    return row
+
+
+def item_to_row(item: SetlistItem, row: SetlistItemRow) -> SetlistItemRow:
+    """Copy an item's columns; its setlist is set by appending the row to the setlist row's items."""
+    row.id = item.id
+    row.score_id = item.score_id
+    row.position = item.position
+    row.notes = item.notes
+    return row

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the ScoreMate schema (run through `adapters.sqlalchemy.migrate`)."""

@@ -1,0 +1,1 @@
+"""Revisions, oldest first. Write new ones with `adapters.sqlalchemy.migrate.autogenerate` and review them."""

@@ -1,0 +1,116 @@
+"""Tables of the relational store. Rows are mapped to domain objects in `mappers`, never handed out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.base import convention
+from advanced_alchemy.types import GUID, DateTimeUTC
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# advanced_alchemy.types.JsonB is this plus an Oracle variant that fails to attach under SQLAlchemy 2.1.
+JsonB = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    # Own metadata rather than advanced-alchemy's shared registry, so only ScoreMate's tables migrate.
+    metadata = MetaData(naming_convention=convention)
+    type_annotation_map = {UUID: GUID, datetime: DateTimeUTC, dict[str, Any]: JsonB}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    username: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    quota_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class UploadRow(Base):
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_status_expires_at", "status", "expires_at"),
+        Index("ix_uploads_status_confirmed_at", "status", "confirmed_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    # No foreign key: the upload record outlives a deleted score and keeps pointing at it.
+    score_id: Mapped[UUID | None]
+
+
+class ScoreRow(Base):
+    __tablename__ = "scores"
+    __table_args__ = (
+        Index("ix_scores_user_id_created_at", "user_id", "created_at"),
+        Index("ix_scores_user_id_title", "user_id", "title"),
+        Index("ix_scores_user_id_composer", "user_id", "composer"),
+        Index("ix_scores_user_id_processing_status", "user_id", "processing_status"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    upload_id: Mapped[UUID] = mapped_column(ForeignKey("uploads.id"), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    composer: Mapped[str | None] = mapped_column(String(300))
+    genre: Mapped[str | None] = mapped_column(String(300))
+    tags: Mapped[list[str]] = mapped_column(JsonB)
+    description: Mapped[str | None] = mapped_column(Text)
+    original_filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    pdf_metadata: Mapped[dict[str, Any] | None]
+    processing_status: Mapped[str] = mapped_column(String(16))
+    processing_error: Mapped[str | None] = mapped_column(Text)
+    processing_started_at: Mapped[datetime | None]
+    thumbnail_ready: Mapped[bool]
+    thumbnail_pages: Mapped[list[int]] = mapped_column(JsonB)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SetlistRow(Base):
+    __tablename__ = "setlists"
+    __table_args__ = (Index("ix_setlists_user_id_name", "user_id", "name"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    items: Mapped[list[SetlistItemRow]] = relationship(
+        order_by="SetlistItemRow.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="raise",
+    )
+
+
+class SetlistItemRow(Base):
+    __tablename__ = "setlist_items"
+    # Not deferrable (SQLite cannot defer a unique constraint): the repository renumbers in two steps.
+    __table_args__ = (UniqueConstraint("setlist_id", "position", name="uq_setlist_items_setlist_id_position"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    setlist_id: Mapped[UUID] = mapped_column(ForeignKey("setlists.id", ondelete="CASCADE"))
+    score_id: Mapped[UUID] = mapped_column(ForeignKey("scores.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.sqlalchemy.mappers import upload_from_row, upload_to_row
+from adapters.sqlalchemy.models import UploadRow
+from domain.uploads import Upload, UploadStatus
+
+_LIVE = (UploadStatus.PENDING.value, UploadStatus.CONFIRMED.value)
+
+
+class SqlAlchemyUploadRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, upload: Upload) -> None:
+        self._session.add(upload_to_row(upload, UploadRow()))
+
+    async def get(self, upload_id: UUID) -> Upload | None:
+        row = await self._session.get(UploadRow, upload_id)
+        return None if row is None else upload_from_row(row)
+
+    async def save(self, upload: Upload) -> None:
+        row = await self._session.get(UploadRow, upload.id)
+        if row is None:
+            raise LookupError(f"upload {upload.id} is not stored; add it first")
+        upload_to_row(upload, row)
+
+    async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
+        rows = await self._session.scalars(
+            select(UploadRow)
+            .where(UploadRow.status == UploadStatus.PENDING.value, UploadRow.expires_at <= now)
+            .order_by(UploadRow.expires_at, UploadRow.id)
+            .limit(limit)
+        )
+        return [upload_from_row(row) for row in rows]
+
+    async def list_unused_confirmed(self, confirmed_before: datetime, limit: int) -> Sequence[Upload]:
+        rows = await self._session.scalars(
+            select(UploadRow)
+            .where(
+                UploadRow.status == UploadStatus.CONFIRMED.value,
+                UploadRow.score_id.is_(None),
+                UploadRow.confirmed_at < confirmed_before,
+            )
+            .order_by(UploadRow.confirmed_at, UploadRow.id)
+            .limit(limit)
+        )
+        return [upload_from_row(row) for row in rows]
+
+    async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
+        statement = select(UploadRow).where(UploadRow.status.in_(_LIVE))
+        if user_id is not None:
+            statement = statement.where(UploadRow.user_id == user_id)
+        rows = await self._session.scalars(statement.order_by(UploadRow.created_at, UploadRow.id))
+        return [upload_from_row(row) for row in rows]

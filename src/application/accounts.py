@@ -1,0 +1,121 @@
+"""Register, log in, and read one's own account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from application.policy import Policy
+from application.ports import (
+    AccessToken,
+    Clock,
+    PasswordHasher,
+    QuotaLedger,
+    RateLimiter,
+    TokenIssuer,
+    UnitOfWork,
+    quota_of,
+)
+from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests, ValidationError
+from domain.quota import QuotaUsage
+from domain.users import User, check_password, default_username, normalize_email
+
+MAX_USERNAME_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Account:
+    user: User
+    quota: QuotaUsage
+
+
+class RegisterUser:
+    """Create an account. Emails are unique regardless of case; the quota limit comes from the policy."""
+
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, policy: Policy) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self, email: str, password: str, username: str | None = None) -> Account:
+        email = normalize_email(email)
+        check_password(password)
+        name = (username or "").strip() or default_username(email)
+        if len(name) > MAX_USERNAME_LENGTH:
+            raise ValidationError(f"The username must have at most {MAX_USERNAME_LENGTH} characters.")
+        async with self._uow as uow:
+            if await uow.users.get_by_email(email) is not None:
+                raise EmailTaken()
+            user = User(
+                id=uuid4(),
+                email=email,
+                username=name,
+                password_hash=self._hasher.hash(password),
+                quota_limit_bytes=self._policy.default_quota_bytes,
+                created_at=self._clock.now(),
+            )
+            await uow.users.add(user)
+            await uow.commit()
+        return Account(user, QuotaUsage(user.quota_limit_bytes, 0, 0))
+
+
+class LogIn:
+    """Exchange email and password for an access token.
+
+    Failed attempts are counted per email and per client address; once either reaches the limit, further
+    attempts are refused until the window passes, even with the right password. Successes are not counted.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenIssuer, limiter: RateLimiter, policy: Policy
+    ) -> None:
+        self._uow = uow
+        self._hasher = hasher
+        self._tokens = tokens
+        self._limiter = limiter
+        self._rule = policy.login_failure_rule
+
+    async def __call__(self, email: str, password: str, client_address: str) -> AccessToken:
+        email = email.strip().lower()
+        keys = [f"login-email:{email}", f"login-address:{client_address}"]
+        for key in keys:
+            retry_after = await self._limiter.retry_after(key, self._rule)
+            if retry_after is not None:
+                raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
+        async with self._uow as uow:
+            user = await uow.users.get_by_email(email)
+        if user is None or not self._hasher.verify(user.password_hash, password):
+            for key in keys:
+                await self._limiter.hit(key, self._rule)
+            raise InvalidCredentials()
+        return self._tokens.issue(user.id)
+
+
+class Authenticate:
+    """Turn a bearer token into the id of an existing user."""
+
+    def __init__(self, tokens: TokenIssuer) -> None:
+        self._tokens = tokens
+
+    def __call__(self, authorization: str | None) -> UUID:
+        scheme, _, token = (authorization or "").partition(" ")
+        user_id = self._tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
+        if user_id is None:
+            raise NotAuthenticated()
+        return user_id
+
+
+class GetAccount:
+    """The user with their quota: limit, used, reserved and available bytes."""
+
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger) -> None:
+        self._uow = uow
+        self._ledger = ledger
+
+    async def __call__(self, user_id: UUID) -> Account:
+        async with self._uow as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            raise NotAuthenticated("The account of this token no longer exists.")
+        return Account(user, quota_of(user, await self._ledger.usage(user.id)))

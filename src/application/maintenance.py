@@ -1,0 +1,122 @@
+"""Periodic housekeeping: lapsed reservations, unused uploads, quota reconciliation, stuck processing."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from uuid import UUID
+
+from application.policy import Policy
+from application.ports import Clock, LedgerEntry, ObjectStorage, QuotaLedger, TaskQueue, UnitOfWork
+from domain.scores import ProcessingStatus
+from domain.uploads import UploadStatus
+
+logger = logging.getLogger(__name__)
+
+
+class ExpireReservations:
+    """Pending uploads past their TTL give their quota back; anything stored for them is deleted."""
+
+    def __init__(
+        self, uow: UnitOfWork, ledger: QuotaLedger, storage: ObjectStorage, clock: Clock, policy: Policy
+    ) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._storage = storage
+        self._clock = clock
+        self._batch = policy.maintenance_batch_size
+
+    async def __call__(self) -> int:
+        async with self._uow as uow:
+            expired = list(await uow.uploads.list_expired_pending(self._clock.now(), self._batch))
+            for upload in expired:
+                upload.expire()
+                await uow.uploads.save(upload)
+            await uow.commit()
+        for upload in expired:
+            await self._ledger.release(upload.user_id, upload.id)
+            await self._storage.delete(upload.storage_key)
+        return len(expired)
+
+
+class PurgeUnusedUploads:
+    """A confirmed upload that no score uses within the grace period is deleted and its quota freed."""
+
+    def __init__(
+        self, uow: UnitOfWork, ledger: QuotaLedger, storage: ObjectStorage, clock: Clock, policy: Policy
+    ) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._storage = storage
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self) -> int:
+        before = self._clock.now() - timedelta(seconds=self._policy.unused_upload_grace_seconds)
+        async with self._uow as uow:
+            unused = list(await uow.uploads.list_unused_confirmed(before, self._policy.maintenance_batch_size))
+            for upload in unused:
+                upload.mark_deleted()
+                await uow.uploads.save(upload)
+            await uow.commit()
+        for upload in unused:
+            await self._ledger.release(upload.user_id, upload.id)
+            await self._storage.delete(upload.storage_key)
+        return len(unused)
+
+
+class ReconcileQuota:
+    """Rebuild every user's ledger from the database, so a lost or stale ledger cannot corrupt quota.
+
+    The database is the record: confirmed uploads are used bytes, unexpired pending ones are reserved.
+    """
+
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, clock: Clock) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID | None = None) -> int:
+        now = self._clock.now()
+        async with self._uow as uow:
+            live = await uow.uploads.list_live(user_id)
+            user_ids = [user_id] if user_id is not None else await uow.users.list_ids()
+        used: dict[UUID, list[LedgerEntry]] = defaultdict(list)
+        reserved: dict[UUID, list[LedgerEntry]] = defaultdict(list)
+        for upload in live:
+            if upload.status is UploadStatus.CONFIRMED:
+                used[upload.user_id].append(LedgerEntry(upload.id, upload.size_bytes))
+            elif upload.status is UploadStatus.PENDING and not upload.is_expired(now):
+                reserved[upload.user_id].append(LedgerEntry(upload.id, upload.size_bytes, upload.expires_at))
+        for uid in user_ids:
+            await self._ledger.replace(uid, used[uid], reserved[uid])
+        return len(user_ids)
+
+
+class SweepStuckScores:
+    """No score stays pending or processing: queue again what never started, fail what ran too long."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock, policy: Policy) -> None:
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self) -> int:
+        now = self._clock.now()
+        before = now - timedelta(seconds=self._policy.stuck_processing_seconds)
+        requeue = []
+        async with self._uow as uow:
+            stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
+            for score in stuck:
+                if score.processing_status is ProcessingStatus.PENDING and score.processing_started_at is None:
+                    score.processing_started_at = now
+                    requeue.append(score.id)
+                else:
+                    score.fail("Processing did not finish in time; try refreshing the score's info.", now)
+                await uow.scores.save(score)
+            await uow.commit()
+        for score_id in requeue:
+            await self._queue.process_score(score_id)
+        return len(stuck)

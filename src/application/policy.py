@@ -1,0 +1,25 @@
+"""The service's limits and lifetimes, as the use cases see them (filled from settings by the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.ports import RateRule
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass(frozen=True)
+class Policy:
+    default_quota_bytes: int = GIB
+    max_upload_bytes: int = 100 * MIB
+    presign_expiry_seconds: int = 300
+    reservation_ttl_seconds: int = 3600
+    unused_upload_grace_seconds: int = 24 * 3600
+    stuck_processing_seconds: int = 15 * 60
+    max_page_thumbnails: int = 2000
+    max_pending_uploads: int = 50
+    login_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
+    upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)
+    maintenance_batch_size: int = 200

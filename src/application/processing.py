@@ -1,0 +1,201 @@
+"""Background processing of score PDFs: page count and metadata, cover and page thumbnails, file removal.
+
+Every use case here may run twice for one request (the broker delivers at least once) and must leave the
+same result. A score deleted while it is processed is left alone, and anything stored for it is removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
+
+from application.policy import Policy
+from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
+from domain.pdf import PdfError
+from domain.scores import Score
+from domain.uploads import cover_thumbnail_key, page_thumbnail_key
+
+JPEG = "image/jpeg"
+PAGES_PER_BATCH = 16
+
+
+class ScoreUpdater:
+    """Applies one change to the current state of a score in its own short transaction."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def get(self, score_id: UUID) -> Score | None:
+        async with self._uow as uow:
+            return await uow.scores.get(score_id)
+
+    async def apply(self, score_id: UUID, change: Callable[[Score, datetime], None]) -> Score | None:
+        """Run `change(score, now)` on the freshly read score and save it; None when the score is gone."""
+        async with self._uow as uow:
+            score = await uow.scores.get(score_id, for_update=True)
+            if score is None:
+                return None
+            change(score, self._clock.now())
+            await uow.scores.save(score)
+            await uow.commit()
+            return score
+
+
+class ThumbnailWriter:
+    """Renders a page, stores the JPEG and records it; a render failure is recorded, not raised."""
+
+    def __init__(self, renderer: PdfRenderer, storage: ObjectStorage, updater: ScoreUpdater) -> None:
+        self._renderer = renderer
+        self._storage = storage
+        self._updater = updater
+
+    async def cover(self, score: Score, path: Path, page: int) -> None:
+        try:
+            jpeg = await self._renderer.render_thumbnail(path, page)
+        except PdfError as error:
+            await self._updater.apply(score.id, _fail_with(error))
+            return
+        key = cover_thumbnail_key(score.user_id, score.upload_id)
+        await self._storage.put(key, jpeg, JPEG)
+        if await self._updater.apply(score.id, Score.record_cover_thumbnail) is None:
+            await self._storage.delete(key)
+
+    async def pages(self, score: Score, path: Path, pages: Sequence[int]) -> None:
+        for start in range(0, len(pages), PAGES_PER_BATCH):
+            results = await self._renderer.render_thumbnails(path, pages[start : start + PAGES_PER_BATCH])
+            stored: list[int] = []
+            for page, result in sorted(results.items()):
+                if isinstance(result, PdfError):
+                    await self._updater.apply(score.id, _fail_with(result))
+                elif isinstance(result, Exception):
+                    raise result
+                else:
+                    await self._storage.put(page_thumbnail_key(score.user_id, score.upload_id, page), result, JPEG)
+                    stored.append(page)
+            if await self._updater.apply(score.id, _record_pages(stored)) is None:
+                for page in stored:
+                    await self._storage.delete(page_thumbnail_key(score.user_id, score.upload_id, page))
+                return
+
+
+def _record_pages(pages: list[int]) -> Callable[[Score, datetime], None]:
+    def change(score: Score, now: datetime) -> None:
+        for page in pages:
+            score.record_page_thumbnail(page, now)
+
+    return change
+
+
+def _fail_with(error: PdfError) -> Callable[[Score, datetime], None]:
+    return lambda score, now: score.fail_with(error, now)
+
+
+class ProcessScore:
+    """Read the PDF's page count and metadata (prefilling empty details), then render the cover.
+
+    A document that cannot be read makes the score `failed` with a sentence saying why; a cover that
+    cannot be rendered leaves it `ready` with the reason in `processing_error`.
+    """
+
+    def __init__(
+        self, updater: ScoreUpdater, scratch: ScratchSpace, renderer: PdfRenderer, thumbnails: ThumbnailWriter
+    ) -> None:
+        self._updater = updater
+        self._scratch = scratch
+        self._renderer = renderer
+        self._thumbnails = thumbnails
+
+    async def __call__(self, score_id: UUID, *, with_cover: bool = True) -> None:
+        score = await self._updater.apply(score_id, Score.start_processing)
+        if score is None:
+            return
+        async with self._scratch.local_copy(score.storage_key) as path:
+            try:
+                info = await self._renderer.inspect(path)
+            except PdfError as error:
+                await self._updater.apply(score_id, _fail_with(error))
+                return
+            score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now))
+            if score is not None and with_cover:
+                await self._thumbnails.cover(score, path, 1)
+
+
+class GenerateThumbnail:
+    """Render the cover thumbnail from the given page."""
+
+    def __init__(self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter) -> None:
+        self._updater = updater
+        self._scratch = scratch
+        self._thumbnails = thumbnails
+
+    async def __call__(self, score_id: UUID, page: int) -> None:
+        score = await self._updater.get(score_id)
+        if score is None:
+            return
+        async with self._scratch.local_copy(score.storage_key) as path:
+            await self._thumbnails.cover(score, path, page)
+
+
+class GenerateAllThumbnails:
+    """Thumbnails of every page up to the policy's cap, skipping pages already done; progress is visible."""
+
+    def __init__(
+        self,
+        updater: ScoreUpdater,
+        scratch: ScratchSpace,
+        renderer: PdfRenderer,
+        thumbnails: ThumbnailWriter,
+        policy: Policy,
+    ) -> None:
+        self._updater = updater
+        self._scratch = scratch
+        self._renderer = renderer
+        self._thumbnails = thumbnails
+        self._cap = policy.max_page_thumbnails
+
+    async def __call__(self, score_id: UUID) -> None:
+        score = await self._updater.get(score_id)
+        if score is None:
+            return
+        async with self._scratch.local_copy(score.storage_key) as path:
+            if score.page_count is None:
+                try:
+                    info = await self._renderer.inspect(path)
+                except PdfError as error:
+                    await self._updater.apply(score_id, _fail_with(error))
+                    return
+                score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now))
+                if score is None:
+                    return
+            page_count = score.page_count or 0
+            if page_count > self._cap:
+                note = f"Only the first {self._cap} of {page_count} pages have thumbnails."
+                await self._updater.apply(score_id, lambda s, now: s.note_problem(note, now))
+            todo = [page for page in range(1, min(page_count, self._cap) + 1) if not score.has_page_thumbnail(page)]
+            await self._thumbnails.pages(score, path, todo)
+
+
+class MarkProcessingFailed:
+    """The last retry of a task failed for a reason other than the document: say so on the score."""
+
+    def __init__(self, updater: ScoreUpdater) -> None:
+        self._updater = updater
+
+    async def __call__(self, score_id: UUID, reason: str) -> None:
+        await self._updater.apply(score_id, lambda s, now: s.fail(reason, now))
+
+
+class DeleteFiles:
+    """Remove stored objects of a deleted score; removing what is already gone is fine."""
+
+    def __init__(self, storage: ObjectStorage) -> None:
+        self._storage = storage
+
+    async def __call__(self, keys: Sequence[str], prefix: str | None) -> None:
+        for key in keys:
+            await self._storage.delete(key)
+        if prefix:
+            await self._storage.delete_prefix(prefix)

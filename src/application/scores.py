@@ -1,0 +1,214 @@
+"""The musician's library: create, read, list, edit and delete scores, and ask for processing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from application.policy import Policy
+from application.ports import (
+    Clock,
+    ObjectStorage,
+    Page,
+    QuotaLedger,
+    ScoreQuery,
+    TaskQueue,
+    UnitOfWork,
+)
+from application.uploads import UploadVerifier, owned_upload
+from domain.errors import NotReady, ScoreNotFound, ValidationError
+from domain.scores import Score, ScoreDetails
+from domain.uploads import cover_thumbnail_key, page_thumbnail_key, upload_prefix
+
+logger = logging.getLogger(__name__)
+
+ORDERINGS = ("title", "-title", "created_at", "-created_at", "composer", "-composer")
+
+
+async def owned_score(uow: UnitOfWork, user_id: UUID, score_id: UUID) -> Score:
+    score = await uow.scores.get(score_id)
+    if score is None or score.user_id != user_id:
+        raise ScoreNotFound()
+    return score
+
+
+class CreateScore:
+    """Make a score of a confirmed upload (confirming a pending one first) and start its processing.
+
+    An upload makes at most one score. Processing runs in the background; if it cannot even be queued,
+    the score is still created and the stuck-processing sweep queues it later.
+    """
+
+    def __init__(self, uow: UnitOfWork, verifier: UploadVerifier, queue: TaskQueue, clock: Clock) -> None:
+        self._uow = uow
+        self._verifier = verifier
+        self._queue = queue
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, upload_id: UUID, details: ScoreDetails) -> Score:
+        details = details.cleaned()
+        if not isinstance(details.title, str):
+            raise ValidationError("A title is required.")
+        async with self._uow as uow:
+            upload = await owned_upload(uow, user_id, upload_id)
+            upload.ensure_available_for_score(self._clock.now())
+            await self._verifier.confirm(uow, upload)
+            now = self._clock.now()
+            score = Score(
+                id=uuid4(),
+                user_id=user_id,
+                upload_id=upload.id,
+                title=details.title,
+                composer=None,
+                genre=None,
+                tags=[],
+                description=None,
+                original_filename=upload.filename,
+                size_bytes=upload.size_bytes,
+                storage_key=upload.storage_key,
+                created_at=now,
+                updated_at=now,
+            )
+            score.update_details(details, now)
+            upload.score_id = score.id
+            await uow.scores.add(score)
+            await uow.uploads.save(upload)
+            await uow.commit()
+        await self._verifier.settle(upload)
+        try:
+            await self._queue.process_score(score.id)
+        except Exception:
+            logger.exception("could not queue processing of score %s; the sweep will retry", score.id)
+        return score
+
+
+class GetScore:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, score_id: UUID) -> Score:
+        async with self._uow as uow:
+            return await owned_score(uow, user_id, score_id)
+
+
+class ListScores:
+    """Search the library: text on title and composer, filters, one of the orderings, stable pages."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, query: ScoreQuery) -> Page[Score]:
+        if query.ordering not in ORDERINGS:
+            raise ValidationError(f"ordering must be one of: {', '.join(ORDERINGS)}.")
+        async with self._uow as uow:
+            return await uow.scores.search(query)
+
+
+class UpdateScore:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, score_id: UUID, changes: ScoreDetails) -> Score:
+        changes = changes.cleaned()
+        async with self._uow as uow:
+            score = await owned_score(uow, user_id, score_id)
+            score.update_details(changes, self._clock.now())
+            await uow.scores.save(score)
+            await uow.commit()
+        return score
+
+
+class DeleteScore:
+    """Delete a score: its quota is freed at once, it leaves every setlist, its files go in the background."""
+
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, queue: TaskQueue, storage: ObjectStorage) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._queue = queue
+        self._storage = storage
+
+    async def __call__(self, user_id: UUID, score_id: UUID) -> None:
+        async with self._uow as uow:
+            score = await owned_score(uow, user_id, score_id)
+            for setlist in await uow.setlists.containing_score(score.id):
+                setlist.remove_score(score.id)
+                await uow.setlists.save(setlist)
+            upload = await uow.uploads.get(score.upload_id)
+            if upload is not None:
+                upload.mark_deleted()
+                await uow.uploads.save(upload)
+            await uow.scores.delete(score)
+            await uow.commit()
+        await self._ledger.release(user_id, score.upload_id)
+        prefix = upload_prefix(user_id, score.upload_id)
+        try:
+            await self._queue.delete_files([score.storage_key], prefix=prefix)
+        except Exception:
+            logger.exception("could not queue file removal of score %s; removing now", score.id)
+            await self._storage.delete_prefix(prefix)
+
+
+class RequestProcessing:
+    """Queue background work on one's own score: refresh info, a cover from a page, or all page thumbnails."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue) -> None:
+        self._uow = uow
+        self._queue = queue
+
+    async def refresh_info(self, user_id: UUID, score_id: UUID) -> str:
+        await self._score(user_id, score_id)
+        return await self._queue.process_score(score_id)
+
+    async def regenerate_thumbnail(self, user_id: UUID, score_id: UUID, page: int) -> str:
+        score = await self._score(user_id, score_id)
+        score.ensure_page_exists(page)
+        return await self._queue.generate_thumbnail(score_id, page)
+
+    async def generate_all_thumbnails(self, user_id: UUID, score_id: UUID) -> str:
+        await self._score(user_id, score_id)
+        return await self._queue.generate_all_thumbnails(score_id)
+
+    async def _score(self, user_id: UUID, score_id: UUID) -> Score:
+        async with self._uow as uow:
+            return await owned_score(uow, user_id, score_id)
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    url: str
+    expires_in: int
+    expires_at: datetime
+
+
+class GetDownloadUrl:
+    """A presigned GET for the original PDF, the cover thumbnail or one page's thumbnail."""
+
+    def __init__(self, uow: UnitOfWork, storage: ObjectStorage, policy: Policy) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._expires_in = policy.presign_expiry_seconds
+
+    async def __call__(self, user_id: UUID, score_id: UUID, file_type: str, page: int | None) -> DownloadLink:
+        async with self._uow as uow:
+            score = await owned_score(uow, user_id, score_id)
+        filename: str | None = None
+        if file_type == "original":
+            key, filename = score.storage_key, score.original_filename
+        elif file_type == "thumbnail":
+            if not score.thumbnail_ready:
+                raise NotReady("The cover thumbnail has not been generated yet.")
+            key = cover_thumbnail_key(user_id, score.upload_id)
+        elif file_type == "page_thumbnail":
+            if page is None:
+                raise ValidationError("page is required for a page thumbnail.")
+            score.ensure_page_exists(page)
+            if not score.has_page_thumbnail(page):
+                raise NotReady(f"The thumbnail of page {page} has not been generated yet.")
+            key = page_thumbnail_key(user_id, score.upload_id, page)
+        else:
+            raise ValidationError("file_type must be original, thumbnail or page_thumbnail.")
+        request = await self._storage.presign_download(key, self._expires_in, filename)
+        return DownloadLink(request.url, self._expires_in, request.expires_at)

@@ -1,0 +1,150 @@
+"""Setlists: ordered programmes of one's own scores. Ordering rules live in domain.setlists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from application.ports import Clock, Page, ScoreSummary, UnitOfWork
+from application.scores import owned_score
+from domain.errors import SetlistNotFound, ValidationError
+from domain.scores import UNSET, Unset
+from domain.setlists import MAX_NOTES_LENGTH, Setlist, SetlistItem, clean_setlist_name
+
+MAX_DESCRIPTION_LENGTH = 5000
+
+
+@dataclass(frozen=True)
+class SetlistView:
+    setlist: Setlist
+    summaries: dict[UUID, ScoreSummary]
+
+
+async def _owned_setlist(uow: UnitOfWork, user_id: UUID, setlist_id: UUID, *, for_update: bool = False) -> Setlist:
+    setlist = await uow.setlists.get(setlist_id, for_update=for_update)
+    if setlist is None or setlist.user_id != user_id:
+        raise SetlistNotFound()
+    return setlist
+
+
+async def _view(uow: UnitOfWork, setlist: Setlist) -> SetlistView:
+    score_ids = list({item.score_id for item in setlist.items})
+    return SetlistView(setlist, dict(await uow.scores.summaries(setlist.user_id, score_ids)))
+
+
+def _clean_description(description: str | None) -> str | None:
+    if description is None:
+        return None
+    cleaned = description.strip()
+    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
+        raise ValidationError(f"The description must have at most {MAX_DESCRIPTION_LENGTH} characters.")
+    return cleaned or None
+
+
+def _clean_notes(notes: str | None) -> str | None:
+    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
+        raise ValidationError(f"Notes must have at most {MAX_NOTES_LENGTH} characters.")
+    return notes
+
+
+class Setlists:
+    """Every setlist intention of one user; each method is one transaction that commits once.
+
+    Edits lock the setlist row (where the database can), so concurrent edits keep positions contiguous.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def create(self, user_id: UUID, name: str, description: str | None) -> SetlistView:
+        now = self._clock.now()
+        setlist = Setlist(uuid4(), user_id, clean_setlist_name(name), _clean_description(description), now, now)
+        async with self._uow as uow:
+            await uow.setlists.add(setlist)
+            await uow.commit()
+        return SetlistView(setlist, {})
+
+    async def search(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]:
+        async with self._uow as uow:
+            return await uow.setlists.search(user_id, text, limit, offset)
+
+    async def get(self, user_id: UUID, setlist_id: UUID) -> SetlistView:
+        async with self._uow as uow:
+            return await _view(uow, await _owned_setlist(uow, user_id, setlist_id))
+
+    async def update(
+        self,
+        user_id: UUID,
+        setlist_id: UUID,
+        name: str | Unset = UNSET,
+        description: str | None | Unset = UNSET,
+    ) -> SetlistView:
+        async with self._uow as uow:
+            setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
+            if not isinstance(name, Unset):
+                setlist.name = clean_setlist_name(name)
+            if not isinstance(description, Unset):
+                setlist.description = _clean_description(description)
+            setlist.updated_at = self._clock.now()
+            await uow.setlists.save(setlist)
+            await uow.commit()
+            return await _view(uow, setlist)
+
+    async def delete(self, user_id: UUID, setlist_id: UUID) -> None:
+        async with self._uow as uow:
+            await uow.setlists.delete(await _owned_setlist(uow, user_id, setlist_id, for_update=True))
+            await uow.commit()
+
+    async def add_item(
+        self, user_id: UUID, setlist_id: UUID, score_id: UUID, position: int | None, notes: str | None
+    ) -> tuple[SetlistItem, ScoreSummary]:
+        async with self._uow as uow:
+            setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
+            await owned_score(uow, user_id, score_id)
+            item = setlist.add(SetlistItem(uuid4(), score_id, 0, _clean_notes(notes)), position)
+            return await self._commit_item(uow, setlist, item)
+
+    async def update_item(
+        self,
+        user_id: UUID,
+        setlist_id: UUID,
+        item_id: UUID,
+        position: int | None,
+        notes: str | None | Unset = UNSET,
+    ) -> tuple[SetlistItem, ScoreSummary]:
+        async with self._uow as uow:
+            setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
+            item = setlist.item(item_id)
+            if position is not None:
+                setlist.move(item_id, position)
+            if not isinstance(notes, Unset):
+                item.notes = _clean_notes(notes)
+            return await self._commit_item(uow, setlist, item)
+
+    async def remove_item(self, user_id: UUID, setlist_id: UUID, item_id: UUID) -> None:
+        async with self._uow as uow:
+            setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
+            setlist.remove(item_id)
+            setlist.updated_at = self._clock.now()
+            await uow.setlists.save(setlist)
+            await uow.commit()
+
+    async def reorder(self, user_id: UUID, setlist_id: UUID, item_ids: Sequence[UUID]) -> SetlistView:
+        async with self._uow as uow:
+            setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
+            setlist.reorder(list(item_ids))
+            setlist.updated_at = self._clock.now()
+            await uow.setlists.save(setlist)
+            await uow.commit()
+            return await _view(uow, setlist)
+
+    async def _commit_item(
+        self, uow: UnitOfWork, setlist: Setlist, item: SetlistItem
+    ) -> tuple[SetlistItem, ScoreSummary]:
+        setlist.updated_at = self._clock.now()
+        await uow.setlists.save(setlist)
+        await uow.commit()
+        summaries = await uow.scores.summaries(setlist.user_id, [item.score_id])
+        return item, summaries[item.score_id]

@@ -1,0 +1,207 @@
+"""The presigned upload flow: reserve quota and sign a URL, then confirm or cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+from application.policy import Policy
+from application.ports import (
+    Clock,
+    ObjectStorage,
+    PresignedRequest,
+    QuotaLedger,
+    RateLimiter,
+    UnitOfWork,
+    quota_of,
+)
+from domain.errors import (
+    NotAPdf,
+    NotAuthenticated,
+    QuotaExceeded,
+    SizeMismatch,
+    TooManyRequests,
+    UploadIncomplete,
+    UploadNotFound,
+)
+from domain.uploads import (
+    MAGIC_SEARCH_BYTES,
+    PDF_CONTENT_TYPE,
+    Upload,
+    UploadStatus,
+    check_stored_object,
+    storage_key_for,
+    validate_upload_request,
+)
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    upload: Upload
+    request: PresignedRequest
+    expires_in: int
+
+
+async def owned_upload(uow: UnitOfWork, user_id: UUID, upload_id: UUID) -> Upload:
+    upload = await uow.uploads.get(upload_id)
+    if upload is None or upload.user_id != user_id:
+        raise UploadNotFound()
+    return upload
+
+
+class RequestUploadUrl:
+    """Reserve quota for a PDF and return a presigned request that stores it straight in storage.
+
+    The reservation is atomic in the ledger, so concurrent requests can never pass the limit. It lives
+    until confirm (it becomes used), cancel, or the reservation TTL (released by the expiry task).
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        ledger: QuotaLedger,
+        storage: ObjectStorage,
+        limiter: RateLimiter,
+        clock: Clock,
+        policy: Policy,
+    ) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._storage = storage
+        self._limiter = limiter
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self, user_id: UUID, filename: str, content_type: str, size_bytes: int) -> UploadTicket:
+        policy = self._policy
+        filename = validate_upload_request(filename, content_type, size_bytes, policy.max_upload_bytes)
+        await self._count_request(user_id)
+        now = self._clock.now()
+        upload_id = uuid4()
+        async with self._uow as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                raise NotAuthenticated("The account of this token no longer exists.")
+            granted = await self._ledger.reserve(
+                user_id, upload_id, size_bytes, user.quota_limit_bytes, policy.reservation_ttl_seconds
+            )
+            if not granted:
+                quota = quota_of(user, await self._ledger.usage(user_id))
+                raise QuotaExceeded(
+                    f"The file needs {size_bytes} bytes but only {quota.available_bytes} bytes of your quota are free."
+                )
+            upload = Upload(
+                id=upload_id,
+                user_id=user_id,
+                filename=filename,
+                content_type=PDF_CONTENT_TYPE,
+                size_bytes=size_bytes,
+                storage_key=storage_key_for(user_id, upload_id),
+                status=UploadStatus.PENDING,
+                created_at=now,
+                expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
+            )
+            try:
+                await uow.uploads.add(upload)
+                await uow.commit()
+            except BaseException:
+                await self._ledger.release(user_id, upload_id)
+                raise
+        request = await self._storage.presign_upload(
+            upload.storage_key, PDF_CONTENT_TYPE, size_bytes, policy.presign_expiry_seconds
+        )
+        return UploadTicket(upload, request, policy.presign_expiry_seconds)
+
+    async def _count_request(self, user_id: UUID) -> None:
+        key, rule = f"upload-url:{user_id}", self._policy.upload_rate_rule
+        retry_after = await self._limiter.retry_after(key, rule)
+        if retry_after is not None:
+            raise TooManyRequests("Too many upload requests; try again later.", retry_after=retry_after)
+        await self._limiter.hit(key, rule)
+
+
+class UploadVerifier:
+    """Confirms a pending upload against what storage holds (shared by confirm and score creation).
+
+    The object must exist, have the declared size and start like a PDF (checked with a ranged read).
+    A wrong size or non-PDF bytes delete the object and release the reservation.
+    """
+
+    def __init__(self, storage: ObjectStorage, ledger: QuotaLedger, clock: Clock) -> None:
+        self._storage = storage
+        self._ledger = ledger
+        self._clock = clock
+
+    async def confirm(self, uow: UnitOfWork, upload: Upload) -> None:
+        """Confirm inside the caller's unit of work; the caller commits, then calls `settle`."""
+        now = self._clock.now()
+        if upload.status is UploadStatus.CONFIRMED:
+            return
+        if upload.is_expired(now):
+            await self._discard(uow, upload, expired=True)
+            raise UploadNotFound("The upload expired before it was confirmed.")
+        upload.ensure_confirmable(now)
+        stored = await self._storage.stat(upload.storage_key)
+        if stored is None:
+            raise UploadIncomplete()
+        head = await self._storage.read_head(upload.storage_key, MAGIC_SEARCH_BYTES)
+        try:
+            check_stored_object(upload.size_bytes, stored.size_bytes, head)
+        except (SizeMismatch, NotAPdf):
+            await self._discard(uow, upload, expired=False)
+            raise
+        upload.confirm(now)
+        await uow.uploads.save(upload)
+
+    async def settle(self, upload: Upload) -> None:
+        """After the commit: count the confirmed bytes as used (idempotent in the ledger)."""
+        await self._ledger.confirm(upload.user_id, upload.id, upload.size_bytes)
+
+    async def _discard(self, uow: UnitOfWork, upload: Upload, *, expired: bool) -> None:
+        if expired:
+            upload.expire()
+        else:
+            upload.reject()
+        await uow.uploads.save(upload)
+        await uow.commit()
+        await self._storage.delete(upload.storage_key)
+        await self._ledger.release(upload.user_id, upload.id)
+
+
+class ConfirmUpload:
+    """Confirm that the file is in storage; its reserved bytes become used. Repeating it changes nothing."""
+
+    def __init__(self, uow: UnitOfWork, verifier: UploadVerifier) -> None:
+        self._uow = uow
+        self._verifier = verifier
+
+    async def __call__(self, user_id: UUID, upload_id: UUID) -> Upload:
+        async with self._uow as uow:
+            upload = await owned_upload(uow, user_id, upload_id)
+            await self._verifier.confirm(uow, upload)
+            await uow.commit()
+        await self._verifier.settle(upload)
+        return upload
+
+
+class CancelUpload:
+    """Give up a pending upload: its reservation is released and anything already stored is deleted."""
+
+    def __init__(self, uow: UnitOfWork, storage: ObjectStorage, ledger: QuotaLedger, clock: Clock) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._ledger = ledger
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, upload_id: UUID) -> Upload:
+        async with self._uow as uow:
+            upload = await owned_upload(uow, user_id, upload_id)
+            changed = upload.cancel(self._clock.now())
+            if changed:
+                await uow.uploads.save(upload)
+                await uow.commit()
+        if changed:
+            await self._ledger.release(user_id, upload_id)
+            await self._storage.delete(upload.storage_key)
+        return upload

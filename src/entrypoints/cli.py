@@ -1,0 +1,69 @@
+"""`scoremate serve | worker | scheduler | migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from entrypoints.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scoremate", description="ScoreMate sheet-music library server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP API (and, embedded, the background tasks)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="API processes (needs SCOREMATE_REDIS_URL when > 1)")
+    commands.add_parser("worker", help="run a Taskiq worker for the Redis broker")
+    commands.add_parser("scheduler", help="send the periodic housekeeping tasks (run exactly one)")
+    commands.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args(argv)
+
+    overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
+    settings = Settings.from_env(**overrides)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.command == "serve":
+        return _serve(settings, args.workers)
+    if args.command == "migrate":
+        from adapters.sqlalchemy.migrate import migrate
+
+        asyncio.run(migrate(settings.effective_database_url))
+        return 0
+    if not settings.redis_url:
+        print(f"scoremate {args.command} needs SCOREMATE_REDIS_URL (the embedded default runs tasks in `serve`).",
+              file=sys.stderr)
+        return 2
+    from entrypoints.worker.process import run_scheduler, run_worker
+
+    asyncio.run(run_worker(settings) if args.command == "worker" else run_scheduler(settings))
+    return 0
+
+
+def _serve(settings: Settings, workers: int) -> int:
+    import uvicorn
+
+    if workers > 1 and not settings.redis_url:
+        print("--workers > 1 needs SCOREMATE_REDIS_URL: quota and tasks must be shared.", file=sys.stderr)
+        return 2
+    # The app factory reads settings itself in each worker process; pass the CLI's host and port through.
+    os.environ["SCOREMATE_HOST"] = settings.host
+    os.environ["SCOREMATE_PORT"] = str(settings.port)
+    uvicorn.run(
+        "entrypoints.http.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

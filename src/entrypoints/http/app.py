@@ -1,0 +1,98 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from dishka import AsyncContainer
+from dishka.integrations.litestar import DishkaRouter, LitestarProvider, setup_dishka
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from taskiq import AsyncBroker
+
+from adapters.sqlalchemy.migrate import migrate
+from application.maintenance import ReconcileQuota
+from entrypoints.http.accounts import AccountController
+from entrypoints.http.auth import HttpProvider
+from entrypoints.http.dashboard import DashboardController
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.files import FileController
+from entrypoints.http.health import HealthController
+from entrypoints.http.local_storage import LocalStorageController
+from entrypoints.http.scores import ScoreController
+from entrypoints.http.setlists import SetlistController
+from entrypoints.settings import Settings
+from entrypoints.worker.process import kick_periodic_tasks
+from entrypoints.worker.runtime import build_runtime
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+BEARER = "BearerAuth"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    broker, container = build_runtime(settings, HttpProvider(), LitestarProvider())
+    api = DishkaRouter(
+        API_PREFIX,
+        route_handlers=[AccountController, FileController, ScoreController, SetlistController, DashboardController],
+        security=[{BEARER: []}],
+    )
+    handlers: list[DishkaRouter] = [api, DishkaRouter("/", route_handlers=[HealthController])]
+    if settings.storage == "local":
+        handlers.append(DishkaRouter("/", route_handlers=[LocalStorageController]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with _running(settings, broker, container):
+            yield
+
+    app = Litestar(
+        route_handlers=handlers,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_request_body_bytes,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins)) if settings.cors_allow_origins else None,
+        openapi_config=OpenAPIConfig(
+            title="ScoreMate API",
+            version="1.0.0",
+            description="Sheet-music libraries: accounts, presigned uploads, scores, setlists and a dashboard.",
+            path="/schema",
+            components=Components(
+                security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+        ),
+    )
+    setup_dishka(container, app)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(settings: Settings, broker: AsyncBroker, container: AsyncContainer) -> AsyncIterator[None]:
+    """Start what the API process owns; on the embedded default that includes tasks and housekeeping."""
+    embedded = not settings.redis_url
+    if settings.effective_database_url.startswith("sqlite"):
+        await migrate(settings.effective_database_url)
+    await broker.startup()
+    stop = asyncio.Event()
+    housekeeping: asyncio.Task[None] | None = None
+    if embedded:
+        async with container() as request:
+            await (await request.get(ReconcileQuota))()
+        housekeeping = asyncio.create_task(
+            kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop)
+        )
+    try:
+        yield
+    finally:
+        stop.set()
+        if housekeeping is not None:
+            await housekeeping
+        await broker.shutdown()
+        await container.close()

@@ -1,0 +1,27 @@
+"""Who is calling: the bearer token of the request, turned into the id of a user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from dishka import Provider, Scope, provide
+from litestar import Request
+
+from application.accounts import Authenticate
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: UUID
+
+
+class HttpProvider(Provider):
+    @provide(scope=Scope.REQUEST)
+    def current_user(self, request: Request, authenticate: Authenticate) -> CurrentUser:
+        return CurrentUser(authenticate(request.headers.get("authorization")))
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"

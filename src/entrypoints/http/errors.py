@@ -1,0 +1,88 @@
+"""One mapping from every failure to the contract's error body; no request ever answers 500 by design."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from domain.errors import DomainError, ErrorKind
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_KIND = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.RATE_LIMITED: 429,
+    ErrorKind.UNAVAILABLE: 503,
+}
+
+CODE_BY_STATUS = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status_code: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[dict[str, Any]]:
+    body = {"status_code": status_code, "code": code, "detail": detail, **extra}
+    return Response(body, status_code=status_code, headers=headers, media_type=MediaType.JSON)
+
+
+def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Response[dict[str, Any]]:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    if error.kind is ErrorKind.UNAUTHORIZED:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return error_response(STATUS_BY_KIND[error.kind], error.code, error.detail, headers)
+
+
+def validation_error_handler(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
+    errors = error.extra if isinstance(error.extra, list) else []
+    detail = "; ".join(_describe(item) for item in errors) or str(error.detail)
+    return error_response(400, "validation_error", detail, errors=errors)
+
+
+def http_error_handler(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+    status = error.status_code
+    if status >= 500:
+        logger.error("HTTP %s: %s", status, error.detail)
+    code = CODE_BY_STATUS.get(status, "error" if status < 500 else "internal_error")
+    return error_response(status, code, str(error.detail), error.headers)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return error_response(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; it has been logged."
+    )
+
+
+def _describe(item: Any) -> str:
+    if isinstance(item, dict):
+        where = item.get("key")
+        message = item.get("message", "")
+        return f"{where}: {message}" if where else str(message)
+    return str(item)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

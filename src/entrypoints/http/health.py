@@ -1,0 +1,54 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, Response, get
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from application.ports import ObjectStorage, QuotaLedger, TaskQueue
+from entrypoints.http.schemas import HealthBody
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+async def _probe(check: Callable[[], Awaitable[object]]) -> str:
+    try:
+        await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
+    except Exception as error:
+        return f"error: {type(error).__name__}: {error}"[:300]
+    return "ok"
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["Operations"]
+    security = []
+
+    @get("/", summary="Liveness")
+    async def live(self) -> HealthBody:
+        return HealthBody(status="ok")
+
+    @get("/ready", summary="Readiness: database, storage, quota ledger and queue")
+    async def ready(
+        self,
+        engine: FromDishka[AsyncEngine],
+        storage: FromDishka[ObjectStorage],
+        ledger: FromDishka[QuotaLedger],
+        queue: FromDishka[TaskQueue],
+    ) -> Response[HealthBody]:
+        async def database() -> None:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        names = ("database", "storage", "quota", "queue")
+        results = await asyncio.gather(*(_probe(c) for c in (database, storage.check, ledger.check, queue.check)))
+        checks = dict(zip(names, results, strict=True))
+        healthy = all(result == "ok" for result in results)
+        return Response(
+            HealthBody(status="ok" if healthy else "unavailable", checks=checks), status_code=200 if healthy else 503
+        )

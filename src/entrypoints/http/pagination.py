@@ -1,0 +1,24 @@
+"""?limit= and ?offset= as the contract defines them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar.params import Parameter
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+Limit = Annotated[int, Parameter(ge=1, description=f"Page size, at most {MAX_LIMIT} (larger values are capped).")]
+Offset = Annotated[int, Parameter(ge=0, description="Items to skip.")]
+
+
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    offset: int
+
+
+def window(limit: int, offset: int) -> Window:
+    return Window(min(limit, MAX_LIMIT), offset)

@@ -1,0 +1,91 @@
+"""Domain objects and use-case results -> response bodies."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from application.accounts import Account
+from application.dashboard import Dashboard
+from application.ports import ScoreSummary
+from application.setlists import SetlistView
+from domain.quota import QuotaUsage
+from domain.scores import ProcessingStatus, Score
+from domain.setlists import Setlist, SetlistItem
+from domain.uploads import Upload
+from entrypoints.http import schemas
+
+
+def quota_body(quota: QuotaUsage) -> schemas.Quota:
+    return schemas.Quota(quota.limit_bytes, quota.used_bytes, quota.reserved_bytes, quota.available_bytes)
+
+
+def user_body(account: Account) -> schemas.UserBody:
+    user = account.user
+    return schemas.UserBody(user.id, user.email, user.username, user.created_at, quota_body(account.quota))
+
+
+def upload_body(upload: Upload) -> schemas.UploadBody:
+    return schemas.UploadBody(
+        upload.id, str(upload.status), upload.filename, upload.size_bytes, upload.storage_key, upload.created_at
+    )
+
+
+def score_body(score: Score) -> schemas.ScoreBody:
+    metadata = schemas.PdfMetadataBody(**asdict(score.pdf_metadata)) if score.pdf_metadata else None
+    return schemas.ScoreBody(
+        id=score.id,
+        upload_id=score.upload_id,
+        title=score.title,
+        composer=score.composer,
+        genre=score.genre,
+        tags=list(score.tags),
+        description=score.description,
+        original_filename=score.original_filename,
+        size_bytes=score.size_bytes,
+        page_count=score.page_count,
+        pdf_metadata=metadata,
+        processing_status=str(score.processing_status),
+        processing_error=score.processing_error,
+        thumbnail_ready=score.thumbnail_ready,
+        page_thumbnails_ready=score.page_thumbnails_ready,
+        created_at=score.created_at,
+        updated_at=score.updated_at,
+    )
+
+
+def summary_body(summary: ScoreSummary) -> schemas.ScoreSummaryBody:
+    return schemas.ScoreSummaryBody(
+        summary.id, summary.title, summary.composer, summary.page_count, summary.thumbnail_ready
+    )
+
+
+def item_body(item: SetlistItem, summary: ScoreSummary) -> schemas.SetlistItemBody:
+    return schemas.SetlistItemBody(item.id, item.score_id, item.position, item.notes, summary_body(summary))
+
+
+def setlist_body(setlist: Setlist) -> schemas.SetlistBody:
+    return schemas.SetlistBody(
+        setlist.id, setlist.name, setlist.description, len(setlist.items), setlist.created_at, setlist.updated_at
+    )
+
+
+def setlist_with_items(view: SetlistView) -> schemas.SetlistBody:
+    body = setlist_body(view.setlist)
+    body.items = [item_body(item, view.summaries[item.score_id]) for item in view.setlist.items]
+    return body
+
+
+def dashboard_body(dashboard: Dashboard) -> schemas.DashboardBody:
+    counts = dashboard.stats.processing_counts
+    return schemas.DashboardBody(
+        quota=quota_body(dashboard.quota),
+        score_count=dashboard.stats.score_count,
+        setlist_count=dashboard.stats.setlist_count,
+        total_pages=dashboard.stats.total_pages,
+        processing=schemas.ProcessingCounts(
+            pending=counts.get(ProcessingStatus.PENDING, 0),
+            processing=counts.get(ProcessingStatus.PROCESSING, 0),
+            failed=counts.get(ProcessingStatus.FAILED, 0),
+        ),
+        recent_scores=[score_body(score) for score in dashboard.recent_scores],
+    )

@@ -1,0 +1,115 @@
+"""/scores: the library."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+
+from application.ports import ScoreQuery
+from application.scores import CreateScore, DeleteScore, GetScore, ListScores, RequestProcessing, UpdateScore
+from domain.scores import ProcessingStatus, ScoreDetails
+from entrypoints.http.auth import CurrentUser
+from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
+from entrypoints.http.presenters import score_body
+from entrypoints.http.schemas import (
+    CreateScoreRequest,
+    RegenerateThumbnailRequest,
+    ScoreBody,
+    ScorePage,
+    TaskAccepted,
+    UpdateScoreRequest,
+)
+
+Ordering = Literal["title", "-title", "created_at", "-created_at", "composer", "-composer"]
+Filter = Annotated[str | None, Parameter(max_length=300, required=False)]
+
+
+def _details(data: CreateScoreRequest | UpdateScoreRequest) -> ScoreDetails:
+    fields = {name: getattr(data, name) for name in ("title", "composer", "genre", "tags", "description")}
+    if isinstance(data, UpdateScoreRequest) and data.tags is None:
+        fields["tags"] = []
+    if isinstance(data, CreateScoreRequest) and data.tags is None:
+        fields["tags"] = []
+    return ScoreDetails(**{name: value for name, value in fields.items() if value.__class__.__name__ != "UnsetType"})
+
+
+class ScoreController(Controller):
+    path = "/scores"
+    tags = ["Scores"]
+
+    @post("/", summary="Create a score from an upload")
+    async def create(
+        self, data: CreateScoreRequest, user: FromDishka[CurrentUser], create: FromDishka[CreateScore]
+    ) -> ScoreBody:
+        """A pending upload is confirmed first. Page count, metadata and the cover are made in the background."""
+        return score_body(await create(user.id, data.upload_id, _details(data)))
+
+    @get("/", summary="Search and list scores")
+    async def list_scores(
+        self,
+        user: FromDishka[CurrentUser],
+        list_scores: FromDishka[ListScores],
+        q: Filter = None,
+        composer: Filter = None,
+        genre: Filter = None,
+        tag: Filter = None,
+        status: ProcessingStatus | None = None,
+        ordering: Ordering = "-created_at",
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> ScorePage:
+        page = window(limit, offset)
+        query = ScoreQuery(user.id, q or None, composer or None, genre or None, tag or None, status, ordering,
+                           page.limit, page.offset)
+        result = await list_scores(query)
+        return ScorePage([score_body(score) for score in result.items], result.total, result.limit, result.offset)
+
+    @get("/{score_id:uuid}", summary="Get a score")
+    async def get_score(
+        self, score_id: UUID, user: FromDishka[CurrentUser], get_score: FromDishka[GetScore]
+    ) -> ScoreBody:
+        return score_body(await get_score(user.id, score_id))
+
+    @patch("/{score_id:uuid}", summary="Edit a score's details")
+    async def update(
+        self,
+        score_id: UUID,
+        data: UpdateScoreRequest,
+        user: FromDishka[CurrentUser],
+        update: FromDishka[UpdateScore],
+    ) -> ScoreBody:
+        return score_body(await update(user.id, score_id, _details(data)))
+
+    @delete("/{score_id:uuid}", summary="Delete a score")
+    async def delete_score(
+        self, score_id: UUID, user: FromDishka[CurrentUser], delete_score: FromDishka[DeleteScore]
+    ) -> None:
+        """Frees its quota at once, removes it from setlists, and deletes its files in the background."""
+        await delete_score(user.id, score_id)
+
+    @post("/{score_id:uuid}/regenerate_thumbnail", summary="Render the cover again", status_code=202)
+    async def regenerate_thumbnail(
+        self,
+        score_id: UUID,
+        user: FromDishka[CurrentUser],
+        processing: FromDishka[RequestProcessing],
+        data: RegenerateThumbnailRequest | None = None,
+    ) -> TaskAccepted:
+        page = data.page if data else 1
+        return TaskAccepted(await processing.regenerate_thumbnail(user.id, score_id, page))
+
+    @post("/{score_id:uuid}/refresh_info", summary="Read page count and metadata again", status_code=202)
+    async def refresh_info(
+        self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
+    ) -> TaskAccepted:
+        return TaskAccepted(await processing.refresh_info(user.id, score_id))
+
+    @post("/{score_id:uuid}/generate_all_thumbnails", summary="Render every page's thumbnail", status_code=202)
+    async def generate_all_thumbnails(
+        self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
+    ) -> TaskAccepted:
+        return TaskAccepted(await processing.generate_all_thumbnails(user.id, score_id))

@@ -1,0 +1,111 @@
+"""/setlists: ordered programmes of scores."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import Parameter
+
+from application.setlists import Setlists
+from entrypoints.http.auth import CurrentUser
+from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
+from entrypoints.http.presenters import item_body, setlist_body, setlist_with_items
+from entrypoints.http.schemas import (
+    AddItemRequest,
+    CreateSetlistRequest,
+    ReorderRequest,
+    SetlistBody,
+    SetlistItemBody,
+    SetlistPage,
+    UpdateItemRequest,
+    UpdateSetlistRequest,
+)
+
+
+class SetlistController(Controller):
+    path = "/setlists"
+    tags = ["Setlists"]
+
+    @post("/", summary="Create a setlist")
+    async def create(
+        self, data: CreateSetlistRequest, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+    ) -> SetlistBody:
+        return setlist_with_items(await setlists.create(user.id, data.name, data.description))
+
+    @get("/", summary="List setlists (without items)")
+    async def list_setlists(
+        self,
+        user: FromDishka[CurrentUser],
+        setlists: FromDishka[Setlists],
+        q: Annotated[str | None, Parameter(max_length=200, required=False)] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> SetlistPage:
+        page = window(limit, offset)
+        result = await setlists.search(user.id, q or None, page.limit, page.offset)
+        return SetlistPage([setlist_body(s) for s in result.items], result.total, result.limit, result.offset)
+
+    @get("/{setlist_id:uuid}", summary="Get a setlist with its items in order")
+    async def get_setlist(
+        self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+    ) -> SetlistBody:
+        return setlist_with_items(await setlists.get(user.id, setlist_id))
+
+    @patch("/{setlist_id:uuid}", summary="Rename or describe a setlist")
+    async def update(
+        self,
+        setlist_id: UUID,
+        data: UpdateSetlistRequest,
+        user: FromDishka[CurrentUser],
+        setlists: FromDishka[Setlists],
+    ) -> SetlistBody:
+        return setlist_with_items(await setlists.update(user.id, setlist_id, data.name, data.description))
+
+    @delete("/{setlist_id:uuid}", summary="Delete a setlist (its scores stay)")
+    async def delete_setlist(
+        self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+    ) -> None:
+        await setlists.delete(user.id, setlist_id)
+
+    @post("/{setlist_id:uuid}/items", summary="Add a score (appended when no position is given)")
+    async def add_item(
+        self,
+        setlist_id: UUID,
+        data: AddItemRequest,
+        user: FromDishka[CurrentUser],
+        setlists: FromDishka[Setlists],
+    ) -> SetlistItemBody:
+        item, summary = await setlists.add_item(user.id, setlist_id, data.score_id, data.position, data.notes)
+        return item_body(item, summary)
+
+    @patch("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Move an item or change its notes")
+    async def update_item(
+        self,
+        setlist_id: UUID,
+        item_id: UUID,
+        data: UpdateItemRequest,
+        user: FromDishka[CurrentUser],
+        setlists: FromDishka[Setlists],
+    ) -> SetlistItemBody:
+        item, summary = await setlists.update_item(user.id, setlist_id, item_id, data.position, data.notes)
+        return item_body(item, summary)
+
+    @delete("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Remove an item")
+    async def remove_item(
+        self, setlist_id: UUID, item_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+    ) -> None:
+        await setlists.remove_item(user.id, setlist_id, item_id)
+
+    @put("/{setlist_id:uuid}/items/order", summary="Reorder all items")
+    async def reorder(
+        self,
+        setlist_id: UUID,
+        data: ReorderRequest,
+        user: FromDishka[CurrentUser],
+        setlists: FromDishka[Setlists],
+    ) -> SetlistBody:
+        """`item_ids` must be a permutation of all the setlist's item ids."""
+        return setlist_with_items(await setlists.reorder(user.id, setlist_id, data.item_ids))

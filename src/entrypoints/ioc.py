@@ -1,0 +1,267 @@
+"""The composition root: the one place that picks adapters from settings and wires the use cases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dishka import AsyncContainer, Provider, Scope, make_async_container, provide, provide_all
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
+
+from adapters.clock import SystemClock
+from adapters.memory.quota_ledger import InMemoryQuotaLedger
+from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.pdf import PymupdfRenderer
+from adapters.redis.quota_ledger import RedisQuotaLedger
+from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.jwt_tokens import JwtTokenIssuer
+from adapters.sqlalchemy.engine import create_engine, create_session_factory
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.storage.local import LocalObjectStorage
+from adapters.storage.s3 import S3ObjectStorage
+from adapters.storage.scratch import TempFileScratchSpace
+from adapters.taskiq.queue import TaskiqQueue
+from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
+from application.dashboard import GetDashboard
+from application.maintenance import ExpireReservations, PurgeUnusedUploads, ReconcileQuota, SweepStuckScores
+from application.policy import Policy
+from application.ports import (
+    Clock,
+    ObjectStorage,
+    PasswordHasher,
+    PdfRenderer,
+    QuotaLedger,
+    RateLimiter,
+    ScratchSpace,
+    TaskQueue,
+    TokenIssuer,
+    UnitOfWork,
+)
+from application.processing import (
+    DeleteFiles,
+    GenerateAllThumbnails,
+    GenerateThumbnail,
+    MarkProcessingFailed,
+    ProcessScore,
+    ScoreUpdater,
+    ThumbnailWriter,
+)
+from application.scores import (
+    CreateScore,
+    DeleteScore,
+    GetDownloadUrl,
+    GetScore,
+    ListScores,
+    RequestProcessing,
+    UpdateScore,
+)
+from application.setlists import Setlists
+from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
+from entrypoints.settings import Settings
+
+
+class ConfigProvider(Provider):
+    scope = Scope.APP
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self._settings = settings
+
+    @provide
+    def settings(self) -> Settings:
+        return self._settings
+
+    @provide
+    def policy(self, settings: Settings) -> Policy:
+        return Policy(
+            default_quota_bytes=settings.default_quota_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            presign_expiry_seconds=settings.presign_expiry_seconds,
+            reservation_ttl_seconds=settings.reservation_ttl_seconds,
+            unused_upload_grace_seconds=settings.unused_upload_grace_seconds,
+            stuck_processing_seconds=settings.stuck_processing_seconds,
+            max_page_thumbnails=settings.max_page_thumbnails,
+            max_pending_uploads=settings.max_pending_uploads,
+            login_failure_rule=settings.login_failure_rule,
+            upload_rate_rule=settings.upload_rate_rule,
+        )
+
+
+class InfrastructureProvider(Provider):
+    """Adapters shared by the whole process (APP scope), closed when the container closes."""
+
+    scope = Scope.APP
+
+    @provide
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(settings.effective_database_url)
+        yield engine
+        await engine.dispose()
+
+    @provide
+    def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return create_session_factory(engine)
+
+    @provide
+    def clock(self) -> Clock:
+        return SystemClock()
+
+    @provide
+    def hasher(self) -> PasswordHasher:
+        return Argon2PasswordHasher()
+
+    @provide
+    def tokens(self, settings: Settings) -> TokenIssuer:
+        return JwtTokenIssuer(settings.secret(), lifetime_seconds=settings.access_token_ttl_seconds)
+
+    @provide
+    async def renderer(self, settings: Settings) -> AsyncIterator[PdfRenderer]:
+        renderer = PymupdfRenderer(
+            processes=settings.render_processes, render_timeout_seconds=settings.render_timeout_seconds
+        )
+        yield renderer
+        await renderer.close()
+
+    @provide
+    def scratch(self, storage: ObjectStorage) -> ScratchSpace:
+        return TempFileScratchSpace(storage)
+
+
+class LocalStorageProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def local_storage(self, settings: Settings) -> LocalObjectStorage:
+        return LocalObjectStorage(
+            settings.data_dir / "objects", settings.effective_public_base_url, settings.secret().encode()
+        )
+
+    @provide
+    def storage(self, local: LocalObjectStorage) -> ObjectStorage:
+        return local
+
+
+class S3StorageProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def storage(self, settings: Settings) -> ObjectStorage:
+        return S3ObjectStorage(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            bucket=settings.s3_bucket,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+            public_endpoint=settings.s3_public_endpoint,
+        )
+
+
+class InProcessStateProvider(Provider):
+    """Embedded default: quota and rate limits live in this process."""
+
+    scope = Scope.APP
+
+    @provide
+    def ledger(self) -> QuotaLedger:
+        return InMemoryQuotaLedger()
+
+    @provide
+    def limiter(self) -> RateLimiter:
+        return InMemoryRateLimiter()
+
+    @provide
+    def queue(self, broker: AsyncBroker) -> TaskQueue:
+        return TaskiqQueue(broker)
+
+
+class RedisStateProvider(Provider):
+    """Production: quota and rate limits in Redis, shared by every API process."""
+
+    scope = Scope.APP
+
+    @provide
+    async def redis(self, settings: Settings) -> AsyncIterator[Redis]:
+        assert settings.redis_url
+        client = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        yield client
+        await client.aclose()
+
+    @provide
+    def ledger(self, redis: Redis, settings: Settings) -> QuotaLedger:
+        return RedisQuotaLedger(redis, key_prefix=settings.redis_key_prefix)
+
+    @provide
+    def limiter(self, redis: Redis, settings: Settings) -> RateLimiter:
+        return RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix)
+
+    @provide
+    def queue(self, broker: AsyncBroker, redis: Redis) -> TaskQueue:
+        return TaskiqQueue(broker, ping=redis.ping)
+
+
+class BrokerProvider(Provider):
+    scope = Scope.APP
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        super().__init__()
+        self._broker = broker
+
+    @provide
+    def broker(self) -> AsyncBroker:
+        return self._broker
+
+
+class UseCaseProvider(Provider):
+    scope = Scope.REQUEST
+
+    @provide
+    def uow(self, session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWork:
+        return SqlAlchemyUnitOfWork(session_factory)
+
+    use_cases = provide_all(
+        RegisterUser,
+        LogIn,
+        GetAccount,
+        RequestUploadUrl,
+        UploadVerifier,
+        ConfirmUpload,
+        CancelUpload,
+        CreateScore,
+        GetScore,
+        ListScores,
+        UpdateScore,
+        DeleteScore,
+        RequestProcessing,
+        GetDownloadUrl,
+        GetDashboard,
+        Setlists,
+        ScoreUpdater,
+        ThumbnailWriter,
+        ProcessScore,
+        GenerateThumbnail,
+        GenerateAllThumbnails,
+        MarkProcessingFailed,
+        DeleteFiles,
+        ExpireReservations,
+        PurgeUnusedUploads,
+        ReconcileQuota,
+        SweepStuckScores,
+    )
+    authenticate = provide(Authenticate, scope=Scope.APP)
+
+
+def make_container(settings: Settings, broker: AsyncBroker, *extra: Provider) -> AsyncContainer:
+    """Everything the API and the worker need, with adapters chosen by the settings."""
+    providers: list[Provider] = [
+        ConfigProvider(settings),
+        InfrastructureProvider(),
+        S3StorageProvider() if settings.storage == "s3" else LocalStorageProvider(),
+        RedisStateProvider() if settings.redis_url else InProcessStateProvider(),
+        BrokerProvider(broker),
+        UseCaseProvider(),
+        *extra,
+    ]
+    return make_async_container(*providers)

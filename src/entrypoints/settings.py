@@ -1,0 +1,157 @@
+"""All configuration in one typed object, read from SCOREMATE_* environment variables (and a .env file)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from application.ports import RateRule
+
+PREFIX = "SCOREMATE_"
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400,
+          "day": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def parse_rate(text: str) -> RateRule:
+    """'10/15min', '60/minute', '5/h' -> RateRule."""
+    match = _RATE.match(text.lower())
+    if not match or match.group(3) not in _UNITS:
+        raise SettingsError(f"not a rate like '10/15min' or '60/minute': {text!r}")
+    count, amount, unit = match.groups()
+    return RateRule(limit=int(count), window_seconds=int(amount or 1) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    redis_url: str | None = None
+    storage: Literal["local", "s3"] = "local"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_public_endpoint: str | None = None
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "scoremate"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    jwt_secret: str = ""
+    access_token_ttl_seconds: int = 3600
+    default_quota_bytes: int = 1024**3
+    max_upload_bytes: int = 100 * 1024**2
+    presign_expiry_seconds: int = 300
+    reservation_ttl_seconds: int = 3600
+    unused_upload_grace_seconds: int = 24 * 3600
+    stuck_processing_seconds: int = 15 * 60
+    max_pending_uploads: int = 50
+    public_base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    login_failure_limit: str = "10/15min"
+    upload_rate_limit: str = "60/minute"
+    cors_allow_origins: tuple[str, ...] = ()
+    max_request_body_bytes: int = 1024 * 1024
+    render_processes: int = 2
+    render_timeout_seconds: float = 10.0
+    max_page_thumbnails: int = 2000
+    task_max_retries: int = 3
+    task_retry_base_seconds: float = 1.0
+    maintenance_interval_seconds: float = 60.0
+    task_idle_timeout_seconds: float = 900.0
+    task_reclaim_lock_timeout_seconds: float = 30.0
+    task_stream_maxlen: int = 100_000
+    worker_concurrency: int = 8
+    redis_key_prefix: str = "scoremate:"
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'scoremate.db').resolve()}"
+
+    @property
+    def effective_public_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def login_failure_rule(self) -> RateRule:
+        return parse_rate(self.login_failure_limit)
+
+    @property
+    def upload_rate_rule(self) -> RateRule:
+        return parse_rate(self.upload_rate_limit)
+
+    def secret(self) -> str:
+        """The JWT/URL signing secret: configured, or generated once and kept in the data dir."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
+        values = dict(_read_env_file(env_file)) if env_file else {}
+        values.update(environ if environ is not None else os.environ)
+        kwargs: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = values.get(PREFIX + spec.name.upper())
+            if raw is None:
+                continue
+            kwargs[spec.name] = _convert(spec.name, spec.type, raw)
+        kwargs.update(overrides)
+        settings = cls(**kwargs)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.storage not in ("local", "s3"):
+            raise SettingsError("SCOREMATE_STORAGE must be 'local' or 's3'")
+        self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
+        self.upload_rate_rule  # noqa: B018
+        for name in ("default_quota_bytes", "max_upload_bytes", "presign_expiry_seconds", "reservation_ttl_seconds"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"SCOREMATE_{name.upper()} must be positive")
+
+
+def _convert(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if "bool" in kind:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if "Path" in kind:
+            return Path(raw)
+        if "tuple" in kind:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        raise SettingsError(f"SCOREMATE_{name.upper()}: {error}") from error
+    return raw or (None if "None" in kind else raw)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values

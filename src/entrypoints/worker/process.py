@@ -1,0 +1,77 @@
+"""The long-running processes: `scoremate worker` and the periodic scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from taskiq import AsyncBroker
+from taskiq.receiver import Receiver
+
+from adapters.taskiq.queue import TaskiqQueue
+from entrypoints.settings import Settings
+from entrypoints.worker.runtime import build_runtime
+from entrypoints.worker.tasks import PERIODIC_TASKS
+
+logger = logging.getLogger(__name__)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def run_worker(settings: Settings) -> None:
+    """Receive and run tasks until SIGINT/SIGTERM; unfinished tasks stay unacknowledged for another worker."""
+    broker, container = build_runtime(settings)
+    broker.is_worker_process = True
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as executor:
+            receiver = Receiver(
+                broker,
+                executor=executor,
+                max_async_tasks=settings.worker_concurrency,
+                propagate_exceptions=False,
+            )
+            logger.info("worker listening (concurrency %d)", settings.worker_concurrency)
+            await receiver.listen(stop)
+    finally:
+        await broker.shutdown()
+        await container.close()
+
+
+async def kick_periodic_tasks(broker: AsyncBroker, interval: float, stop: asyncio.Event) -> None:
+    """Send each housekeeping task every `interval` seconds until `stop` is set.
+
+    With the Redis stream broker these messages also wake idle workers, which is when they reclaim the
+    unacknowledged messages of a dead worker.
+    """
+    queue = TaskiqQueue(broker)
+    while not stop.is_set():
+        for name in PERIODIC_TASKS:
+            try:
+                await queue.send(name)
+            except Exception:
+                logger.exception("could not send periodic task %s", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def run_scheduler(settings: Settings) -> None:
+    """One scheduler for the whole deployment: it only sends messages, workers do the work."""
+    broker, container = build_runtime(settings)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    await broker.startup()
+    try:
+        logger.info("scheduler sending housekeeping tasks every %.0f s", settings.maintenance_interval_seconds)
+        await kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop)
+    finally:
+        await broker.shutdown()
+        await container.close()

@@ -1,0 +1,375 @@
+"""PymupdfRenderer against the shared corpus of real and hostile PDFs, plus its worker-process failure modes."""
+
+# PyMuPDF ships py.typed but leaves much of its API unannotated.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pymupdf
+import pytest
+import pytest_asyncio
+from PIL import Image
+
+from adapters.pdf import PymupdfRenderer
+from domain.pdf import PdfError, PdfErrorKind
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+BOMB = "bomb_flate_gray_20000px.pdf"
+SMALL = "engraved_ode_to_joy_a4_1p.pdf"
+# The manifest's names that differ from PdfErrorKind values.
+KIND_ALIASES = {"empty_file": PdfErrorKind.EMPTY.value}
+
+
+def _manifest() -> list[dict[str, Any]]:
+    manifest = CORPUS / "manifest.json"
+    if not manifest.is_file():
+        return []
+    entries: list[dict[str, Any]] = json.loads(manifest.read_text())["files"]
+    return entries
+
+
+ENTRIES = _manifest()
+OK = [entry for entry in ENTRIES if entry["expected"]["outcome"] == "ok"]
+BAD = [entry for entry in ENTRIES if entry["expected"]["outcome"] == "error"]
+
+
+def _name(entry: dict[str, Any]) -> str:
+    return str(entry["file"])
+
+
+def _accepted_kinds(expected: dict[str, Any]) -> set[str]:
+    kinds = [expected.get("error_kind"), *expected.get("also_acceptable", [])]
+    return {KIND_ALIASES.get(kind, kind) for kind in kinds if kind}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        return image.size
+
+
+def _assert_size(data: bytes, expected: list[int], tolerance: int = 1) -> None:
+    width, height = _jpeg_size(data)
+    assert abs(width - expected[0]) <= tolerance, (width, height, expected)
+    assert abs(height - expected[1]) <= tolerance, (width, height, expected)
+
+
+def _is_running(pid: int) -> bool:
+    """A killed worker stays a zombie until its parent (this process) collects it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in {"Z", "X"}
+
+
+async def _wait_until_gone(pid: int) -> None:
+    for _ in range(200):
+        if not _is_running(pid):
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail(f"worker {pid} did not die")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def corpus() -> Path:
+    if not (CORPUS / "manifest.json").is_file():
+        pytest.fail(f"The shared PDF corpus is missing: expected {CORPUS}/manifest.json beside the repository.")
+    return CORPUS
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def renderer() -> AsyncIterator[PymupdfRenderer]:
+    async with PymupdfRenderer() as shared:
+        yield shared
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def single() -> AsyncIterator[PymupdfRenderer]:
+    """A fresh one-process renderer, so tests can tell which worker does the job."""
+    async with PymupdfRenderer(processes=1) as fresh:
+        yield fresh
+
+
+def test_corpus_is_complete() -> None:
+    assert len(ENTRIES) >= 17
+    assert all((CORPUS / entry["file"]).is_file() for entry in ENTRIES)
+
+
+# --- the corpus --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", OK, ids=_name)
+async def test_inspect_reads_page_count_and_title(renderer: PymupdfRenderer, entry: dict[str, Any]) -> None:
+    info = await renderer.inspect(CORPUS / entry["file"])
+
+    assert info.page_count == entry["expected"]["page_count"]
+    assert info.metadata.title == entry["expected"]["title"]
+    assert info.metadata.author == entry["expected"]["author"]
+
+
+@pytest.mark.parametrize("entry", BAD, ids=_name)
+async def test_inspect_rejects_bad_files_with_their_kind(renderer: PymupdfRenderer, entry: dict[str, Any]) -> None:
+    with pytest.raises(PdfError) as raised:
+        await renderer.inspect(CORPUS / entry["file"])
+
+    assert raised.value.kind.value in _accepted_kinds(entry["expected"])
+    assert str(raised.value)
+
+
+@pytest.mark.parametrize("entry", BAD, ids=_name)
+async def test_render_rejects_bad_files_with_their_kind(renderer: PymupdfRenderer, entry: dict[str, Any]) -> None:
+    with pytest.raises(PdfError) as raised:
+        await renderer.render_thumbnail(CORPUS / entry["file"], 1)
+
+    assert raised.value.kind.value in _accepted_kinds(entry["expected"])
+
+
+@pytest.mark.parametrize("entry", OK, ids=_name)
+async def test_page1_thumbnail_is_a_fitted_jpeg(renderer: PymupdfRenderer, entry: dict[str, Any]) -> None:
+    expected = entry["expected"]
+
+    jpeg = await renderer.render_thumbnail(CORPUS / entry["file"], 1)
+
+    _assert_size(jpeg, expected["thumbnail_page1_px"], expected["thumbnail_px_tolerance"])
+
+
+@pytest.mark.parametrize("entry", OK, ids=_name)
+async def test_each_page_is_fitted_on_its_own(renderer: PymupdfRenderer, entry: dict[str, Any]) -> None:
+    sizes = entry["facts"]["thumb_px_first_pages"]
+
+    thumbnails = await renderer.render_thumbnails(CORPUS / entry["file"], range(1, len(sizes) + 1))
+
+    assert list(thumbnails) == list(range(1, len(sizes) + 1))
+    for page, size in enumerate(sizes, start=1):
+        result = thumbnails[page]
+        assert isinstance(result, bytes), result
+        _assert_size(result, size)
+
+
+# --- the protocol's details ---------------------------------------------------------------------
+
+
+async def test_render_thumbnails_returns_every_page_of_the_8_page_file(renderer: PymupdfRenderer) -> None:
+    thumbnails = await renderer.render_thumbnails(CORPUS / "engraved_etude_a4_8p.pdf", [3, *range(1, 9), 3])
+
+    assert sorted(thumbnails) == list(range(1, 9))
+    for jpeg in thumbnails.values():
+        assert isinstance(jpeg, bytes)
+        _assert_size(jpeg, [283, 400])
+
+
+async def test_render_thumbnails_reports_a_missing_page_without_losing_the_others(renderer: PymupdfRenderer) -> None:
+    thumbnails = await renderer.render_thumbnails(CORPUS / "real_lilypond_bach_bwv610_2p.pdf", [1, 2, 3])
+
+    assert isinstance(thumbnails[1], bytes)
+    assert isinstance(thumbnails[2], bytes)
+    assert isinstance(thumbnails[3], ValueError)
+
+
+@pytest.mark.parametrize("page", [0, -1, 2])
+async def test_a_page_outside_the_document_is_a_value_error(renderer: PymupdfRenderer, page: int) -> None:
+    with pytest.raises(ValueError, match=r"[Pp]age"):
+        await renderer.render_thumbnail(CORPUS / SMALL, page)
+
+
+async def test_a_missing_file_is_an_os_error(renderer: PymupdfRenderer, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await renderer.inspect(tmp_path / "gone.pdf")
+
+
+def _generated_pdf(path: Path, metadata: dict[str, str], **save_options: Any) -> Path:
+    document = pymupdf.open()
+    document.new_page(width=200, height=300)
+    document.set_metadata(metadata)
+    document.save(path, **save_options)
+    return path
+
+
+async def test_metadata_is_unicode_with_iso_dates_and_no_empty_strings(
+    renderer: PymupdfRenderer, tmp_path: Path
+) -> None:
+    path = _generated_pdf(
+        tmp_path / "meta.pdf",
+        {
+            "title": "Études für Klavier — 第1番 🎵",
+            "author": "   ",
+            "keywords": "piano; etude",
+            "creationDate": "D:20240101120000+01'00'",
+            "modDate": "D:2024garbage",
+        },
+    )
+
+    metadata = (await renderer.inspect(path)).metadata
+
+    assert metadata.title == "Études für Klavier — 第1番 🎵"
+    assert metadata.author is None
+    assert metadata.subject is None
+    assert metadata.keywords == "piano; etude"
+    assert metadata.creation_date == "2024-01-01T11:00:00+00:00"
+    assert metadata.modification_date is None
+
+
+async def test_owner_password_only_files_are_processed(renderer: PymupdfRenderer, tmp_path: Path) -> None:
+    path = _generated_pdf(
+        tmp_path / "owner.pdf",
+        {"title": "Locked for editing"},
+        encryption=pymupdf.mupdf.PDF_ENCRYPT_AES_256,
+        owner_pw="owner",
+        user_pw="",
+        permissions=pymupdf.mupdf.PDF_PERM_PRINT,
+    )
+
+    info = await renderer.inspect(path)
+    jpeg = await renderer.render_thumbnail(path, 1)
+
+    assert (info.page_count, info.metadata.title) == (1, "Locked for editing")
+    _assert_size(jpeg, [267, 400])
+
+
+async def test_concurrent_callers_each_get_their_own_answer(renderer: PymupdfRenderer) -> None:
+    files = [entry["file"] for entry in OK]
+
+    infos = await asyncio.gather(*(renderer.inspect(CORPUS / name) for name in files))
+
+    assert [info.page_count for info in infos] == [entry["expected"]["page_count"] for entry in OK]
+
+
+# --- limits and worker failures ---------------------------------------------------------------
+
+
+async def test_a_page_larger_than_the_limit_is_refused_before_rendering() -> None:
+    async with PymupdfRenderer(processes=1, max_page_points=1000) as limited:
+        with pytest.raises(PdfError) as raised:
+            await limited.render_thumbnail(CORPUS / "stress_huge_mediabox_14400.pdf", 1)
+        assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
+        _assert_size(await limited.render_thumbnail(CORPUS / "stress_huge_mediabox_14400.pdf", 2), [283, 400])
+
+
+async def test_the_pixel_cap_is_enforced() -> None:
+    async with PymupdfRenderer(processes=1, max_output_pixels=100 * 100) as limited:
+        with pytest.raises(PdfError) as raised:
+            await limited.render_thumbnail(CORPUS / SMALL, 1)
+        assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
+
+
+async def test_a_render_timeout_kills_the_worker_and_the_next_job_works() -> None:
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=0.1) as hasty:
+        await hasty.inspect(CORPUS / BOMB)  # starts the worker, and shows metadata survives the bomb
+        [slow_pid] = hasty.worker_pids
+
+        with pytest.raises(PdfError) as raised:
+            await hasty.render_thumbnail(CORPUS / BOMB, 1)
+
+        assert raised.value.kind is PdfErrorKind.RENDER_TIMEOUT
+        await _wait_until_gone(slow_pid)
+        _assert_size(await hasty.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+        assert slow_pid not in hasty.worker_pids
+
+
+async def test_a_worker_killed_while_idle_is_replaced_for_the_next_job(single: PymupdfRenderer) -> None:
+    await single.inspect(CORPUS / SMALL)
+    [pid] = single.worker_pids
+
+    os.kill(pid, signal.SIGKILL)
+    await _wait_until_gone(pid)
+
+    _assert_size(await single.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+    assert single.worker_pids
+    assert pid not in single.worker_pids
+
+
+async def test_a_worker_dying_mid_job_fails_that_job_only(single: PymupdfRenderer) -> None:
+    await single.inspect(CORPUS / BOMB)
+    [pid] = single.worker_pids
+    job = asyncio.create_task(single.render_thumbnail(CORPUS / BOMB, 1))
+    await asyncio.sleep(0.05)
+
+    os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(PdfError) as raised:
+        await job
+    assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
+    assert (await single.inspect(CORPUS / SMALL)).page_count == 1
+
+
+async def test_a_cancelled_job_does_not_leave_its_reply_for_the_next(single: PymupdfRenderer) -> None:
+    await single.inspect(CORPUS / BOMB)
+    job = asyncio.create_task(single.render_thumbnail(CORPUS / BOMB, 1))
+    await asyncio.sleep(0.1)  # into the render, which takes about 0.5 s
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+
+    info = await single.inspect(CORPUS / "engraved_etude_a4_8p.pdf")
+
+    assert info.page_count == 8
+
+
+async def test_rendering_does_not_block_the_event_loop(single: PymupdfRenderer) -> None:
+    await single.inspect(CORPUS / BOMB)
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await single.render_thumbnail(CORPUS / BOMB, 1)
+    ticker.cancel()
+
+    assert len(gaps) > 10
+    assert max(gaps) < 0.2
+
+
+async def test_render_thumbnails_uses_every_process() -> None:
+    async with PymupdfRenderer(processes=2) as pair:
+        thumbnails = await pair.render_thumbnails(CORPUS / "engraved_etude_a4_8p.pdf", range(1, 9))
+
+        assert all(isinstance(jpeg, bytes) for jpeg in thumbnails.values())
+        assert len(pair.worker_pids) == 2
+
+
+async def test_workers_stay_under_300_mb_on_the_whole_corpus(single: PymupdfRenderer) -> None:
+    for entry in ENTRIES:
+        path = CORPUS / entry["file"]
+        for job in (single.inspect(path), single.render_thumbnail(path, 1)):
+            with contextlib.suppress(PdfError):
+                await job
+    [pid] = single.worker_pids
+
+    assert _peak_rss_mb(pid) < 300
+
+
+async def test_a_closed_renderer_refuses_work() -> None:
+    renderer = PymupdfRenderer(processes=1)
+    await renderer.inspect(CORPUS / SMALL)
+    [pid] = renderer.worker_pids
+
+    await renderer.close()
+
+    await _wait_until_gone(pid)
+    with pytest.raises(RuntimeError):
+        await renderer.inspect(CORPUS / SMALL)

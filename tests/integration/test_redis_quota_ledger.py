@@ -1,0 +1,102 @@
+"""RedisQuotaLedger on the real server: the shared contract, expiry by Redis TTL, and atomicity under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from adapters.redis import RedisQuotaLedger
+from application.ports import QuotaLedger
+from tests.unit.test_memory_quota_ledger import QuotaLedgerContract
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def ledger(redis_client: aioredis.Redis, redis_key_prefix: str) -> RedisQuotaLedger:
+    return RedisQuotaLedger(redis_client, key_prefix=redis_key_prefix)
+
+
+class TestRedisQuotaLedgerContract(QuotaLedgerContract):
+    @pytest.fixture
+    def ledger(self, redis_client: aioredis.Redis, redis_key_prefix: str) -> QuotaLedger:
+        return RedisQuotaLedger(redis_client, key_prefix=redis_key_prefix)
+
+
+async def test_reservations_lapse_after_their_ttl_and_their_keys_vanish(
+    ledger: RedisQuotaLedger, redis_client: aioredis.Redis, redis_key_prefix: str
+) -> None:
+    user, item = uuid4(), uuid4()
+    assert await ledger.reserve(user, item, 100, 100, ttl_seconds=1)
+    assert not await ledger.reserve(user, uuid4(), 1, 100, ttl_seconds=1)
+    keys = [key async for key in redis_client.scan_iter(match=f"{redis_key_prefix}*")]
+    assert keys
+    for key in keys:
+        assert 0 < await redis_client.pttl(key) <= 1000
+    await asyncio.sleep(1.1)
+    # Idle users' lapsed reservations leave nothing behind.
+    assert [key async for key in redis_client.scan_iter(match=f"{redis_key_prefix}*")] == []
+    assert await ledger.usage(user) == (0, 0)
+    assert await ledger.reserve(user, item, 100, 100, ttl_seconds=60)
+    assert await ledger.usage(user) == (0, 100)
+
+
+async def test_a_lapsed_reservation_is_dropped_before_the_limit_is_checked(ledger: RedisQuotaLedger) -> None:
+    user = uuid4()
+    assert await ledger.reserve(user, uuid4(), 60, 100, ttl_seconds=1)
+    assert await ledger.reserve(user, uuid4(), 40, 100, ttl_seconds=60)
+    await asyncio.sleep(1.1)
+    assert await ledger.reserve(user, uuid4(), 60, 100, ttl_seconds=60)
+    assert await ledger.usage(user) == (0, 100)
+
+
+async def test_confirm_after_the_reservation_lapsed_still_records_used(
+    ledger: RedisQuotaLedger, redis_client: aioredis.Redis, redis_key_prefix: str
+) -> None:
+    user, item = uuid4(), uuid4()
+    await ledger.reserve(user, item, 60, 100, ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    await ledger.confirm(user, item, 60)
+    assert await ledger.usage(user) == (60, 0)
+    keys = [key async for key in redis_client.scan_iter(match=f"{redis_key_prefix}*")]
+    assert keys
+    for key in keys:
+        assert await redis_client.pttl(key) == -1  # used bytes never expire
+
+
+async def test_concurrent_reservations_from_several_processes_never_pass_the_limit(
+    redis_url: str, redis_key_prefix: str
+) -> None:
+    granted_count, size = 17, 1000
+    clients = [aioredis.Redis.from_url(redis_url) for _ in range(3)]
+    try:
+        ledgers = [RedisQuotaLedger(client, key_prefix=redis_key_prefix) for client in clients]
+        user = uuid4()
+        results = await asyncio.gather(
+            *(ledgers[n % 3].reserve(user, uuid4(), size, granted_count * size, ttl_seconds=60) for n in range(60))
+        )
+        assert sum(results) == granted_count
+        assert await ledgers[0].usage(user) == (0, granted_count * size)
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_check_raises_when_redis_is_unreachable() -> None:
+    client = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), retries=0))
+    try:
+        with pytest.raises(aioredis.ConnectionError):
+            await RedisQuotaLedger(client).check()
+    finally:
+        await client.aclose()

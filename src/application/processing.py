@@ -108,7 +108,7 @@ class ProcessScore:
         self._renderer = renderer
         self._thumbnails = thumbnails
 
-    async def __call__(self, score_id: UUID, *, with_cover: bool = True) -> None:
+    async def __call__(self, score_id: UUID) -> None:
         score = await self._updater.apply(score_id, Score.start_processing)
         if score is None:
             return
@@ -118,9 +118,10 @@ class ProcessScore:
             except PdfError as error:
                 await self._updater.apply(score_id, _fail_with(error))
                 return
-            score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now))
-            if score is not None and with_cover:
+            score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now, finished=False))
+            if score is not None:
                 await self._thumbnails.cover(score, path, 1)
+                await self._updater.apply(score_id, Score.finish_processing)
 
 
 class GenerateThumbnail:

@@ -56,7 +56,7 @@ class Score:
         self.processing_started_at = now
         self.updated_at = now
 
-    def record_info(self, info: PdfInfo, now: datetime) -> None:
+    def record_info(self, info: PdfInfo, now: datetime, *, finished: bool = True) -> None:
         """Store page count and metadata, and prefill empty fields from them (never overwriting the user's)."""
         self.page_count = info.page_count
         self.pdf_metadata = info.metadata
@@ -66,10 +66,16 @@ class Score:
             self.genre = info.metadata.subject[:MAX_TEXT_FIELD_LENGTH]
         if not self.tags:
             self.tags = keywords_to_tags(info.metadata.keywords)[:MAX_TAGS]
-        if self.processing_status is ProcessingStatus.FAILED:
-            self.processing_error = None
-        self.processing_status = ProcessingStatus.READY
+        self.processing_error = None
         self.updated_at = now
+        if finished:
+            self.finish_processing(now)
+
+    def finish_processing(self, now: datetime) -> None:
+        """Processing that is still running ends `ready` (a failure recorded meanwhile stands)."""
+        if self.processing_status in (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING):
+            self.processing_status = ProcessingStatus.READY
+            self.updated_at = now
 
     def fail(self, reason: str, now: datetime) -> None:
         self.processing_status = ProcessingStatus.FAILED

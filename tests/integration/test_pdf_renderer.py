@@ -271,6 +271,15 @@ async def test_the_pixel_cap_is_enforced() -> None:
         assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
 
 
+async def test_a_worker_out_of_memory_fails_the_page_and_keeps_serving() -> None:
+    # Page 4 of the essay holds images MuPDF wants ~80 MB for; the worker's baseline address space is ~100 MB.
+    async with PymupdfRenderer(processes=1, memory_limit_bytes=140 << 20) as starved:
+        with pytest.raises(PdfError) as raised:
+            await starved.render_thumbnail(CORPUS / "real_lilypond_essay_manual_40p.pdf", 4)
+        assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
+        _assert_size(await starved.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+
+
 async def test_a_render_timeout_kills_the_worker_and_the_next_job_works() -> None:
     async with PymupdfRenderer(processes=1, render_timeout_seconds=0.1) as hasty:
         await hasty.inspect(CORPUS / BOMB)  # starts the worker, and shows metadata survives the bomb

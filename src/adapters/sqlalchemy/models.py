@@ -13,8 +13,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # advanced_alchemy.types.JsonB is this plus an Oracle variant that fails to attach under SQLAlchemy 2.1.
-JsonB = JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: a missing value is SQL NULL, not the JSON text "null".
+JsonB = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
+# The many-to-one relationships below are never loaded or assigned (rows are linked by their id columns);
+# they exist because the unit of work orders INSERTs and DELETEs by relationships, not by foreign keys.
 
 class Base(DeclarativeBase):
     # Own metadata rather than advanced-alchemy's shared registry, so only ScoreMate's tables migrate.
@@ -53,6 +56,8 @@ class UploadRow(Base):
     # No foreign key: the upload record outlives a deleted score and keeps pointing at it.
     score_id: Mapped[UUID | None]
 
+    user: Mapped[UserRow] = relationship(lazy="raise")
+
 
 class ScoreRow(Base):
     __tablename__ = "scores"
@@ -84,6 +89,9 @@ class ScoreRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    user: Mapped[UserRow] = relationship(lazy="raise")
+    upload: Mapped[UploadRow] = relationship(lazy="raise")
+
 
 class SetlistRow(Base):
     __tablename__ = "setlists"
@@ -96,6 +104,7 @@ class SetlistRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    user: Mapped[UserRow] = relationship(lazy="raise")
     items: Mapped[list[SetlistItemRow]] = relationship(
         order_by="SetlistItemRow.position",
         cascade="all, delete-orphan",
@@ -114,3 +123,5 @@ class SetlistItemRow(Base):
     score_id: Mapped[UUID] = mapped_column(ForeignKey("scores.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     notes: Mapped[str | None] = mapped_column(Text)
+
+    score: Mapped[ScoreRow] = relationship(lazy="raise")

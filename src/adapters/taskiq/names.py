@@ -6,7 +6,6 @@ from enum import StrEnum
 
 
 class TaskName(StrEnum):
-    PROCESS_SCORE = "scoremate.process_score"
     PROCESS_PDF_INFO = "scoremate.process_pdf_info"
     GENERATE_THUMBNAIL = "scoremate.generate_thumbnail"
     GENERATE_ALL_PAGE_THUMBNAILS = "scoremate.generate_all_page_thumbnails"
@@ -19,7 +18,6 @@ class TaskName(StrEnum):
 
 SCORE_TASKS = frozenset(
     {
-        TaskName.PROCESS_SCORE,
         TaskName.PROCESS_PDF_INFO,
         TaskName.GENERATE_THUMBNAIL,
         TaskName.GENERATE_ALL_PAGE_THUMBNAILS,

@@ -22,7 +22,7 @@ class TaskiqQueue:
         return task.task_id
 
     async def process_score(self, score_id: UUID) -> str:
-        return await self.send(TaskName.PROCESS_SCORE, str(score_id))
+        return await self.send(TaskName.PROCESS_PDF_INFO, str(score_id))
 
     async def generate_thumbnail(self, score_id: UUID, page: int) -> str:
         return await self.send(TaskName.GENERATE_THUMBNAIL, str(score_id), page)

@@ -22,13 +22,9 @@ from application.processing import (
 
 
 @inject(patch_module=True)
-async def process_score(score_id: str, use_case: FromDishka[ProcessScore]) -> None:
-    await use_case(UUID(score_id))
-
-
-@inject(patch_module=True)
 async def process_pdf_info(score_id: str, use_case: FromDishka[ProcessScore]) -> None:
-    await use_case(UUID(score_id), with_cover=False)
+    """Page count and metadata, then the cover thumbnail."""
+    await use_case(UUID(score_id))
 
 
 @inject(patch_module=True)
@@ -67,7 +63,6 @@ async def sweep_stuck_scores(use_case: FromDishka[SweepStuckScores]) -> int:
 
 
 TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
-    TaskName.PROCESS_SCORE: process_score,
     TaskName.PROCESS_PDF_INFO: process_pdf_info,
     TaskName.GENERATE_THUMBNAIL: generate_thumbnail,
     TaskName.GENERATE_ALL_PAGE_THUMBNAILS: generate_all_page_thumbnails,

@@ -22,7 +22,7 @@ class SqlAlchemyStatsReader:
         )
         counts = dict.fromkeys(ProcessingStatus, 0)
         total_pages = 0
-        for status, count, pages in by_status.tuples():
+        for status, count, pages in by_status:
             counts[ProcessingStatus(status)] = count
             total_pages += pages or 0
         setlist_count = await self._session.scalar(

@@ -1,0 +1,111 @@
+"""Run `scoremate serve` (and `scoremate worker`) as real processes for HTTP tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+TEST_SECRET = "integration-test-secret-please-change"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-6000:]
+
+
+@dataclass
+class Server:
+    base_url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: RunningProcess
+
+
+def scoremate_env(data_dir: Path, **settings: object) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCOREMATE_")}
+    env.update(
+        {
+            "SCOREMATE_DATA_DIR": str(data_dir),
+            "SCOREMATE_JWT_SECRET": TEST_SECRET,
+            "SCOREMATE_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update({f"SCOREMATE_{name.upper()}": str(value) for name, value in settings.items()})
+    return env
+
+
+def start_process(args: list[str], env: dict[str, str], log_path: Path) -> RunningProcess:
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "entrypoints.cli", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=log_path.parent,
+        start_new_session=True,
+    )
+    return RunningProcess(process, log_path)
+
+
+def stop_process(running: RunningProcess, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    if running.process.poll() is not None:
+        return
+    os.killpg(running.process.pid, sig)
+    try:
+        running.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(running.process.pid, signal.SIGKILL)
+        running.process.wait(5)
+
+
+@contextmanager
+def serve(data_dir: Path, **settings: object) -> Iterator[Server]:
+    """Start `scoremate serve` on a free port and wait until /health answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = scoremate_env(data_dir, port=port, **settings)
+    running = start_process(["serve", "--port", str(port)], env, data_dir / f"serve-{port}.log")
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base_url, running)
+        yield Server(base_url, data_dir, env, running)
+    finally:
+        stop_process(running)
+
+
+def wait_until_healthy(base_url: str, running: RunningProcess, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise RuntimeError(f"scoremate exited with {running.process.returncode}:\n{running.log()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"scoremate did not become healthy in {timeout} s:\n{running.log()}")

@@ -1,0 +1,126 @@
+"""Every shared corpus file through the real upload flow and task path of `scoremate serve` (embedded)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from domain.pdf import PdfErrorKind
+from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support.server import CORPUS, Server, serve
+
+MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())["files"]
+REJECTED_AT_CONFIRM = {"not_pdf"}  # bytes without a PDF signature never become a score
+KIND_SENTENCES = {
+    "encrypted": {PdfErrorKind.ENCRYPTED.sentence},
+    "corrupt": {PdfErrorKind.CORRUPT.sentence, PdfErrorKind.NO_PAGES.sentence},
+    "no_pages": {PdfErrorKind.NO_PAGES.sentence, PdfErrorKind.CORRUPT.sentence},
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(tmp_path_factory.mktemp("corpus-server"), default_quota_bytes=200 * 1024**2) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def musician(server: Server) -> AsyncIterator[User]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+        yield await register(client)
+
+
+def _fits(size: tuple[int, int], expected: list[int], tolerance: int) -> bool:
+    return abs(size[0] - expected[0]) <= tolerance and abs(size[1] - expected[1]) <= tolerance
+
+
+@pytest.mark.parametrize("entry", [e for e in MANIFEST if e["expected"]["outcome"] == "ok"], ids=lambda e: e["file"])
+async def test_real_scores_get_page_count_title_and_a_fitted_jpeg_cover(musician: User, entry: dict[str, Any]) -> None:
+    expected = entry["expected"]
+    created = await musician.create_score(corpus_file(entry["file"]), title="My copy")
+    score = await musician.wait_for_score(created["id"], timeout=90)
+
+    assert score["processing_status"] == "ready", score
+    assert score["page_count"] == expected["page_count"]
+    assert score["pdf_metadata"]["title"] == expected["title"]
+    assert score["pdf_metadata"]["author"] == expected["author"]
+    assert score["title"] == "My copy"  # the user's title is never replaced by metadata
+    if expected["author"]:
+        assert score["composer"] == expected["author"]  # prefilled because the user left it empty
+
+    if not score["thumbnail_ready"]:
+        assert "thumbnail_failed_timeout" in expected.get("also_acceptable", []), score
+        assert score["processing_error"], score
+        return
+    thumbnail = await musician.download(score["id"], "thumbnail")
+    assert thumbnail.status_code == 200
+    image = Image.open(io.BytesIO(thumbnail.content))
+    assert image.format == "JPEG"
+    tiny_page_unscaled = tuple(expected["page1_size_pt"]) == (36.0, 36.0) and image.size == (36, 36)
+    assert _fits(image.size, expected["thumbnail_page1_px"], expected["thumbnail_px_tolerance"]) or tiny_page_unscaled
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in MANIFEST if e["expected"]["outcome"] == "error"], ids=lambda e: e["file"]
+)
+async def test_bad_files_fail_with_a_clear_reason_and_leave_no_quota_behind(
+    musician: User, entry: dict[str, Any]
+) -> None:
+    expected = entry["expected"]
+    kinds = {expected["error_kind"], *expected.get("also_acceptable", [])}
+    data = corpus_file(entry["file"])
+    before = await musician.quota()
+
+    if not data:
+        response = await musician.post(
+            "/api/v1/files/upload-url",
+            json={"filename": entry["file"], "content_type": "application/pdf", "size_bytes": 0},
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        return
+
+    ticket = await musician.upload(data, entry["file"])
+    response = await musician.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Bad"})
+    if kinds & REJECTED_AT_CONFIRM and response.status_code == 400:
+        assert response.json()["code"] == "not_a_pdf"
+        assert await musician.quota() == before  # reservation released, nothing used
+        return
+
+    assert response.status_code == 201, response.text
+    score = await musician.wait_for_score(response.json()["id"])
+    assert score["processing_status"] == "failed"
+    allowed = set().union(*(KIND_SENTENCES.get(kind, set()) for kind in kinds))
+    assert score["processing_error"] in allowed, score
+    assert score["thumbnail_ready"] is False
+
+
+async def test_all_page_thumbnails_of_mixed_sizes_are_each_fitted_to_their_page(musician: User) -> None:
+    created = await musician.create_score(corpus_file("mixed_sizes_4p.pdf"), title="Mixed")
+    await musician.wait_for_score(created["id"])
+    accepted = await musician.post(f"/api/v1/scores/{created['id']}/generate_all_thumbnails")
+    assert accepted.status_code == 202
+    assert accepted.json()["task_id"]
+    score = await musician.wait_for_score(created["id"], page_thumbnails_ready=4)
+
+    sizes = []
+    for page in range(1, score["page_count"] + 1):
+        response = await musician.download(score["id"], "page_thumbnail", page=page)
+        assert response.status_code == 200
+        sizes.append(Image.open(io.BytesIO(response.content)).size)
+    # A4 portrait, Letter landscape, A5 portrait, A3 portrait.
+    assert _fits(sizes[0], [283, 400], 1)
+    assert _fits(sizes[1], [300, 232], 1)
+    assert _fits(sizes[2], [282, 400], 1)
+    assert _fits(sizes[3], [283, 400], 1)
+
+
+def test_corpus_is_present() -> None:
+    assert Path(CORPUS, "manifest.json").is_file(), f"the shared corpus is missing at {CORPUS}"

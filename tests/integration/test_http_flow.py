@@ -1,0 +1,495 @@
+"""The complete upload flow and its failure modes against `scoremate serve` on the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+from PIL import Image
+
+from adapters.storage.local import LocalObjectStorage
+from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support.server import TEST_SECRET, Server, serve
+
+ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
+ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
+QUOTA = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(
+        tmp_path_factory.mktemp("flow-server"),
+        default_quota_bytes=QUOTA,
+        upload_rate_limit="1000/minute",
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> User:
+    return await register(client)
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> User:
+    return await register(client)
+
+
+def stored_files(server: Server) -> set[Path]:
+    root = server.data_dir / "objects"
+    return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+
+
+def _with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+# --- the happy path ----------------------------------------------------------------------------
+
+
+async def test_register_login_upload_confirm_create_process_and_download(alice: User, server: Server) -> None:
+    ticket = await alice.request_upload(ETUDE, "Etude in all keys.pdf")
+    assert ticket["method"] == "PUT"
+    assert ticket["headers"]["Content-Type"] == "application/pdf"
+    assert ticket["s3_key"] == f"{(await alice.get('/api/v1/auth/me')).json()['id']}/scores/{ticket['upload_id']}/original.pdf"
+    assert ticket["expires_in"] == 300
+    assert (await alice.quota())["reserved_bytes"] == len(ETUDE)
+
+    stored = await alice.send_file(ticket, ETUDE)
+    assert stored.status_code == 200
+    confirmed = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmed"
+    quota = await alice.quota()
+    assert (quota["used_bytes"], quota["reserved_bytes"]) == (len(ETUDE), 0)
+    assert quota["available_bytes"] == QUOTA - len(ETUDE)
+
+    created = await alice.post(
+        "/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Etude", "tags": ["practice"]}
+    )
+    assert created.status_code == 201, created.text
+    score = created.json()
+    assert score["processing_status"] in ("pending", "processing", "ready")
+    assert score["original_filename"] == "Etude in all keys.pdf"
+
+    score = await alice.wait_for_score(score["id"])
+    assert score["processing_status"] == "ready"
+    assert score["page_count"] == 8
+    assert score["thumbnail_ready"] is True
+    assert score["tags"] == ["practice"]  # the user's tags are not replaced by the PDF's keywords
+    assert score["composer"] == "Anton Corpus"
+
+    thumbnail = await alice.download(score["id"], "thumbnail")
+    image = Image.open(io.BytesIO(thumbnail.content))
+    assert (image.format, thumbnail.headers["content-type"]) == ("JPEG", "image/jpeg")
+    assert abs(image.size[0] - 283) <= 1 and image.size[1] == 400
+    original = await alice.download(score["id"], "original")
+    assert original.content == ETUDE
+    assert "Etude%20in%20all%20keys.pdf" in original.headers["content-disposition"]
+
+
+async def test_confirm_and_cancel_are_idempotent_and_count_quota_once(alice: User) -> None:
+    ticket = await alice.upload(ODE)
+    for _ in range(3):
+        response = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+        assert response.status_code == 200
+        assert response.json()["status"] == "confirmed"
+    assert (await alice.quota())["used_bytes"] == len(ODE)
+    cancel = await alice.post("/api/v1/files/upload-cancel", json={"upload_id": ticket["upload_id"]})
+    assert (cancel.status_code, cancel.json()["code"]) == (409, "already_confirmed")
+
+    pending = await alice.request_upload(ODE)
+    for _ in range(2):
+        response = await alice.post("/api/v1/files/upload-cancel", json={"upload_id": pending["upload_id"]})
+        assert response.status_code == 200
+        assert response.json()["status"] == "cancelled"
+    quota = await alice.quota()
+    assert (quota["used_bytes"], quota["reserved_bytes"]) == (len(ODE), 0)
+    confirm = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": pending["upload_id"]})
+    assert (confirm.status_code, confirm.json()["code"]) == (404, "upload_not_found")
+
+
+async def test_cancel_after_sending_deletes_the_stored_object(alice: User, server: Server) -> None:
+    ticket = await alice.upload(ODE)
+    key_path = server.data_dir / "objects" / ticket["s3_key"]
+    assert key_path.is_file()
+    response = await alice.post("/api/v1/files/upload-cancel", json={"upload_id": ticket["upload_id"]})
+    assert response.status_code == 200
+    assert not key_path.exists()
+    assert (await alice.quota())["reserved_bytes"] == 0
+
+
+async def test_create_score_confirms_a_pending_upload_and_an_upload_makes_one_score(alice: User) -> None:
+    ticket = await alice.upload(ODE)
+    first = await alice.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Ode"})
+    assert first.status_code == 201
+    assert (await alice.quota())["used_bytes"] == len(ODE)
+    again = await alice.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Ode again"})
+    assert (again.status_code, again.json()["code"]) == (409, "upload_already_used")
+
+
+async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, server: Server) -> None:
+    score = await alice.create_score(ODE, title="Ode")
+    score = await alice.wait_for_score(score["id"], thumbnail_ready=True)
+    prefix = server.data_dir / "objects" / (await alice.get("/api/v1/auth/me")).json()["id"] / "scores"
+    folder = prefix / score["upload_id"]
+    assert (folder / "original.pdf").is_file() and (folder / "thumbnail.jpg").is_file()
+
+    response = await alice.delete(f"/api/v1/scores/{score['id']}")
+    assert response.status_code == 204
+    assert (await alice.quota())["used_bytes"] == 0
+    for _ in range(100):
+        if not folder.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert not folder.exists()
+    assert (await alice.get(f"/api/v1/scores/{score['id']}")).status_code == 404
+
+
+# --- refusals by storage -------------------------------------------------------------------------
+
+
+async def test_storage_refuses_tampered_expired_and_misused_urls(alice: User) -> None:
+    ticket = await alice.request_upload(ODE)
+    url = ticket["upload_url"]
+    async with httpx.AsyncClient() as storage:
+        headers = ticket["headers"]
+        tampered_key = url.replace("original.pdf", "other.pdf")
+        assert (await storage.put(tampered_key, headers=headers, content=ODE)).status_code == 403
+        bigger = _with_query(url, max_size=str(10 * len(ODE)))
+        assert (await storage.put(bigger, headers=headers, content=ODE)).status_code == 403
+        forged = _with_query(url, signature="0" * 64)
+        assert (await storage.put(forged, headers=headers, content=ODE)).status_code == 403
+        wrong_type = await storage.put(url, headers={"Content-Type": "text/html"}, content=ODE)
+        assert wrong_type.status_code == 403
+        too_big = await storage.put(url, headers=headers, content=ODE + b"x" * 1000)
+        assert (too_big.status_code, too_big.json()["code"]) == (413, "file_too_large")
+        as_download = await storage.get(url)
+        assert as_download.status_code == 403
+
+        key = ticket["s3_key"]
+        origin = urlsplit(url)
+        signer = LocalObjectStorage(Path("/nonexistent"), f"{origin.scheme}://{origin.netloc}", TEST_SECRET.encode())
+        expired = await signer.presign_upload(key, "application/pdf", len(ODE), expires_in=-5)
+        response = await storage.put(expired.url, headers=headers, content=ODE)
+        assert response.status_code == 403
+        assert "expired" in response.json()["detail"]
+        assert (await storage.put(url, headers=headers, content=ODE)).status_code == 200
+
+
+async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(alice: User, server: Server) -> None:
+    ticket = await alice.request_upload(ODE)
+    missing = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert (missing.status_code, missing.json()["code"]) == (409, "upload_incomplete")
+
+    await alice.send_file(ticket, ODE[:1000])
+    short = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert (short.status_code, short.json()["code"]) == (400, "size_mismatch")
+    assert not (server.data_dir / "objects" / ticket["s3_key"]).exists()
+
+    html = b"<html><body>not a score</body></html>" * 10
+    other = await alice.upload(html, "fake.pdf")
+    rejected = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": other["upload_id"]})
+    assert (rejected.status_code, rejected.json()["code"]) == (400, "not_a_pdf")
+    assert not (server.data_dir / "objects" / other["s3_key"]).exists()
+    quota = await alice.quota()
+    assert (quota["used_bytes"], quota["reserved_bytes"]) == (0, 0)
+
+
+async def test_pdf_signature_is_accepted_anywhere_in_the_first_kilobyte(alice: User) -> None:
+    data = b"\0" * 500 + ODE
+    ticket = await alice.upload(data)
+    confirmed = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert confirmed.status_code == 200, confirmed.text
+
+
+# --- quota ---------------------------------------------------------------------------------------
+
+
+async def test_quota_is_enforced_and_released_by_cancel(alice: User) -> None:
+    first = await alice.post(
+        "/api/v1/files/upload-url",
+        json={"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": QUOTA - 1000},
+    )
+    assert first.status_code == 201
+    refused = await alice.post(
+        "/api/v1/files/upload-url", json={"filename": "b.pdf", "content_type": "application/pdf", "size_bytes": 2000}
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "quota_exceeded")
+    await alice.post("/api/v1/files/upload-cancel", json={"upload_id": first.json()["upload_id"]})
+    granted = await alice.post(
+        "/api/v1/files/upload-url", json={"filename": "b.pdf", "content_type": "application/pdf", "size_bytes": 2000}
+    )
+    assert granted.status_code == 201
+
+
+async def test_concurrent_reservations_never_pass_the_limit(alice: User) -> None:
+    size = QUOTA // 4
+    body = {"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": size}
+    responses = await asyncio.gather(*(alice.post("/api/v1/files/upload-url", json=body) for _ in range(12)))
+    assert sorted(r.status_code for r in responses) == [201] * 4 + [409] * 8
+    assert (await alice.quota())["reserved_bytes"] == 4 * size
+
+
+# --- isolation and auth --------------------------------------------------------------------------
+
+
+async def test_another_users_things_are_404_everywhere(alice: User, bob: User) -> None:
+    score = await alice.create_score(ODE, title="Private")
+    ticket = await alice.request_upload(ODE)
+    upload_body = {"upload_id": ticket["upload_id"]}
+    probes = [
+        await bob.get(f"/api/v1/scores/{score['id']}"),
+        await bob.patch(f"/api/v1/scores/{score['id']}", json={"title": "Mine now"}),
+        await bob.delete(f"/api/v1/scores/{score['id']}"),
+        await bob.post(f"/api/v1/scores/{score['id']}/refresh_info"),
+        await bob.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail", json={"page": 1}),
+        await bob.post(f"/api/v1/scores/{score['id']}/generate_all_thumbnails"),
+        await bob.get("/api/v1/files/download-url", params={"score_id": score["id"], "file_type": "original"}),
+        await bob.post("/api/v1/files/upload-confirm", json=upload_body),
+        await bob.post("/api/v1/files/upload-cancel", json=upload_body),
+        await bob.post("/api/v1/scores", json={**upload_body, "title": "Stolen"}),
+    ]
+    assert [p.status_code for p in probes] == [404] * len(probes)
+    codes = {p.json()["code"] for p in probes}
+    assert codes == {"score_not_found", "upload_not_found"}
+    assert (await bob.get("/api/v1/scores")).json()["total"] == 0
+    assert (await alice.get(f"/api/v1/scores/{score['id']}")).json()["title"] == "Private"
+
+
+async def test_missing_or_bad_tokens_are_401(client: httpx.AsyncClient, alice: User) -> None:
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": alice.token}):
+        response = await client.get("/api/v1/auth/me", headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_authenticated"
+    assert (await client.get("/api/v1/scores")).status_code == 401
+
+
+async def test_register_refuses_duplicates_and_bad_input(client: httpx.AsyncClient, alice: User) -> None:
+    duplicate = await client.post(
+        "/api/v1/auth/register", json={"email": alice.email.upper(), "password": "another password"}
+    )
+    assert (duplicate.status_code, duplicate.json()["code"]) == (409, "email_taken")
+    for body in ({"email": "not-an-email", "password": "long enough"}, {"email": "x@y.io", "password": "short"}):
+        response = await client.post("/api/v1/auth/register", json=body)
+        assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+
+
+# --- scores, lists and downloads -----------------------------------------------------------------
+
+
+async def test_list_filters_orders_and_paginates(alice: User) -> None:
+    for title, composer, tags in [("Bolero", "Ravel", ["orchestra"]), ("Air", "Bach", ["strings", "baroque"]),
+                                  ("Clair de lune", "Debussy", ["piano"])]:
+        await alice.create_score(ODE, title=title, composer=composer, tags=tags)
+    titles = [s["title"] for s in (await alice.get("/api/v1/scores", params={"ordering": "title"})).json()["items"]]
+    assert titles == ["Air", "Bolero", "Clair de lune"]
+    found = (await alice.get("/api/v1/scores", params={"q": "LUNE"})).json()
+    assert [s["title"] for s in found["items"]] == ["Clair de lune"]
+    by_tag = (await alice.get("/api/v1/scores", params={"tag": "baroque"})).json()
+    assert [s["title"] for s in by_tag["items"]] == ["Air"]
+    page = (await alice.get("/api/v1/scores/", params={"limit": 2, "offset": 1, "ordering": "-title"})).json()
+    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert [s["title"] for s in page["items"]] == ["Bolero", "Air"]
+    capped = (await alice.get("/api/v1/scores", params={"limit": 1000})).json()
+    assert capped["limit"] == 100
+    bad = await alice.get("/api/v1/scores", params={"ordering": "size"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "validation_error")
+
+
+async def test_patch_edits_only_what_is_sent(alice: User) -> None:
+    score = await alice.create_score(ODE, title="Ode", composer="Beethoven", genre="Classical")
+    response = await alice.patch(f"/api/v1/scores/{score['id']}", json={"title": "Ode to Joy", "genre": None})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["title"], body["composer"], body["genre"]) == ("Ode to Joy", "Beethoven", None)
+    empty_title = await alice.patch(f"/api/v1/scores/{score['id']}", json={"title": "   "})
+    assert (empty_title.status_code, empty_title.json()["code"]) == (400, "validation_error")
+
+
+async def test_download_urls_say_when_thumbnails_are_not_ready(alice: User) -> None:
+    score = await alice.create_score(ETUDE, title="Etude")
+    score = await alice.wait_for_score(score["id"])
+    params = {"score_id": score["id"], "file_type": "page_thumbnail"}
+    missing_page = await alice.get("/api/v1/files/download-url", params=params)
+    assert (missing_page.status_code, missing_page.json()["code"]) == (400, "validation_error")
+    out_of_range = await alice.get("/api/v1/files/download-url", params={**params, "page": 9})
+    assert (out_of_range.status_code, out_of_range.json()["code"]) == (400, "validation_error")
+    not_ready = await alice.get("/api/v1/files/download-url", params={**params, "page": 3})
+    assert (not_ready.status_code, not_ready.json()["code"]) == (409, "not_ready")
+
+    regenerate = await alice.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail", json={"page": 99})
+    assert (regenerate.status_code, regenerate.json()["code"]) == (400, "validation_error")
+    accepted = await alice.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail")
+    assert accepted.status_code == 202 and accepted.json()["task_id"]
+    refresh = await alice.post(f"/api/v1/scores/{score['id']}/refresh_info")
+    assert refresh.status_code == 202
+    unknown = await alice.get(
+        "/api/v1/files/download-url", params={"score_id": "00000000-0000-0000-0000-000000000000"}
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "score_not_found")
+
+
+async def test_dashboard_counts_the_library(alice: User) -> None:
+    score = await alice.create_score(ETUDE, title="Etude")
+    await alice.wait_for_score(score["id"])
+    setlist = await alice.post("/api/v1/setlists", json={"name": "Friday gig"})
+    assert setlist.status_code == 201
+    body = (await alice.get("/api/v1/dashboard")).json()
+    assert (body["score_count"], body["setlist_count"], body["total_pages"]) == (1, 1, 8)
+    assert body["processing"] == {"pending": 0, "processing": 0, "failed": 0}
+    assert [s["id"] for s in body["recent_scores"]] == [score["id"]]
+    assert body["quota"]["used_bytes"] == len(ETUDE)
+
+
+# --- malformed requests --------------------------------------------------------------------------
+
+BAD_BODIES = [
+    ("/api/v1/auth/register", b"{not json"),
+    ("/api/v1/auth/register", b'{"email": 5, "password": []}'),
+    ("/api/v1/auth/login", b"{}"),
+    ("/api/v1/files/upload-url", b'{"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": "big"}'),
+    ("/api/v1/files/upload-url", b'{"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 0}'),
+    ("/api/v1/files/upload-url", b'{"filename": "' + b"a" * 5000 + b'.pdf", "content_type": "application/pdf",'
+                                 b' "size_bytes": 10}'),
+    ("/api/v1/files/upload-confirm", b'{"upload_id": "not-a-uuid"}'),
+    ("/api/v1/files/upload-confirm", b"[]"),
+    ("/api/v1/scores", b'{"upload_id": "00000000-0000-0000-0000-000000000000"}'),
+    ("/api/v1/scores", b'{"upload_id": "00000000-0000-0000-0000-000000000000", "title": "' + b"t" * 10_000 + b'"}'),
+    ("/api/v1/setlists", b'{"name": ""}'),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), BAD_BODIES, ids=[f"{p}-{i}" for i, (p, _) in enumerate(BAD_BODIES)])
+async def test_malformed_bodies_are_400_validation_errors(alice: User, path: str, body: bytes) -> None:
+    response = await alice.client.post(
+        path, content=body, headers={**alice.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["code"] == "validation_error"
+    assert error["status_code"] == 400 and error["detail"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "size", "status", "code"),
+    [
+        ("score.txt", "application/pdf", 10, 400, "invalid_mime_type"),
+        ("score.pdf", "image/png", 10, 400, "invalid_mime_type"),
+        ("score.pdf", "application/pdf", 104857601, 413, "file_too_large"),
+        ("score.pdf", "application/pdf", -1, 400, "validation_error"),
+    ],
+)
+async def test_upload_requests_are_checked(
+    alice: User, filename: str, content_type: str, size: int, status: int, code: str
+) -> None:
+    response = await alice.post(
+        "/api/v1/files/upload-url", json={"filename": filename, "content_type": content_type, "size_bytes": size}
+    )
+    assert (response.status_code, response.json()["code"]) == (status, code)
+
+
+async def test_path_tricks_in_filenames_stay_labels(alice: User, server: Server) -> None:
+    ticket = await alice.upload(ODE, "../../../etc/passwd.pdf")
+    confirmed = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert confirmed.json()["filename"] == "passwd.pdf"
+    assert ticket["s3_key"].endswith(f"/scores/{ticket['upload_id']}/original.pdf")
+    assert all(server.data_dir / "objects" in path.parents for path in stored_files(server))
+
+
+async def test_unknown_routes_ids_and_methods_answer_in_the_error_format(alice: User) -> None:
+    cases = [
+        (await alice.get("/api/v1/nothing-here"), 404),
+        (await alice.get("/api/v1/scores/not-a-uuid"), 404),
+        (await alice.get("/api/v1/scores/00000000-0000-0000-0000-000000000000"), 404),
+        (await alice.put("/api/v1/scores"), 405),
+        (await alice.get("/api/v1/scores", params={"limit": "many"}), 400),
+        (await alice.get("/api/v1/scores", params={"offset": -1}), 400),
+        (await alice.get("/api/v1/files/download-url", params={"score_id": "x"}), 400),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["status_code"] == status
+        assert response.json()["code"]
+
+
+async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok", "checks": None}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert set(ready.json()["checks"].values()) == {"ok"}
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert "/api/v1/files/upload-url" in schema["paths"]
+    assert "BearerAuth" in schema["components"]["securitySchemes"]
+    assert (await client.get("/schema")).status_code == 200
+
+
+# --- expiry (its own server, with short lifetimes) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_lived_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(
+        tmp_path_factory.mktemp("expiry-server"),
+        reservation_ttl_seconds=2,
+        presign_expiry_seconds=1,
+        maintenance_interval_seconds=0.5,
+    ) as running:
+        yield running
+
+
+async def test_stale_reservations_expire_and_give_quota_back(short_lived_server: Server) -> None:
+    async with httpx.AsyncClient(base_url=short_lived_server.base_url, timeout=30) as http:
+        user = await register(http)
+        ticket = await user.upload(ODE)
+        assert (await user.quota())["reserved_bytes"] == len(ODE)
+        await asyncio.sleep(2.0)
+        expired_url = await user.send_file(ticket, ODE)
+        assert expired_url.status_code == 403
+        for _ in range(60):
+            if (await user.quota())["reserved_bytes"] == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert (await user.quota())["reserved_bytes"] == 0
+        object_path = short_lived_server.data_dir / "objects" / ticket["s3_key"]
+        for _ in range(60):
+            if not object_path.exists():
+                break
+            await asyncio.sleep(0.1)
+        assert not object_path.exists()
+        late = await user.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+        assert (late.status_code, late.json()["code"]) == (404, "upload_not_found")
+
+
+async def test_failed_logins_are_limited_but_successes_are_not(tmp_path: Path) -> None:
+    with serve(tmp_path, login_failure_limit="3/15min") as strict:
+        async with httpx.AsyncClient(base_url=strict.base_url, timeout=30) as client:
+            await _failed_logins_are_limited(client)
+
+
+async def _failed_logins_are_limited(client: httpx.AsyncClient) -> None:
+    user = await register(client)
+    for _ in range(5):
+        ok = await client.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+        assert ok.status_code == 200
+    for _ in range(3):
+        wrong = await client.post("/api/v1/auth/login", json={"email": user.email, "password": "wrong password"})
+        assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_credentials")
+    limited = await client.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+    assert (limited.status_code, limited.json()["code"]) == (429, "too_many_requests")
+    assert int(limited.headers["retry-after"]) > 0

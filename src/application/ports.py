@@ -85,6 +85,7 @@ class ScoreRepository(Protocol):
     async def get(self, score_id: UUID, *, for_update: bool = False) -> Score | None:
         """With for_update the row stays locked until the transaction ends (where the database can)."""
         ...
+
     async def save(self, score: Score) -> None: ...
     async def delete(self, score: Score) -> None: ...
     async def search(self, query: ScoreQuery) -> Page[Score]: ...
@@ -148,11 +149,13 @@ class ObjectStorage(Protocol):
     async def read_head(self, key: str, length: int) -> bytes:
         """The first `length` bytes (fewer if the object is shorter), fetched with a ranged read."""
         ...
+
     async def download_to(self, key: str, destination: Path) -> None: ...
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
     async def delete(self, key: str) -> None:
         """Remove an object; removing a missing object is not an error."""
         ...
+
     async def delete_prefix(self, prefix: str) -> None: ...
     async def check(self) -> None:
         """Raise when the storage cannot be reached."""
@@ -176,21 +179,28 @@ class QuotaLedger(Protocol):
     All operations are idempotent per item.
     """
 
-    async def reserve(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int) -> bool:
+    async def reserve(
+        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
+    ) -> bool:
         """Reserve unless used + live reservations + size would pass the limit. True when granted."""
         ...
+
     async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
         """Turn the reservation into used bytes (also when the reservation already lapsed)."""
         ...
+
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         """Give back the item's bytes, reserved or used."""
         ...
+
     async def usage(self, user_id: UUID) -> tuple[int, int]:
         """(used_bytes, reserved_bytes), counting only unexpired reservations."""
         ...
+
     async def replace(self, user_id: UUID, used: Sequence[LedgerEntry], reserved: Sequence[LedgerEntry]) -> None:
         """Rebuild the user's ledger from the database's account of it."""
         ...
+
     async def check(self) -> None: ...
 
 
@@ -209,9 +219,11 @@ class PdfRenderer(Protocol):
     async def inspect(self, path: Path) -> PdfInfo:
         """Page count and metadata; raises domain.pdf.PdfError with a classified kind."""
         ...
+
     async def render_thumbnail(self, path: Path, page: int) -> bytes:
         """A JPEG of the 1-based page fitted inside 300x400; raises PdfError for render limits and timeouts."""
         ...
+
     async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]: ...
 
 
@@ -256,6 +268,7 @@ class RateLimiter(Protocol):
     async def retry_after(self, key: str, rule: RateRule) -> int | None:
         """Seconds until `key` may act again, or None when it is under its limit."""
         ...
+
     async def hit(self, key: str, rule: RateRule) -> None: ...
 
 

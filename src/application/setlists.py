@@ -79,7 +79,7 @@ class Setlists:
         user_id: UUID,
         setlist_id: UUID,
         name: str | Unset = UNSET,
-        description: str | None | Unset = UNSET,
+        description: str | Unset | None = UNSET,
     ) -> SetlistView:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
@@ -112,7 +112,7 @@ class Setlists:
         setlist_id: UUID,
         item_id: UUID,
         position: int | None,
-        notes: str | None | Unset = UNSET,
+        notes: str | Unset | None = UNSET,
     ) -> tuple[SetlistItem, ScoreSummary]:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)

@@ -131,10 +131,10 @@ class ScoreDetails:
     """The fields a musician edits. UNSET means "leave as it is" in an update."""
 
     title: str | Unset = UNSET
-    composer: str | None | Unset = UNSET
-    genre: str | None | Unset = UNSET
+    composer: str | Unset | None = UNSET
+    genre: str | Unset | None = UNSET
     tags: list[str] | Unset = UNSET
-    description: str | None | Unset = UNSET
+    description: str | Unset | None = UNSET
 
     def cleaned(self) -> ScoreDetails:
         return ScoreDetails(
@@ -157,7 +157,7 @@ def _clean_title(title: str | Unset) -> str | Unset:
     return cleaned
 
 
-def _clean_text(value: str | None | Unset, name: str, limit: int) -> str | None | Unset:
+def _clean_text(value: str | Unset | None, name: str, limit: int) -> str | Unset | None:
     if value is None or isinstance(value, Unset):
         return value
     cleaned = value.strip()

@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate(settings.effective_database_url))
         return 0
     if not settings.redis_url:
-        print(f"scoremate {args.command} needs SCOREMATE_REDIS_URL (the embedded default runs tasks in `serve`).",
-              file=sys.stderr)
+        print(
+            f"scoremate {args.command} needs SCOREMATE_REDIS_URL (the embedded default runs tasks in `serve`).",
+            file=sys.stderr,
+        )
         return 2
     from entrypoints.worker.process import run_scheduler, run_worker
 

@@ -12,8 +12,18 @@ from typing import Any, Literal
 from application.ports import RateRule
 
 PREFIX = "SCOREMATE_"
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400,
-          "day": 86400}
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
 
 
@@ -102,7 +112,9 @@ class Settings:
         return path.read_text().strip()
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
+    def from_env(
+        cls, environ: dict[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: Any
+    ) -> Settings:
         values = dict(_read_env_file(env_file)) if env_file else {}
         values.update(environ if environ is not None else os.environ)
         kwargs: dict[str, Any] = {}

@@ -67,9 +67,7 @@ async def test_real_scores_get_page_count_title_and_a_fitted_jpeg_cover(musician
     assert _fits(image.size, expected["thumbnail_page1_px"], expected["thumbnail_px_tolerance"]) or tiny_page_unscaled
 
 
-@pytest.mark.parametrize(
-    "entry", [e for e in MANIFEST if e["expected"]["outcome"] == "error"], ids=lambda e: e["file"]
-)
+@pytest.mark.parametrize("entry", [e for e in MANIFEST if e["expected"]["outcome"] == "error"], ids=lambda e: e["file"])
 async def test_bad_files_fail_with_a_clear_reason_and_leave_no_quota_behind(
     musician: User, entry: dict[str, Any]
 ) -> None:

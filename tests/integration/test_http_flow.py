@@ -66,7 +66,10 @@ async def test_register_login_upload_confirm_create_process_and_download(alice: 
     ticket = await alice.request_upload(ETUDE, "Etude in all keys.pdf")
     assert ticket["method"] == "PUT"
     assert ticket["headers"]["Content-Type"] == "application/pdf"
-    assert ticket["s3_key"] == f"{(await alice.get('/api/v1/auth/me')).json()['id']}/scores/{ticket['upload_id']}/original.pdf"
+    assert (
+        ticket["s3_key"]
+        == f"{(await alice.get('/api/v1/auth/me')).json()['id']}/scores/{ticket['upload_id']}/original.pdf"
+    )
     assert ticket["expires_in"] == 300
     assert (await alice.quota())["reserved_bytes"] == len(ETUDE)
 
@@ -97,7 +100,8 @@ async def test_register_login_upload_confirm_create_process_and_download(alice: 
     thumbnail = await alice.download(score["id"], "thumbnail")
     image = Image.open(io.BytesIO(thumbnail.content))
     assert (image.format, thumbnail.headers["content-type"]) == ("JPEG", "image/jpeg")
-    assert abs(image.size[0] - 283) <= 1 and image.size[1] == 400
+    assert abs(image.size[0] - 283) <= 1
+    assert image.size[1] == 400
     original = await alice.download(score["id"], "original")
     assert original.content == ETUDE
     assert "Etude%20in%20all%20keys.pdf" in original.headers["content-disposition"]
@@ -148,7 +152,8 @@ async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, s
     score = await alice.wait_for_score(score["id"], thumbnail_ready=True)
     prefix = server.data_dir / "objects" / (await alice.get("/api/v1/auth/me")).json()["id"] / "scores"
     folder = prefix / score["upload_id"]
-    assert (folder / "original.pdf").is_file() and (folder / "thumbnail.jpg").is_file()
+    assert (folder / "original.pdf").is_file()
+    assert (folder / "thumbnail.jpg").is_file()
 
     response = await alice.delete(f"/api/v1/scores/{score['id']}")
     assert response.status_code == 204
@@ -192,7 +197,9 @@ async def test_storage_refuses_tampered_expired_and_misused_urls(alice: User) ->
         assert (await storage.put(url, headers=headers, content=ODE)).status_code == 200
 
 
-async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(alice: User, server: Server) -> None:
+async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(
+    alice: User, server: Server
+) -> None:
     ticket = await alice.request_upload(ODE)
     missing = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
     assert (missing.status_code, missing.json()["code"]) == (409, "upload_incomplete")
@@ -294,8 +301,11 @@ async def test_register_refuses_duplicates_and_bad_input(client: httpx.AsyncClie
 
 
 async def test_list_filters_orders_and_paginates(alice: User) -> None:
-    for title, composer, tags in [("Bolero", "Ravel", ["orchestra"]), ("Air", "Bach", ["strings", "baroque"]),
-                                  ("Clair de lune", "Debussy", ["piano"])]:
+    for title, composer, tags in [
+        ("Bolero", "Ravel", ["orchestra"]),
+        ("Air", "Bach", ["strings", "baroque"]),
+        ("Clair de lune", "Debussy", ["piano"]),
+    ]:
         await alice.create_score(ODE, title=title, composer=composer, tags=tags)
     titles = [s["title"] for s in (await alice.get("/api/v1/scores", params={"ordering": "title"})).json()["items"]]
     assert titles == ["Air", "Bolero", "Clair de lune"]
@@ -336,12 +346,11 @@ async def test_download_urls_say_when_thumbnails_are_not_ready(alice: User) -> N
     regenerate = await alice.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail", json={"page": 99})
     assert (regenerate.status_code, regenerate.json()["code"]) == (400, "validation_error")
     accepted = await alice.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail")
-    assert accepted.status_code == 202 and accepted.json()["task_id"]
+    assert accepted.status_code == 202
+    assert accepted.json()["task_id"]
     refresh = await alice.post(f"/api/v1/scores/{score['id']}/refresh_info")
     assert refresh.status_code == 202
-    unknown = await alice.get(
-        "/api/v1/files/download-url", params={"score_id": "00000000-0000-0000-0000-000000000000"}
-    )
+    unknown = await alice.get("/api/v1/files/download-url", params={"score_id": "00000000-0000-0000-0000-000000000000"})
     assert (unknown.status_code, unknown.json()["code"]) == (404, "score_not_found")
 
 
@@ -365,8 +374,10 @@ BAD_BODIES = [
     ("/api/v1/auth/login", b"{}"),
     ("/api/v1/files/upload-url", b'{"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": "big"}'),
     ("/api/v1/files/upload-url", b'{"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 0}'),
-    ("/api/v1/files/upload-url", b'{"filename": "' + b"a" * 5000 + b'.pdf", "content_type": "application/pdf",'
-                                 b' "size_bytes": 10}'),
+    (
+        "/api/v1/files/upload-url",
+        b'{"filename": "' + b"a" * 5000 + b'.pdf", "content_type": "application/pdf", "size_bytes": 10}',
+    ),
     ("/api/v1/files/upload-confirm", b'{"upload_id": "not-a-uuid"}'),
     ("/api/v1/files/upload-confirm", b"[]"),
     ("/api/v1/scores", b'{"upload_id": "00000000-0000-0000-0000-000000000000"}'),
@@ -383,7 +394,8 @@ async def test_malformed_bodies_are_400_validation_errors(alice: User, path: str
     assert response.status_code == 400, response.text
     error = response.json()
     assert error["code"] == "validation_error"
-    assert error["status_code"] == 400 and error["detail"]
+    assert error["status_code"] == 400
+    assert error["detail"]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory, migrate
@@ -19,6 +19,9 @@ from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist, SetlistItem
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
+
+# A warning such as "DELETE expected 1 row, 0 matched" means the session and the database disagreed.
+pytestmark = pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning")
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -221,7 +224,7 @@ async def test_upload_listings(uow_factory: UowFactory) -> None:
 # --- scores ------------------------------------------------------------------------------------
 
 
-async def test_score_round_trip_and_save(uow_factory: UowFactory) -> None:
+async def test_score_round_trip_and_save(uow_factory: UowFactory, engine: AsyncEngine) -> None:
     user = await add_user(uow_factory)
     [score] = await add_scores(
         uow_factory,
@@ -236,6 +239,10 @@ async def test_score_round_trip_and_save(uow_factory: UowFactory) -> None:
             "updated_at": T0,
         },
     )
+
+    async with engine.connect() as connection:
+        unset = await connection.scalar(text("SELECT count(*) FROM scores WHERE pdf_metadata IS NULL"))
+    assert unset == 1, "a missing pdf_metadata is SQL NULL, not JSON null"
 
     async with uow_factory() as uow:
         stored = await uow.scores.get(score.id)
@@ -428,6 +435,18 @@ async def test_setlist_save_inserts_moves_and_removes_items(uow_factory: UowFact
     assert item_view(saved) == [(d.id, 0, "opener"), (a.id, 1, "again"), (c.id, 2, "slower"), (a.id, 3, None)]
 
     async with uow_factory() as uow:
+        replaced = await uow.setlists.get(setlist.id)
+        assert replaced is not None
+        replaced.remove(replaced.items[-1].id)
+        replaced.add(SetlistItem(id=uuid4(), score_id=b.id, position=0, notes="closer"))
+        await uow.setlists.save(replaced)
+        await uow.commit()
+    async with uow_factory() as uow:
+        saved = await uow.setlists.get(setlist.id)
+    assert saved is not None
+    assert item_view(saved) == [(d.id, 0, "opener"), (a.id, 1, "again"), (c.id, 2, "slower"), (b.id, 3, "closer")]
+
+    async with uow_factory() as uow:
         reversed_ = await uow.setlists.get(setlist.id, for_update=True)
         assert reversed_ is not None
         reversed_.reorder([item.id for item in reversed(reversed_.items)])
@@ -437,7 +456,7 @@ async def test_setlist_save_inserts_moves_and_removes_items(uow_factory: UowFact
     async with uow_factory() as uow:
         saved = await uow.setlists.get(setlist.id)
     assert saved is not None
-    assert item_view(saved) == [(a.id, 0, None), (c.id, 1, "slower"), (a.id, 2, "again"), (d.id, 3, "opener")]
+    assert item_view(saved) == [(b.id, 0, "closer"), (c.id, 1, "slower"), (a.id, 2, "again"), (d.id, 3, "opener")]
 
 
 async def test_get_for_update_locks_rows_on_postgres(uow_factory: UowFactory, engine: AsyncEngine) -> None:

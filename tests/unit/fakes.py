@@ -26,7 +26,7 @@ from application.ports import (
     ScoreSummary,
     StoredObject,
 )
-from domain.pdf import PdfError, PdfInfo, PdfMetadata
+from domain.pdf import PdfInfo, PdfMetadata
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
 from domain.uploads import Upload, UploadStatus
@@ -227,9 +227,7 @@ class FakeScoreRepository(_Repository):
 
         unfinished = (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)
         found = [
-            s
-            for s in self._state.scores.values()
-            if s.processing_status in unfinished and started(s) < started_before
+            s for s in self._state.scores.values() if s.processing_status in unfinished and started(s) < started_before
         ]
         found.sort(key=lambda s: (started(s), s.id))
         return copy.deepcopy(found[:limit])

@@ -19,6 +19,7 @@ JsonB = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgres
 # The many-to-one relationships below are never loaded or assigned (rows are linked by their id columns);
 # they exist because the unit of work orders INSERTs and DELETEs by relationships, not by foreign keys.
 
+
 class Base(DeclarativeBase):
     # Own metadata rather than advanced-alchemy's shared registry, so only ScoreMate's tables migrate.
     metadata = MetaData(naming_convention=convention)

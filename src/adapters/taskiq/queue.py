@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from taskiq import AsyncBroker
+from taskiq import AsyncBroker, AsyncTaskiqTask
 from taskiq.kicker import AsyncKicker
 
 from adapters.taskiq.names import TaskName
@@ -18,7 +18,7 @@ class TaskiqQueue:
         self._ping = ping
 
     async def send(self, name: TaskName, *args: Any) -> str:
-        task = await AsyncKicker(str(name), self._broker, {}).kiq(*args)
+        task: AsyncTaskiqTask[Any] = await AsyncKicker(str(name), self._broker, {}).kiq(*args)
         return task.task_id
 
     async def process_score(self, score_id: UUID) -> str:

@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_request_body_bytes,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins)) if settings.cors_allow_origins else None,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins))
+        if settings.cors_allow_origins
+        else None,
         openapi_config=OpenAPIConfig(
             title="ScoreMate API",
             version="1.0.0",
@@ -85,9 +87,7 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
     if embedded:
         async with container() as request:
             await (await request.get(ReconcileQuota))()
-        housekeeping = asyncio.create_task(
-            kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop)
-        )
+        housekeeping = asyncio.create_task(kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop))
     try:
         yield
     finally:

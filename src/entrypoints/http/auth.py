@@ -19,7 +19,11 @@ class CurrentUser:
 
 class HttpProvider(Provider):
     @provide(scope=Scope.REQUEST)
-    def current_user(self, request: Request, authenticate: Authenticate) -> CurrentUser:
+    def current_user(
+        self,
+        request: Request,  # type: ignore[type-arg]  # dishka matches the bare class LitestarProvider provides
+        authenticate: Authenticate,
+    ) -> CurrentUser:
         return CurrentUser(authenticate(request.headers.get("authorization")))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from dishka.integrations.litestar import FromDishka
@@ -55,6 +55,6 @@ class LocalStorageController(Controller):
         if not path.is_file():
             return error_response(404, "not_found", "No object is stored under this key.")
         media_type = "image/jpeg" if path.suffix == ".jpg" else "application/pdf"
-        disposition = "attachment" if grant.filename else "inline"
+        disposition: Literal["attachment", "inline"] = "attachment" if grant.filename else "inline"
         headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(grant.filename or path.name)}"}
         return File(path, media_type=media_type, headers=headers, content_disposition_type=disposition)

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from uuid import UUID
 
 from msgspec import UNSET, Meta, Struct, UnsetType
+
+from domain.scores import UNSET as LEAVE_AS_IS
+from domain.scores import Unset
+
+T = TypeVar("T")
+
+
+def given(value: T | UnsetType) -> T | Unset:
+    """A field left out of a PATCH body means "leave as it is" in the domain."""
+    return LEAVE_AS_IS if isinstance(value, UnsetType) else value
+
 
 Email = Annotated[str, Meta(max_length=320, examples=["clara@example.com"])]
 Password = Annotated[str, Meta(max_length=1024, examples=["correct horse battery"])]
@@ -126,10 +137,10 @@ class CreateScoreRequest(Struct):
 
 class UpdateScoreRequest(Struct):
     title: ShortText | UnsetType = UNSET
-    composer: ShortText | None | UnsetType = UNSET
-    genre: ShortText | None | UnsetType = UNSET
-    tags: Tags | None | UnsetType = UNSET
-    description: LongText | None | UnsetType = UNSET
+    composer: ShortText | UnsetType | None = UNSET
+    genre: ShortText | UnsetType | None = UNSET
+    tags: Tags | UnsetType | None = UNSET
+    description: LongText | UnsetType | None = UNSET
 
 
 class RegenerateThumbnailRequest(Struct):
@@ -184,7 +195,7 @@ class CreateSetlistRequest(Struct):
 
 class UpdateSetlistRequest(Struct):
     name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-    description: LongText | None | UnsetType = UNSET
+    description: LongText | UnsetType | None = UNSET
 
 
 class AddItemRequest(Struct):
@@ -195,7 +206,7 @@ class AddItemRequest(Struct):
 
 class UpdateItemRequest(Struct):
     position: Position | None = None
-    notes: Annotated[str, Meta(max_length=2000)] | None | UnsetType = UNSET
+    notes: Annotated[str, Meta(max_length=2000)] | UnsetType | None = UNSET
 
 
 class ReorderRequest(Struct):

@@ -22,19 +22,26 @@ from entrypoints.http.schemas import (
     ScorePage,
     TaskAccepted,
     UpdateScoreRequest,
+    given,
 )
 
 Ordering = Literal["title", "-title", "created_at", "-created_at", "composer", "-composer"]
 Filter = Annotated[str | None, Parameter(max_length=300, required=False)]
 
 
-def _details(data: CreateScoreRequest | UpdateScoreRequest) -> ScoreDetails:
-    fields = {name: getattr(data, name) for name in ("title", "composer", "genre", "tags", "description")}
-    if isinstance(data, UpdateScoreRequest) and data.tags is None:
-        fields["tags"] = []
-    if isinstance(data, CreateScoreRequest) and data.tags is None:
-        fields["tags"] = []
-    return ScoreDetails(**{name: value for name, value in fields.items() if value.__class__.__name__ != "UnsetType"})
+def _created(data: CreateScoreRequest) -> ScoreDetails:
+    return ScoreDetails(data.title, data.composer, data.genre, data.tags or [], data.description)
+
+
+def _changes(data: UpdateScoreRequest) -> ScoreDetails:
+    tags = given(data.tags)
+    return ScoreDetails(
+        given(data.title),
+        given(data.composer),
+        given(data.genre),
+        [] if tags is None else tags,
+        given(data.description),
+    )
 
 
 class ScoreController(Controller):
@@ -46,7 +53,7 @@ class ScoreController(Controller):
         self, data: CreateScoreRequest, user: FromDishka[CurrentUser], create: FromDishka[CreateScore]
     ) -> ScoreBody:
         """A pending upload is confirmed first. Page count, metadata and the cover are made in the background."""
-        return score_body(await create(user.id, data.upload_id, _details(data)))
+        return score_body(await create(user.id, data.upload_id, _created(data)))
 
     @get("/", summary="Search and list scores")
     async def list_scores(
@@ -63,8 +70,9 @@ class ScoreController(Controller):
         offset: Offset = 0,
     ) -> ScorePage:
         page = window(limit, offset)
-        query = ScoreQuery(user.id, q or None, composer or None, genre or None, tag or None, status, ordering,
-                           page.limit, page.offset)
+        query = ScoreQuery(
+            user.id, q or None, composer or None, genre or None, tag or None, status, ordering, page.limit, page.offset
+        )
         result = await list_scores(query)
         return ScorePage([score_body(score) for score in result.items], result.total, result.limit, result.offset)
 
@@ -82,7 +90,7 @@ class ScoreController(Controller):
         user: FromDishka[CurrentUser],
         update: FromDishka[UpdateScore],
     ) -> ScoreBody:
-        return score_body(await update(user.id, score_id, _details(data)))
+        return score_body(await update(user.id, score_id, _changes(data)))
 
     @delete("/{score_id:uuid}", summary="Delete a score")
     async def delete_score(

@@ -22,6 +22,7 @@ from entrypoints.http.schemas import (
     SetlistPage,
     UpdateItemRequest,
     UpdateSetlistRequest,
+    given,
 )
 
 
@@ -62,7 +63,7 @@ class SetlistController(Controller):
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
     ) -> SetlistBody:
-        return setlist_with_items(await setlists.update(user.id, setlist_id, data.name, data.description))
+        return setlist_with_items(await setlists.update(user.id, setlist_id, given(data.name), given(data.description)))
 
     @delete("/{setlist_id:uuid}", summary="Delete a setlist (its scores stay)")
     async def delete_setlist(
@@ -90,7 +91,7 @@ class SetlistController(Controller):
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
     ) -> SetlistItemBody:
-        item, summary = await setlists.update_item(user.id, setlist_id, item_id, data.position, data.notes)
+        item, summary = await setlists.update_item(user.id, setlist_id, item_id, data.position, given(data.notes))
         return item_body(item, summary)
 
     @delete("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Remove an item")

@@ -57,7 +57,9 @@ class User:
 
     async def send_file(self, ticket: dict[str, Any], data: bytes) -> httpx.Response:
         async with httpx.AsyncClient(timeout=60) as storage:
-            return await storage.request(ticket["method"], ticket["upload_url"], headers=ticket["headers"], content=data)
+            return await storage.request(
+                ticket["method"], ticket["upload_url"], headers=ticket["headers"], content=data
+            )
 
     async def upload(self, data: bytes, filename: str = "score.pdf") -> dict[str, Any]:
         """upload-url, then PUT to storage exactly as the ticket says."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 
 from adapters.sqlalchemy.mappers import score_from_row, score_to_row
-from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow
+from adapters.sqlalchemy.models import ScoreRow
 from application.ports import Page, ScoreQuery, ScoreSummary
 from domain.scores import ProcessingStatus, Score
 
@@ -40,8 +40,6 @@ class SqlAlchemyScoreRepository:
     async def delete(self, score: Score) -> None:
         """Delete the score; the database drops its setlist items (ON DELETE CASCADE)."""
         await self._session.delete(await self._row(score.id))
-        await self._session.flush()
-        self._forget_items_of(score.id)
 
     async def search(self, query: ScoreQuery) -> Page[Score]:
         conditions = self._conditions(query)
@@ -129,14 +127,6 @@ class SqlAlchemyScoreRepository:
             elements = func.json_each(ScoreRow.tags).table_valued("value")
             return select(literal(1)).select_from(elements).where(elements.c.value == tag).exists()
         raise NotImplementedError(f"tag search is not implemented for {dialect}")
-
-    def _forget_items_of(self, score_id: UUID) -> None:
-        """Drop loaded setlist items the database just cascaded away, so a later save does not see them."""
-        for row in list(self._session.identity_map.values()):
-            if isinstance(row, SetlistItemRow) and row.score_id == score_id:
-                self._session.expunge(row)
-            elif isinstance(row, SetlistRow):
-                self._session.expire(row, ["items"])
 
 
 def _lower(column: SQLColumnExpression[str | None]) -> ColumnElement[str]:

@@ -26,7 +26,7 @@ class SqlAlchemySetlistRepository:
         """With for_update the row stays locked until the transaction ends (Postgres; SQLite has no row locks)."""
         statement = _with_items().where(SetlistRow.id == setlist_id)
         if for_update:
-            statement = statement.with_for_update().execution_options(populate_existing=True)
+            statement = statement.with_for_update()
         row = await self._session.scalar(statement)
         return None if row is None else setlist_from_row(row)
 
@@ -69,8 +69,7 @@ class SqlAlchemySetlistRepository:
         removed = [item_row for item_row in row.items if item_row.id not in wanted]
         for item_row in removed:
             row.items.remove(item_row)
-        if removed:
-            await self._session.flush()
+        pass
 
         moved = [item_row for item_row in row.items if item_row.position != wanted[item_row.id].position]
         for item_row in moved:
@@ -87,4 +86,5 @@ class SqlAlchemySetlistRepository:
 
 
 def _with_items() -> Select[SetlistRow]:
-    return select(SetlistRow).options(selectinload(SetlistRow.items))
+    # Refresh rows already in the session: a score deleted meanwhile took its items with it (ON DELETE CASCADE).
+    return select(SetlistRow).options(selectinload(SetlistRow.items)).execution_options(populate_existing=True)

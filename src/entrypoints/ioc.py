@@ -147,8 +147,8 @@ class S3StorageProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def storage(self, settings: Settings) -> ObjectStorage:
-        return S3ObjectStorage(
+    async def storage(self, settings: Settings) -> ObjectStorage:
+        storage = S3ObjectStorage(
             endpoint=settings.s3_endpoint,
             access_key=settings.s3_access_key,
             secret_key=settings.s3_secret_key,
@@ -157,6 +157,8 @@ class S3StorageProvider(Provider):
             region=settings.s3_region,
             public_endpoint=settings.s3_public_endpoint,
         )
+        await storage.ensure_bucket()
+        return storage
 
 
 class InProcessStateProvider(Provider):

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory, migrate
+from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
+from adapters.sqlalchemy.migrate import migrate
 from application.ports import ScoreQuery, ScoreSummary
 from domain.errors import EmailTaken
 from domain.pdf import PdfMetadata
@@ -161,6 +162,21 @@ async def test_nothing_is_kept_without_commit(uow_factory: UowFactory) -> None:
     async with uow_factory() as uow:
         assert await uow.users.get(user.id) is None
         assert await uow.users.get(other.id) is None
+
+
+async def test_sqlite_engine_settings(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.connect() as connection:
+            settings = [
+                (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            ]
+            lowered = (await connection.exec_driver_sql("SELECT lower('ÉTUDE DVOŘÁK')")).scalar()
+    finally:
+        await engine.dispose()
+    assert settings == ["wal", 1, 5000]
+    assert lowered == "étude dvořák"
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -534,6 +550,9 @@ async def test_deleting_a_score_removes_it_from_setlists(uow_factory: UowFactory
         loaded = await uow.setlists.get(setlist.id)
         assert loaded is not None
         await uow.scores.delete(a)
+        reloaded = await uow.setlists.get(setlist.id)
+        assert reloaded is not None
+        assert item_view(reloaded) == [(b.id, 0, None)]
         loaded.name = "Encores only"
         loaded.remove_score(a.id)
         await uow.setlists.save(loaded)

@@ -23,7 +23,8 @@ JsonB = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgres
 class Base(DeclarativeBase):
     # Own metadata rather than advanced-alchemy's shared registry, so only ScoreMate's tables migrate.
     metadata = MetaData(naming_convention=convention)
-    type_annotation_map = {UUID: GUID, datetime: DateTimeUTC, dict[str, Any]: JsonB}
+    # UUIDs are native on Postgres and 32 hex characters on SQLite (which reflects BINARY(16) as NUMERIC).
+    type_annotation_map = {UUID: GUID(binary=False), datetime: DateTimeUTC, dict[str, Any]: JsonB}
 
 
 class UserRow(Base):

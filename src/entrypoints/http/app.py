@@ -81,7 +81,13 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
     embedded = not settings.redis_url
     if settings.effective_database_url.startswith("sqlite"):
         await migrate(settings.effective_database_url)
-    await broker.startup()
+    try:
+        await broker.startup()
+    except Exception:
+        if embedded:
+            raise
+        # The API still serves what needs no queue; /health/ready reports the queue until Redis answers.
+        logger.exception("the task broker is unavailable at start")
     stop = asyncio.Event()
     housekeeping: asyncio.Task[None] | None = None
     if embedded:

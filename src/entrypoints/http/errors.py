@@ -8,6 +8,9 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from minio.error import S3Error
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
 
 from domain.errors import DomainError, ErrorKind
 
@@ -65,6 +68,13 @@ def http_error_handler(_: Request[Any, Any, Any], error: HTTPException) -> Respo
     return error_response(status, code, str(error.detail), error.headers)
 
 
+def unavailable_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    logger.error("backing service failed on %s %s: %r", request.method, request.url.path, error)
+    return error_response(
+        503, "service_unavailable", "A backing service is unavailable; try again shortly.", {"Retry-After": "5"}
+    )
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return error_response(
@@ -84,5 +94,10 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
+    # Outages of the database, Redis or storage are the service's state, not the request's fault.
+    OSError: unavailable_handler,
+    RedisError: unavailable_handler,
+    DBAPIError: unavailable_handler,
+    S3Error: unavailable_handler,
     Exception: unexpected_error_handler,
 }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from taskiq import AsyncBroker, InMemoryBroker
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisAsyncResultBackend
 
+from adapters.taskiq.stream_broker import ResilientRedisStreamBroker
 from entrypoints.settings import Settings
 
 TASK_RESULT_TTL_SECONDS = 3600
@@ -14,7 +15,7 @@ def build_broker(settings: Settings) -> AsyncBroker:
     if not settings.redis_url:
         # Embedded default: tasks run as asyncio tasks of the API process itself.
         return InMemoryBroker(max_stored_results=1000, propagate_exceptions=False)
-    broker = RedisStreamBroker(
+    broker = ResilientRedisStreamBroker(
         settings.redis_url,
         queue_name=f"{settings.redis_key_prefix}tasks",
         consumer_group_name=f"{settings.redis_key_prefix}workers",

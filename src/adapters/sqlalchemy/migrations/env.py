@@ -19,10 +19,12 @@ def render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | L
     """Render the column types autogenerate would otherwise spell with unimported module paths."""
     if kind != "type":
         return False
-    if isinstance(obj, GUID | DateTimeUTC):
-        name = type(obj).__name__
-        autogen_context.imports.add(f"from advanced_alchemy.types import {name}")
-        return f"{name}()"
+    if isinstance(obj, GUID):
+        autogen_context.imports.add("from advanced_alchemy.types import GUID")
+        return f"GUID(binary={obj.binary})"
+    if isinstance(obj, DateTimeUTC):
+        autogen_context.imports.add("from advanced_alchemy.types import DateTimeUTC")
+        return "DateTimeUTC()"
     if isinstance(obj, JSON):
         autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
         return 'sa.JSON().with_variant(postgresql.JSONB(), "postgresql")'
@@ -35,7 +37,8 @@ def run_on(connection: Connection) -> None:
         target_metadata=Base.metadata,
         compare_type=True,
         render_item=render_item,
-        render_as_batch=connection.dialect.name == "sqlite",
+        # Batch operations let one revision ALTER tables on SQLite too; on Postgres they are plain ALTERs.
+        render_as_batch=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -69,7 +69,8 @@ class SqlAlchemySetlistRepository:
         removed = [item_row for item_row in row.items if item_row.id not in wanted]
         for item_row in removed:
             row.items.remove(item_row)
-        pass
+        if removed:
+            await self._session.flush()
 
         moved = [item_row for item_row in row.items if item_row.position != wanted[item_row.id].position]
         for item_row in moved:

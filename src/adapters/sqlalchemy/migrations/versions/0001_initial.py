@@ -21,7 +21,7 @@ depends_on: str | tuple[str, ...] | None = None
 def upgrade() -> None:
     op.create_table(
         "users",
-        sa.Column("id", GUID(), nullable=False),
+        sa.Column("id", GUID(binary=False), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("username", sa.String(length=254), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
@@ -32,8 +32,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "setlists",
-        sa.Column("id", GUID(), nullable=False),
-        sa.Column("user_id", GUID(), nullable=False),
+        sa.Column("id", GUID(binary=False), nullable=False),
+        sa.Column("user_id", GUID(binary=False), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("created_at", DateTimeUTC(), nullable=False),
@@ -44,8 +44,8 @@ def upgrade() -> None:
     op.create_index("ix_setlists_user_id_name", "setlists", ["user_id", "name"], unique=False)
     op.create_table(
         "uploads",
-        sa.Column("id", GUID(), nullable=False),
-        sa.Column("user_id", GUID(), nullable=False),
+        sa.Column("id", GUID(binary=False), nullable=False),
+        sa.Column("user_id", GUID(binary=False), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("content_type", sa.String(length=255), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("created_at", DateTimeUTC(), nullable=False),
         sa.Column("expires_at", DateTimeUTC(), nullable=False),
         sa.Column("confirmed_at", DateTimeUTC(), nullable=True),
-        sa.Column("score_id", GUID(), nullable=True),
+        sa.Column("score_id", GUID(binary=False), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_uploads_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_uploads")),
     )
@@ -63,9 +63,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_uploads_user_id"), "uploads", ["user_id"], unique=False)
     op.create_table(
         "scores",
-        sa.Column("id", GUID(), nullable=False),
-        sa.Column("user_id", GUID(), nullable=False),
-        sa.Column("upload_id", GUID(), nullable=False),
+        sa.Column("id", GUID(binary=False), nullable=False),
+        sa.Column("user_id", GUID(binary=False), nullable=False),
+        sa.Column("upload_id", GUID(binary=False), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("composer", sa.String(length=300), nullable=True),
         sa.Column("genre", sa.String(length=300), nullable=True),
@@ -94,9 +94,9 @@ def upgrade() -> None:
     op.create_index("ix_scores_user_id_title", "scores", ["user_id", "title"], unique=False)
     op.create_table(
         "setlist_items",
-        sa.Column("id", GUID(), nullable=False),
-        sa.Column("setlist_id", GUID(), nullable=False),
-        sa.Column("score_id", GUID(), nullable=False),
+        sa.Column("id", GUID(binary=False), nullable=False),
+        sa.Column("setlist_id", GUID(binary=False), nullable=False),
+        sa.Column("score_id", GUID(binary=False), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(

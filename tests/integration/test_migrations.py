@@ -1,0 +1,86 @@
+"""The packaged Alembic migrations build exactly the schema the models describe, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, inspect, text
+from sqlalchemy.engine import Engine
+
+from adapters.sqlalchemy import create_engine
+from adapters.sqlalchemy.migrate import alembic_config, migrate
+from adapters.sqlalchemy.models import Base
+
+KEPT_USER = {
+    "id": uuid4(),
+    "email": "kept@example.com",
+    "username": "kept",
+    "password_hash": "hash",
+    "quota_limit_bytes": 1,
+    "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+}
+TABLES = {"users", "uploads", "scores", "setlists", "setlist_items", "alembic_version"}
+
+
+@pytest.fixture
+def executed() -> Iterator[list[str]]:
+    """Every SQL statement any engine runs while the test does."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield statements
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+def schema_report(connection: Connection) -> tuple[set[str], str | None, list[Any]]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    tables = set(inspect(connection).get_table_names())
+    return tables, context.get_current_revision(), compare_metadata(context, Base.metadata)
+
+
+async def test_migrate_builds_the_schema_of_the_models(database_url: str) -> None:
+    await migrate(database_url)
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            tables, revision, differences = await connection.run_sync(schema_report)
+    finally:
+        await engine.dispose()
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert head is not None
+    assert tables == TABLES
+    assert revision == head
+    assert differences == []
+
+
+async def test_migrate_twice_changes_nothing(database_url: str, executed: list[str]) -> None:
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            users = Base.metadata.tables["users"]
+            await connection.execute(users.insert().values(**KEPT_USER))
+        executed.clear()
+
+        await migrate(database_url)
+
+        async with engine.connect() as connection:
+            kept = await connection.scalar(text("SELECT username FROM users WHERE email = 'kept@example.com'"))
+    finally:
+        await engine.dispose()
+
+    writes = [s for s in executed if s.lstrip().split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"}]
+    assert writes == []
+    assert kept == "kept"

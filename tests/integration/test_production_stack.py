@@ -1,0 +1,191 @@
+"""Postgres + Redis + S3 with separate API, worker and scheduler processes, as compose.yaml runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from PIL import Image
+
+from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
+from tests.integration.support.seaweed import S3ServerInfo
+from tests.integration.support.stack import Stack, collecting_logs, delete_redis_keys, production_stack
+
+ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
+ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
+ENCRYPTED = corpus_file("bad_encrypted_aes256.pdf")
+TINY_PAGES = corpus_file("stress_2000_tiny_pages.pdf")
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, s3_server: S3ServerInfo) -> AsyncIterator[Stack]:
+    async with production_stack(tmp_path, s3_server, maintenance_interval_seconds=1) as running:
+        with collecting_logs(running):
+            yield running
+
+
+async def _database_usage(stack: Stack, user_email: str) -> tuple[int, int]:
+    connection = await asyncpg.connect(
+        host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database=stack.database_name
+    )
+    try:
+        rows = await connection.fetch(
+            "SELECT uploads.status, coalesce(sum(uploads.size_bytes), 0) AS total FROM uploads "
+            "JOIN users ON users.id = uploads.user_id WHERE users.email = $1 GROUP BY uploads.status",
+            user_email,
+        )
+    finally:
+        await connection.close()
+    totals = {row["status"]: int(row["total"]) for row in rows}
+    return totals.get("confirmed", 0), totals.get("pending", 0)
+
+
+async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
+    base_url = stack.api()
+    stack.worker()
+    stack.start("scheduler")
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200, ready.text
+        user = await register(client)
+        ticket = await user.request_upload(ETUDE)
+        assert ticket["upload_url"].startswith(f"http://{stack.env['SCOREMATE_S3_ENDPOINT']}/")
+        stored = await user.send_file(ticket, ETUDE)
+        assert stored.status_code == 200, stored.text
+        score = await user.create_score(ODE, title="Ode")
+        etude = await user.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Etude"})
+        assert etude.status_code == 201, etude.text
+        broken = await user.create_score(ENCRYPTED, title="Locked")
+
+        etude_score = await user.wait_for_score(etude.json()["id"], thumbnail_ready=True)
+        assert etude_score["page_count"] == 8
+        ode_score = await user.wait_for_score(score["id"], thumbnail_ready=True)
+        assert ode_score["pdf_metadata"]["title"] == "Ode to Joy"
+        locked = await user.wait_for_score(broken["id"])
+        assert locked["processing_status"] == "failed"
+        assert locked["processing_error"] == "The PDF is protected by a password."
+
+        thumbnail = await user.download(etude_score["id"], "thumbnail")
+        assert thumbnail.status_code == 200
+        image = Image.open(io.BytesIO(thumbnail.content))
+        assert image.format == "JPEG"
+        assert abs(image.size[0] - 283) <= 1
+        assert image.size[1] == 400
+        original = await user.download(etude_score["id"], "original")
+        assert original.content == ETUDE
+
+        quota = await user.quota()
+        assert quota["used_bytes"] == len(ETUDE) + len(ODE) + len(ENCRYPTED)
+        assert await _database_usage(stack, user.email) == (quota["used_bytes"], 0)
+
+        deleted = await user.delete(f"/api/v1/scores/{etude_score['id']}")
+        assert deleted.status_code == 204
+        assert (await user.quota())["used_bytes"] == len(ODE) + len(ENCRYPTED)
+        gone = await user.get("/api/v1/files/download-url", params={"score_id": etude_score["id"]})
+        assert gone.status_code == 404
+
+
+async def test_concurrent_reservations_across_two_api_processes(stack: Stack) -> None:
+    size = 1_000_000
+    fits = 7
+    first, second = stack.api(default_quota_bytes=size * fits), stack.api(default_quota_bytes=size * fits)
+    async with (
+        httpx.AsyncClient(base_url=first, timeout=60) as one,
+        httpx.AsyncClient(base_url=second, timeout=60) as two,
+    ):
+        user = await register(one)
+        body = {"filename": "part.pdf", "content_type": "application/pdf", "size_bytes": size}
+        requests = [
+            (one if index % 2 else two).post("/api/v1/files/upload-url", json=body, headers=user.headers)
+            for index in range(60)
+        ]
+        responses = await asyncio.gather(*requests)
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [201] * fits + [409] * (60 - fits), statuses
+        assert {r.json()["code"] for r in responses if r.status_code == 409} == {"quota_exceeded"}
+        assert (await user.quota())["reserved_bytes"] == size * fits
+        assert await _database_usage(stack, user.email) == (0, size * fits)
+
+
+async def test_a_killed_worker_loses_no_task(stack: Stack) -> None:
+    # A short idle timeout so the test need not wait 15 minutes for the reclaim.
+    settings = {"task_idle_timeout_seconds": 3, "max_page_thumbnails": 400}
+    base_url = stack.api(**settings)
+    doomed = stack.worker(**settings)
+    stack.start("scheduler", maintenance_interval_seconds=0.5)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        score = await user.create_score(TINY_PAGES, title="Blank pages")
+        await user.wait_for_score(score["id"], timeout=120, thumbnail_ready=True)
+        accepted = await user.post(f"/api/v1/scores/{score['id']}/generate_all_thumbnails")
+        assert accepted.status_code == 202
+        for _ in range(600):
+            progress = (await user.get(f"/api/v1/scores/{score['id']}")).json()["page_thumbnails_ready"]
+            if progress > 0:
+                break
+            await asyncio.sleep(0.05)
+        assert 0 < progress < 400, f"the worker should be in the middle of the task, progress {progress}"
+        os.killpg(doomed.process.pid, signal.SIGKILL)
+        doomed.process.wait(10)
+
+        stack.worker(**settings)
+        finished = await user.wait_for_score(score["id"], timeout=120, page_thumbnails_ready=400)
+        assert finished["processing_error"] == "Only the first 400 of 2000 pages have thumbnails."
+        page = await user.download(score["id"], "page_thumbnail", page=400)
+        assert Image.open(io.BytesIO(page.content)).size == (300, 300)
+        assert (await user.quota())["used_bytes"] == len(TINY_PAGES)
+
+
+async def test_redis_flushed_while_running_quota_is_rebuilt_from_the_database(stack: Stack) -> None:
+    base_url = stack.api()
+    stack.worker()
+    stack.start("scheduler")
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user: User = await register(client)
+        score = await user.create_score(ODE, title="Ode")
+        pending = await user.request_upload(ETUDE)
+        await user.wait_for_score(score["id"], thumbnail_ready=True)
+        assert await user.quota() == {
+            "limit_bytes": 1024**3,
+            "used_bytes": len(ODE),
+            "reserved_bytes": len(ETUDE),
+            "available_bytes": 1024**3 - len(ODE) - len(ETUDE),
+        }
+
+        assert await delete_redis_keys(stack.redis_prefix) > 0
+        during = await user.get("/api/v1/auth/me")
+        assert during.status_code == 200  # answers at once; the ledger is rebuilt in the background
+
+        for _ in range(100):
+            quota = await user.quota()
+            if quota["used_bytes"] == len(ODE) and quota["reserved_bytes"] == len(ETUDE):
+                break
+            await asyncio.sleep(0.1)
+        assert (quota["used_bytes"], quota["reserved_bytes"]) == (len(ODE), len(ETUDE))
+
+        again = await user.create_score(ETUDE, title="After the flush")
+        processed = await user.wait_for_score(again["id"], timeout=60, thumbnail_ready=True)
+        assert processed["page_count"] == 8
+        await user.send_file(pending, ETUDE)
+        confirmed = await user.post("/api/v1/files/upload-confirm", json={"upload_id": pending["upload_id"]})
+        assert confirmed.status_code == 200
+
+
+async def test_readiness_names_what_failed(stack: Stack, tmp_path: Path) -> None:
+    base_url = stack.api(redis_url="redis://127.0.0.1:1/0")
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"] == "ok"
+    assert checks["storage"] == "ok"
+    assert checks["quota"].startswith("error")
+    assert checks["queue"].startswith("error")

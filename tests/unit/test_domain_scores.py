@@ -1,0 +1,283 @@
+"""domain.scores: processing states, prefill from metadata, failures, page range and details cleaning."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import ValidationError
+from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
+from domain.scores import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    MAX_TEXT_FIELD_LENGTH,
+    MAX_TITLE_LENGTH,
+    UNSET,
+    ProcessingStatus,
+    Score,
+    ScoreDetails,
+)
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LATER = NOW + timedelta(minutes=3)
+METADATA = PdfMetadata(title="Sonata No. 8", author="Beethoven", subject="Classical", keywords="piano; sonata, piano")
+
+
+def make_score(**fields: object) -> Score:
+    values: dict[str, object] = {
+        "id": uuid4(),
+        "user_id": uuid4(),
+        "upload_id": uuid4(),
+        "title": "Pathétique",
+        "composer": None,
+        "genre": None,
+        "tags": [],
+        "description": None,
+        "original_filename": "a.pdf",
+        "size_bytes": 100,
+        "storage_key": "u/scores/x/original.pdf",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(fields)
+    return Score(**values)  # type: ignore[arg-type]
+
+
+def test_a_new_score_is_pending_without_thumbnails() -> None:
+    score = make_score()
+    assert score.processing_status is ProcessingStatus.PENDING
+    assert score.page_count is None and score.processing_error is None
+    assert not score.thumbnail_ready and score.page_thumbnails_ready == 0
+
+
+def test_start_processing_records_when() -> None:
+    score = make_score()
+    score.start_processing(LATER)
+    assert score.processing_status is ProcessingStatus.PROCESSING
+    assert score.processing_started_at == LATER and score.updated_at == LATER
+
+
+# --- record_info ---------------------------------------------------------------------------------
+
+
+def test_record_info_stores_facts_and_prefills_empty_fields() -> None:
+    score = make_score()
+    score.start_processing(NOW)
+    score.record_info(PdfInfo(12, METADATA), LATER)
+    assert score.processing_status is ProcessingStatus.READY
+    assert score.page_count == 12 and score.pdf_metadata == METADATA
+    assert score.composer == "Beethoven"
+    assert score.genre == "Classical"
+    assert score.tags == ["piano", "sonata"]
+    assert score.title == "Pathétique"
+    assert score.updated_at == LATER
+
+
+def test_record_info_never_overwrites_the_musicians_fields() -> None:
+    score = make_score(composer="L. van Beethoven", genre="Romantic", tags=["mine"])
+    score.record_info(PdfInfo(3, METADATA), LATER)
+    assert (score.composer, score.genre, score.tags) == ("L. van Beethoven", "Romantic", ["mine"])
+
+
+def test_record_info_with_empty_metadata_leaves_fields_empty() -> None:
+    score = make_score()
+    score.record_info(PdfInfo(1, PdfMetadata()), LATER)
+    assert (score.composer, score.genre, score.tags) == (None, None, [])
+
+
+def test_prefilled_values_respect_the_field_limits() -> None:
+    metadata = PdfMetadata(author="a" * 1000, subject="s" * 1000, keywords=",".join(f"t{i}" for i in range(80)))
+    score = make_score()
+    score.record_info(PdfInfo(1, metadata), LATER)
+    assert score.composer == "a" * MAX_TEXT_FIELD_LENGTH
+    assert score.genre == "s" * MAX_TEXT_FIELD_LENGTH
+    assert len(score.tags) == MAX_TAGS and score.tags[0] == "t0"
+
+
+def test_record_info_on_a_failed_score_never_leaves_a_failure_without_a_reason() -> None:
+    """A score that is `failed` must say why; one whose document now reads is no longer failed."""
+    score = make_score()
+    score.fail("The PDF took too long to read.", NOW)
+    score.record_info(PdfInfo(2, PdfMetadata()), LATER)
+    assert score.page_count == 2
+    assert score.processing_status is not ProcessingStatus.FAILED or score.processing_error is not None
+    assert score.processing_status is ProcessingStatus.READY
+
+
+def test_record_info_unfinished_keeps_processing_until_finish() -> None:
+    score = make_score()
+    score.start_processing(NOW)
+    score.record_info(PdfInfo(2, PdfMetadata()), LATER, finished=False)
+    assert score.processing_status is ProcessingStatus.PROCESSING
+    assert score.page_count == 2
+    score.finish_processing(LATER)
+    assert score.processing_status is ProcessingStatus.READY
+
+
+def test_finish_processing_lets_a_failure_recorded_meanwhile_stand() -> None:
+    score = make_score()
+    score.start_processing(NOW)
+    score.record_info(PdfInfo(2, PdfMetadata()), NOW, finished=False)
+    score.fail_with(PdfError(PdfErrorKind.CORRUPT), LATER)
+    score.finish_processing(LATER)
+    assert score.processing_status is ProcessingStatus.FAILED
+    assert score.processing_error == PdfErrorKind.CORRUPT.sentence
+
+
+def test_finish_processing_keeps_a_render_note() -> None:
+    score = make_score()
+    score.start_processing(NOW)
+    score.record_info(PdfInfo(2, PdfMetadata()), NOW, finished=False)
+    score.fail_with(PdfError(PdfErrorKind.RENDER_TIMEOUT), LATER)
+    score.finish_processing(LATER)
+    assert score.processing_status is ProcessingStatus.READY
+    assert score.processing_error == PdfErrorKind.RENDER_TIMEOUT.sentence
+
+
+def test_a_successful_reprocessing_clears_the_previous_failure() -> None:
+    """The use cases call start_processing before record_info: the old failure must not survive that."""
+    score = make_score()
+    score.fail("Processing did not finish in time; try refreshing the score's info.", NOW)
+    score.start_processing(LATER)
+    score.record_info(PdfInfo(2, PdfMetadata()), LATER)
+    assert score.processing_status is ProcessingStatus.READY
+    assert score.processing_error is None
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [PdfErrorKind.NOT_PDF, PdfErrorKind.EMPTY, PdfErrorKind.CORRUPT, PdfErrorKind.ENCRYPTED, PdfErrorKind.NO_PAGES],
+)
+def test_a_document_error_fails_the_score_with_its_sentence(kind: PdfErrorKind) -> None:
+    score = make_score()
+    score.start_processing(NOW)
+    score.fail_with(PdfError(kind, "internal detail"), LATER)
+    assert score.processing_status is ProcessingStatus.FAILED
+    assert score.processing_error == kind.sentence
+    assert score.updated_at == LATER
+
+
+@pytest.mark.parametrize("kind", [PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT])
+def test_a_render_error_keeps_a_ready_score_ready_and_explains(kind: PdfErrorKind) -> None:
+    score = make_score()
+    score.record_info(PdfInfo(4, PdfMetadata()), NOW)
+    score.fail_with(PdfError(kind), LATER)
+    assert score.processing_status is ProcessingStatus.READY
+    assert score.processing_error == kind.sentence
+    assert score.page_count == 4 and not score.thumbnail_ready
+
+
+def test_encrypted_says_password() -> None:
+    score = make_score()
+    score.fail_with(PdfError(PdfErrorKind.ENCRYPTED), NOW)
+    assert score.processing_error == "The PDF is protected by a password."
+
+
+def test_note_problem_does_not_change_the_status() -> None:
+    score = make_score()
+    score.record_info(PdfInfo(1, PdfMetadata()), NOW)
+    score.note_problem("Only the first 2000 of 3000 pages have thumbnails.", LATER)
+    assert score.processing_status is ProcessingStatus.READY
+    assert score.processing_error == "Only the first 2000 of 3000 pages have thumbnails."
+
+
+# --- thumbnails and pages ------------------------------------------------------------------------
+
+
+def test_cover_thumbnail_is_recorded() -> None:
+    score = make_score()
+    score.record_cover_thumbnail(LATER)
+    assert score.thumbnail_ready and score.updated_at == LATER
+
+
+def test_page_thumbnails_are_recorded_once_and_sorted() -> None:
+    score = make_score(page_count=10)
+    for page in (5, 2, 5, 9, 2):
+        score.record_page_thumbnail(page, LATER)
+    assert score.thumbnail_pages == [2, 5, 9]
+    assert score.page_thumbnails_ready == 3
+    assert score.has_page_thumbnail(5) and not score.has_page_thumbnail(3)
+
+
+def test_pages_are_in_range_from_one_to_the_page_count() -> None:
+    score = make_score(page_count=3)
+    score.ensure_page_exists(1)
+    score.ensure_page_exists(3)
+    for page in (0, -1, 4):
+        with pytest.raises(ValidationError) as error:
+            score.ensure_page_exists(page)
+        assert error.value.code == "validation_error"
+
+
+def test_before_processing_only_the_lower_bound_is_known() -> None:
+    score = make_score()
+    score.ensure_page_exists(500)
+    with pytest.raises(ValidationError):
+        score.ensure_page_exists(0)
+
+
+# --- details -------------------------------------------------------------------------------------
+
+
+def test_update_details_changes_only_what_is_set() -> None:
+    score = make_score(composer="Bach", genre="Baroque", tags=["organ"], description="Long")
+    score.update_details(ScoreDetails(title="Toccata", composer=None), LATER)
+    assert score.title == "Toccata" and score.composer is None
+    assert score.genre == "Baroque" and score.tags == ["organ"] and score.description == "Long"
+    assert score.updated_at == LATER
+
+
+def test_cleaning_trims_text_and_blanks_become_none() -> None:
+    cleaned = ScoreDetails(
+        title="  Air  ", composer="  Bach ", genre="   ", description="\n", tags=[" a ", "b", "a", "  ", "b "]
+    ).cleaned()
+    assert cleaned == ScoreDetails(title="Air", composer="Bach", genre=None, description=None, tags=["a", "b"])
+
+
+def test_cleaning_keeps_unset_and_none() -> None:
+    assert ScoreDetails().cleaned() == ScoreDetails()
+    cleaned = ScoreDetails(composer=None, genre=None, description=None).cleaned()
+    assert cleaned.composer is None and cleaned.title is UNSET and cleaned.tags is UNSET
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\t\n"])
+def test_an_empty_title_is_refused(title: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        ScoreDetails(title=title).cleaned()
+    assert error.value.code == "validation_error"
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        ScoreDetails(title="t" * (MAX_TITLE_LENGTH + 1)),
+        ScoreDetails(composer="c" * (MAX_TEXT_FIELD_LENGTH + 1)),
+        ScoreDetails(genre="g" * (MAX_TEXT_FIELD_LENGTH + 1)),
+        ScoreDetails(description="d" * (MAX_DESCRIPTION_LENGTH + 1)),
+        ScoreDetails(tags=["x" * (MAX_TAG_LENGTH + 1)]),
+        ScoreDetails(tags=[f"t{i}" for i in range(MAX_TAGS + 1)]),
+    ],
+)
+def test_fields_over_their_limits_are_refused(details: ScoreDetails) -> None:
+    with pytest.raises(ValidationError):
+        details.cleaned()
+
+
+def test_fields_at_their_limits_are_accepted() -> None:
+    cleaned = ScoreDetails(
+        title="t" * MAX_TITLE_LENGTH,
+        composer="c" * MAX_TEXT_FIELD_LENGTH,
+        description="d" * MAX_DESCRIPTION_LENGTH,
+        tags=[f"t{i}" for i in range(MAX_TAGS)] + ["t0"],
+    ).cleaned()
+    assert isinstance(cleaned.tags, list) and len(cleaned.tags) == MAX_TAGS
+
+
+def test_limits_apply_after_trimming() -> None:
+    assert ScoreDetails(title="  " + "t" * MAX_TITLE_LENGTH + "  ").cleaned().title == "t" * MAX_TITLE_LENGTH

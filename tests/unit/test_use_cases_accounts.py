@@ -1,0 +1,237 @@
+"""RegisterUser, LogIn, Authenticate and GetAccount."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from domain.errors import EmailTaken, ErrorKind, InvalidCredentials, NotAuthenticated, TooManyRequests, ValidationError
+from tests.unit.conftest import PASSWORD, World
+from tests.unit.fakes import FakeTokens
+
+ADDRESS = "203.0.113.7"
+
+
+# --- RegisterUser --------------------------------------------------------------------------------
+
+
+async def test_register_creates_a_user_with_the_policy_quota(world: World) -> None:
+    account = await world.register_user("  Ann@Example.COM ", PASSWORD)
+    user = account.user
+    assert user.email == "ann@example.com"
+    assert user.username == "ann"
+    assert user.quota_limit_bytes == world.policy.default_quota_bytes
+    assert user.created_at == world.clock.now()
+    assert account.quota.used_bytes == 0 and account.quota.reserved_bytes == 0
+    assert account.quota.available_bytes == world.policy.default_quota_bytes
+    assert world.db.users[user.id].email == "ann@example.com"
+    assert world.uow.commits == 1
+
+
+async def test_register_stores_a_hash_not_the_password(world: World) -> None:
+    user = (await world.register_user("ann@example.com", PASSWORD)).user
+    stored = world.db.users[user.id].password_hash
+    assert stored != PASSWORD
+    assert world.hasher.verify(stored, PASSWORD)
+
+
+async def test_register_keeps_a_given_username_trimmed(world: World) -> None:
+    user = (await world.register_user("ann@example.com", PASSWORD, "  Pianist Ann ")).user
+    assert user.username == "Pianist Ann"
+
+
+async def test_a_blank_username_falls_back_to_the_email(world: World) -> None:
+    user = (await world.register_user("bob@example.com", PASSWORD, "   ")).user
+    assert user.username == "bob"
+
+
+@pytest.mark.parametrize("again", ["ann@example.com", "ANN@EXAMPLE.COM", " Ann@example.com "])
+async def test_an_email_is_taken_regardless_of_case(world: World, again: str) -> None:
+    await world.register_user("ann@example.com", PASSWORD)
+    with pytest.raises(EmailTaken) as error:
+        await world.register_user(again, "another password")
+    assert error.value.code == "email_taken"
+    assert error.value.kind is ErrorKind.CONFLICT
+    assert len(world.db.users) == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "username"),
+    [
+        ("not-an-email", PASSWORD, None),
+        ("ann@example.com", "short", None),
+        ("ann@example.com", "", None),
+        ("ann@example.com", PASSWORD, "u" * 65),
+    ],
+)
+async def test_invalid_registrations_are_validation_errors_and_store_nothing(
+    world: World, email: str, password: str, username: str | None
+) -> None:
+    with pytest.raises(ValidationError) as error:
+        await world.register_user(email, password, username)
+    assert error.value.code == "validation_error"
+    assert world.db.users == {}
+    assert world.uow.commits == 0
+
+
+# --- LogIn ---------------------------------------------------------------------------------------
+
+
+async def test_log_in_issues_a_token_for_the_user(world: World) -> None:
+    user = await world.user("ann@example.com")
+    token = await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert world.tokens.verify(token.token) == user.id
+    assert token.expires_in == FakeTokens.EXPIRES_IN
+
+
+async def test_log_in_ignores_email_case_and_blanks(world: World) -> None:
+    user = await world.user("ann@example.com")
+    token = await world.log_in("  ANN@example.com ", PASSWORD, ADDRESS)
+    assert world.tokens.verify(token.token) == user.id
+
+
+@pytest.mark.parametrize(("email", "password"), [("ann@example.com", "wrong password"), ("nobody@example.com", PASSWORD)])
+async def test_wrong_password_or_unknown_email_are_invalid_credentials(world: World, email: str, password: str) -> None:
+    await world.user("ann@example.com")
+    with pytest.raises(InvalidCredentials) as error:
+        await world.log_in(email, password, ADDRESS)
+    assert error.value.code == "invalid_credentials"
+    assert error.value.kind is ErrorKind.UNAUTHORIZED
+
+
+async def fail_logins(world: World, count: int, email: str = "ann@example.com", address: str = ADDRESS) -> None:
+    for _ in range(count):
+        with pytest.raises(InvalidCredentials):
+            await world.log_in(email, "wrong password", address)
+
+
+async def test_repeated_failures_for_one_email_are_refused_even_with_the_right_password(world: World) -> None:
+    await world.user("ann@example.com")
+    limit = world.policy.login_failure_rule.limit
+    for attempt in range(limit):
+        await fail_logins(world, 1, address=f"198.51.100.{attempt}")  # a new address each time
+    with pytest.raises(TooManyRequests) as error:
+        await world.log_in("ann@example.com", PASSWORD, "198.51.100.250")
+    assert error.value.code == "too_many_requests"
+    assert error.value.kind is ErrorKind.RATE_LIMITED
+    assert error.value.retry_after is not None
+    assert 0 < error.value.retry_after <= world.policy.login_failure_rule.window_seconds
+
+
+async def test_the_email_limit_ignores_case(world: World) -> None:
+    await world.user("ann@example.com")
+    limit = world.policy.login_failure_rule.limit
+    for attempt in range(limit):
+        email = "ANN@example.com" if attempt % 2 else "ann@EXAMPLE.com"
+        await fail_logins(world, 1, email=email, address=f"198.51.100.{attempt}")
+    with pytest.raises(TooManyRequests):
+        await world.log_in("ann@example.com", PASSWORD, "198.51.100.250")
+
+
+async def test_repeated_failures_from_one_address_are_refused_for_every_email(world: World) -> None:
+    await world.user("ann@example.com")
+    limit = world.policy.login_failure_rule.limit
+    for attempt in range(limit):
+        await fail_logins(world, 1, email=f"guess{attempt}@example.com")
+    with pytest.raises(TooManyRequests) as error:
+        await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert error.value.retry_after is not None and error.value.retry_after > 0
+    # another address may still log in to the same account
+    token = await world.log_in("ann@example.com", PASSWORD, "192.0.2.1")
+    assert world.tokens.verify(token.token) is not None
+
+
+async def test_failures_below_the_limit_do_not_block(world: World) -> None:
+    await world.user("ann@example.com")
+    await fail_logins(world, world.policy.login_failure_rule.limit - 1)
+    token = await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert token.token
+
+
+async def test_refused_attempts_do_not_check_the_password(world: World) -> None:
+    await world.user("ann@example.com")
+    await fail_logins(world, world.policy.login_failure_rule.limit)
+    verified = world.hasher.verified
+    with pytest.raises(TooManyRequests):
+        await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert world.hasher.verified == verified
+
+
+async def test_successful_logins_are_never_counted(world: World) -> None:
+    await world.user("ann@example.com")
+    for _ in range(world.policy.login_failure_rule.limit * 3):
+        await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    await fail_logins(world, world.policy.login_failure_rule.limit - 1)
+    assert (await world.log_in("ann@example.com", PASSWORD, ADDRESS)).token
+
+
+async def test_the_block_lifts_when_the_window_passes(world: World) -> None:
+    await world.user("ann@example.com")
+    rule = world.policy.login_failure_rule
+    await fail_logins(world, rule.limit)
+    with pytest.raises(TooManyRequests) as error:
+        await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert error.value.retry_after == rule.window_seconds
+    world.clock.advance(rule.window_seconds - 10)
+    with pytest.raises(TooManyRequests) as error:
+        await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert error.value.retry_after == 10
+    world.clock.advance(10)
+    assert (await world.log_in("ann@example.com", PASSWORD, ADDRESS)).token
+
+
+# --- Authenticate --------------------------------------------------------------------------------
+
+
+async def test_authenticate_accepts_a_bearer_token(world: World) -> None:
+    user = await world.user()
+    token = world.tokens.issue(user.id).token
+    assert world.authenticate(f"Bearer {token}") == user.id
+    assert world.authenticate(f"bearer {token}") == user.id
+    assert world.authenticate(f"BEARER  {token} ") == user.id
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token token-for-x", "Bearer not-a-token", "Bearer token-for-"],
+)
+def test_authenticate_refuses_anything_else(world: World, header: str | None) -> None:
+    with pytest.raises(NotAuthenticated) as error:
+        world.authenticate(header)
+    assert error.value.code == "not_authenticated"
+    assert error.value.kind is ErrorKind.UNAUTHORIZED
+
+
+def test_authenticate_refuses_a_revoked_token(world: World) -> None:
+    token = world.tokens.issue(uuid4()).token
+    world.tokens.revoked.add(token)
+    with pytest.raises(NotAuthenticated):
+        world.authenticate(f"Bearer {token}")
+
+
+# --- GetAccount ----------------------------------------------------------------------------------
+
+
+async def test_get_account_reports_used_and_reserved_bytes(world: World) -> None:
+    user = await world.user()
+    await world.confirmed_upload(user, 3000)
+    await world.pending_upload(user, 2000)
+    account = await world.get_account(user.id)
+    assert account.user.id == user.id
+    quota = account.quota
+    assert (quota.limit_bytes, quota.used_bytes, quota.reserved_bytes) == (world.policy.default_quota_bytes, 3000, 2000)
+    assert quota.available_bytes == world.policy.default_quota_bytes - 5000
+
+
+async def test_lapsed_reservations_are_not_reported(world: World) -> None:
+    user = await world.user()
+    await world.pending_upload(user, 2000)
+    world.clock.advance(world.policy.reservation_ttl_seconds)
+    assert (await world.get_account(user.id)).quota.reserved_bytes == 0
+
+
+async def test_get_account_of_a_missing_user_is_not_authenticated(world: World) -> None:
+    with pytest.raises(NotAuthenticated) as error:
+        await world.get_account(uuid4())
+    assert error.value.code == "not_authenticated"

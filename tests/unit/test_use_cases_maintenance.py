@@ -1,0 +1,248 @@
+"""ExpireReservations, PurgeUnusedUploads, ReconcileQuota and SweepStuckScores."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from datetime import timedelta
+from uuid import UUID
+
+from application.ports import LedgerEntry
+from domain.scores import ProcessingStatus, Score
+from domain.uploads import Upload, UploadStatus
+from tests.unit.conftest import World
+from tests.unit.fakes import QueueUnavailable
+
+HOUR = 3600
+
+
+def end_reservation_early(world: World, upload: Upload, seconds: int = 10) -> None:
+    """Make the database's expiry come before the ledger's, so a release by the use case is observable."""
+    stored = world.stored_upload(upload.id)
+    stored.expires_at = world.clock.now() + timedelta(seconds=seconds)
+    world.db.uploads[upload.id] = stored
+
+
+# --- ExpireReservations --------------------------------------------------------------------------
+
+
+async def test_expired_reservations_give_their_quota_back(world: World) -> None:
+    user = await world.user()
+    expired = await world.pending_upload(user, 600)
+    live = await world.pending_upload(user, 400)
+    confirmed = await world.confirmed_upload(user, 300)
+    end_reservation_early(world, expired)
+    world.clock.advance(10)
+    assert await world.expire_reservations() == 1
+    assert world.stored_upload(expired.id).status is UploadStatus.EXPIRED
+    assert world.stored_upload(live.id).status is UploadStatus.PENDING
+    assert world.stored_upload(confirmed.id).status is UploadStatus.CONFIRMED
+    assert expired.storage_key not in world.storage.objects
+    assert live.storage_key in world.storage.objects and confirmed.storage_key in world.storage.objects
+    assert await world.usage(user.id) == (300, 400)
+
+
+async def test_expiry_is_idempotent_and_leaves_nothing_behind(world: World) -> None:
+    user = await world.user()
+    upload = await world.pending_upload(user, 600)
+    world.clock.advance(world.policy.reservation_ttl_seconds)
+    assert await world.expire_reservations() == 1
+    assert await world.expire_reservations() == 0
+    assert await world.usage(user.id) == (0, 0)
+    assert world.stored_upload(upload.id).status is UploadStatus.EXPIRED
+
+
+async def test_nothing_expires_before_its_time(world: World) -> None:
+    user = await world.user()
+    upload = await world.pending_upload(user, 600)
+    world.clock.advance(world.policy.reservation_ttl_seconds - 1)
+    assert await world.expire_reservations() == 0
+    assert world.stored_upload(upload.id).status is UploadStatus.PENDING
+    assert await world.usage(user.id) == (0, 600)
+
+
+async def test_expiry_works_in_batches(world: World) -> None:
+    world.policy = replace(world.policy, maintenance_batch_size=2)
+    user = await world.user()
+    for _ in range(5):
+        await world.pending_upload(user, 10)
+    world.clock.advance(world.policy.reservation_ttl_seconds)
+    assert [await world.expire_reservations() for _ in range(4)] == [2, 2, 1, 0]
+    assert all(u.status is UploadStatus.EXPIRED for u in world.db.uploads.values())
+
+
+# --- PurgeUnusedUploads --------------------------------------------------------------------------
+
+
+async def test_confirmed_uploads_unused_for_a_day_are_deleted(world: World) -> None:
+    user = await world.user()
+    unused = await world.confirmed_upload(user, 700)
+    used = await world.score(user, size=200)
+    world.clock.advance(HOUR)
+    recent = await world.confirmed_upload(user, 100)
+    world.clock.advance(world.policy.unused_upload_grace_seconds - HOUR + 1)
+    assert await world.purge_unused_uploads() == 1
+    assert world.stored_upload(unused.id).status is UploadStatus.DELETED
+    assert unused.storage_key not in world.storage.objects
+    assert world.stored_upload(recent.id).status is UploadStatus.CONFIRMED
+    assert world.stored_upload(used.upload_id).status is UploadStatus.CONFIRMED
+    assert used.storage_key in world.storage.objects and recent.storage_key in world.storage.objects
+    assert await world.usage(user.id) == (300, 0)
+
+
+async def test_the_grace_period_is_24_hours(world: World) -> None:
+    assert world.policy.unused_upload_grace_seconds == 24 * HOUR
+    user = await world.user()
+    upload = await world.confirmed_upload(user, 700)
+    world.clock.advance(24 * HOUR)
+    assert await world.purge_unused_uploads() == 0
+    world.clock.advance(1)
+    assert await world.purge_unused_uploads() == 1
+    assert await world.purge_unused_uploads() == 0
+    assert await world.usage(user.id) == (0, 0)
+    assert world.stored_upload(upload.id).status is UploadStatus.DELETED
+
+
+async def test_pending_and_cancelled_uploads_are_not_purged(world: World) -> None:
+    user = await world.user()
+    pending = await world.pending_upload(user, 10)
+    cancelled = await world.pending_upload(user, 10)
+    await world.cancel_upload(user.id, cancelled.id)
+    world.clock.advance(48 * HOUR)
+    assert await world.purge_unused_uploads() == 0
+    assert world.stored_upload(pending.id).status is UploadStatus.PENDING
+
+
+# --- ReconcileQuota ------------------------------------------------------------------------------
+
+
+async def test_reconcile_rebuilds_a_wiped_ledger_from_the_database(world: World) -> None:
+    ann, bob, idle = await world.user(), await world.user(), await world.user()
+    await world.confirmed_upload(ann, 1000)
+    await world.score(ann, size=2000)
+    await world.pending_upload(ann, 300)
+    cancelled = await world.pending_upload(ann, 5000)
+    await world.cancel_upload(ann.id, cancelled.id)
+    deleted = await world.score(ann, size=4000)
+    await world.delete_score(ann.id, deleted.id)
+    await world.pending_upload(bob, 700)
+    world.wipe_ledger()
+    assert await world.usage(ann.id) == (0, 0)
+    assert await world.reconcile_quota() == 3
+    assert await world.usage(ann.id) == (3000, 300)
+    assert await world.usage(bob.id) == (0, 700)
+    assert await world.usage(idle.id) == (0, 0)
+
+
+async def test_reconciled_reservations_lapse_at_the_uploads_expiry(world: World) -> None:
+    user = await world.user()
+    await world.pending_upload(user, 300)
+    world.clock.advance(HOUR / 2)
+    world.wipe_ledger()
+    await world.reconcile_quota(user.id)
+    assert await world.usage(user.id) == (0, 300)
+    world.clock.advance(HOUR / 2)
+    assert await world.usage(user.id) == (0, 0)
+
+
+async def test_expired_pending_uploads_are_not_reserved_again(world: World) -> None:
+    user = await world.user()
+    await world.pending_upload(user, 300)
+    world.clock.advance(world.policy.reservation_ttl_seconds)
+    world.wipe_ledger()
+    await world.reconcile_quota()
+    assert await world.usage(user.id) == (0, 0)
+
+
+async def test_reconcile_drops_stale_ledger_entries(world: World) -> None:
+    user = await world.user()
+    await world.confirmed_upload(user, 1000)
+    ghost = UUID(int=42)
+    await world.ledger.confirm(user.id, ghost, 9999)
+    await world.ledger.reserve(user.id, UUID(int=43), 500, 10**9, HOUR)
+    assert await world.usage(user.id) == (10999, 500)
+    assert await world.reconcile_quota(user.id) == 1
+    assert await world.usage(user.id) == (1000, 0)
+
+
+async def test_reconcile_one_user_leaves_the_others_alone(world: World) -> None:
+    ann, bob = await world.user(), await world.user()
+    await world.confirmed_upload(ann, 100)
+    await world.ledger.replace(bob.id, [LedgerEntry(UUID(int=7), 55)], [])
+    await world.reconcile_quota(ann.id)
+    assert await world.usage(bob.id) == (55, 0)
+    assert await world.usage(ann.id) == (100, 0)
+
+
+# --- SweepStuckScores ----------------------------------------------------------------------------
+
+
+def set_state(world: World, score: Score, status: ProcessingStatus, started_ago: float | None) -> None:
+    stored = world.stored_score(score.id)
+    stored.processing_status = status
+    stored.processing_started_at = (
+        None if started_ago is None else world.clock.now() - timedelta(seconds=started_ago)
+    )
+    world.put_score(stored)
+
+
+async def test_the_sweep_requeues_what_never_started_and_fails_what_ran_too_long(world: World) -> None:
+    user = await world.user()
+    never_started = await world.score(user, title="never started")
+    long_running = await world.score(user, title="long running")
+    ready = await world.score(user, title="ready")
+    limit = world.policy.stuck_processing_seconds
+    world.clock.advance(limit + 1)
+    fresh = await world.score(user, title="fresh")
+    set_state(world, long_running, ProcessingStatus.PROCESSING, limit + 1)
+    set_state(world, ready, ProcessingStatus.READY, limit + 100)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores() == 2
+    assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (never_started.id,))]
+    requeued = world.stored_score(never_started.id)
+    assert requeued.processing_status is ProcessingStatus.PENDING
+    assert requeued.processing_started_at == world.clock.now()
+    failed = world.stored_score(long_running.id)
+    assert failed.processing_status is ProcessingStatus.FAILED
+    assert failed.processing_error and "did not finish in time" in failed.processing_error
+    assert world.stored_score(fresh.id).processing_status is ProcessingStatus.PENDING
+    assert world.stored_score(ready.id).processing_status is ProcessingStatus.READY
+
+
+async def test_processing_within_the_limit_is_left_alone(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    set_state(world, score, ProcessingStatus.PROCESSING, world.policy.stuck_processing_seconds - 1)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores() == 0
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.PROCESSING
+    assert world.queue.sent == []
+
+
+async def test_a_requeued_score_is_not_requeued_again_at_once(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.clock.advance(world.policy.stuck_processing_seconds + 1)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores() == 1
+    assert await world.sweep_stuck_scores() == 0
+    assert len(world.queue.sent) == 1
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.PENDING
+
+
+async def test_a_score_whose_requeue_could_not_be_sent_is_requeued_later_not_failed(world: World) -> None:
+    """The sweep is what retries scores whose processing could not be queued; a broker outage must not fail them."""
+    user = await world.user()
+    first, second = await world.score(user), await world.score(user)
+    limit = world.policy.stuck_processing_seconds
+    world.clock.advance(limit + 1)
+    world.queue.error = QueueUnavailable("broker down")
+    with contextlib.suppress(QueueUnavailable):
+        await world.sweep_stuck_scores()
+    world.queue.error = None
+    world.queue.sent.clear()
+    world.clock.advance(limit + 1)
+    await world.sweep_stuck_scores()
+    for score in (first, second):
+        assert world.stored_score(score.id).processing_status is ProcessingStatus.PENDING
+    assert sorted(t.args[0] for t in world.queue.sent) == sorted([first.id, second.id])

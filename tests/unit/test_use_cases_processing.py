@@ -1,0 +1,380 @@
+"""ProcessScore, GenerateThumbnail, GenerateAllThumbnails, MarkProcessingFailed and DeleteFiles."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from uuid import uuid4
+
+import pytest
+
+from application.processing import JPEG, PAGES_PER_BATCH
+from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
+from domain.scores import ProcessingStatus, Score
+from domain.uploads import cover_thumbnail_key, page_thumbnail_key, upload_prefix
+from tests.unit.conftest import World
+from tests.unit.fakes import fake_jpeg
+
+METADATA = PdfMetadata(
+    title="Sonate", author="Beethoven", subject="Classical", keywords="piano; sonata", producer="Scanner"
+)
+
+
+def cover_key(score: Score) -> str:
+    return cover_thumbnail_key(score.user_id, score.upload_id)
+
+
+def page_key(score: Score, page: int) -> str:
+    return page_thumbnail_key(score.user_id, score.upload_id, page)
+
+
+def page_keys(world: World, score: Score) -> list[str]:
+    return world.storage.keys_under(upload_prefix(score.user_id, score.upload_id) + "pages/")
+
+
+# --- ProcessScore --------------------------------------------------------------------------------
+
+
+async def test_processing_makes_the_score_ready_with_info_prefill_and_cover(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user, title="Pathétique")
+    world.renderer.infos[score.storage_key] = PdfInfo(12, METADATA)
+    world.clock.advance(5)
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.READY
+    assert done.processing_error is None
+    assert done.page_count == 12 and done.pdf_metadata == METADATA
+    assert (done.title, done.composer, done.genre, done.tags) == ("Pathétique", "Beethoven", "Classical",
+                                                                   ["piano", "sonata"])
+    assert done.thumbnail_ready
+    assert world.storage.objects[cover_key(done)] == fake_jpeg(score.storage_key, 1)
+    assert world.storage.content_types[cover_key(done)] == JPEG == "image/jpeg"
+    assert done.processing_started_at == world.clock.now() and done.updated_at == world.clock.now()
+    assert world.renderer.rendered == [(score.storage_key, 1)]
+    assert world.scratch.copies == [score.storage_key] and world.scratch.open_copies == 0
+    assert world.storage.downloads == []
+
+
+async def test_processing_never_overwrites_the_musicians_details(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user, composer="L. v. B.", genre="Romantic", tags=["mine"])
+    world.renderer.infos[score.storage_key] = PdfInfo(2, METADATA)
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert (done.composer, done.genre, done.tags) == ("L. v. B.", "Romantic", ["mine"])
+
+
+async def test_an_encrypted_pdf_fails_with_a_readable_sentence(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED, "needs password (mupdf code 7)")
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.FAILED
+    assert done.processing_error == "The PDF is protected by a password."
+    assert done.page_count is None and not done.thumbnail_ready
+    assert world.renderer.rendered == []
+    assert cover_key(done) not in world.storage.objects
+    assert world.scratch.open_copies == 0
+
+
+@pytest.mark.parametrize("kind", [PdfErrorKind.CORRUPT, PdfErrorKind.NO_PAGES, PdfErrorKind.EMPTY])
+async def test_unreadable_documents_fail(world: World, kind: PdfErrorKind) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(kind)
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.FAILED
+    assert done.processing_error == kind.sentence
+
+
+@pytest.mark.parametrize("kind", [PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT])
+async def test_a_cover_that_cannot_be_rendered_leaves_the_score_ready(world: World, kind: PdfErrorKind) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(7, METADATA)
+    world.renderer.renders[(score.storage_key, 1)] = PdfError(kind)
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.READY
+    assert done.page_count == 7 and done.composer == "Beethoven"
+    assert not done.thumbnail_ready
+    assert done.processing_error == kind.sentence
+    assert cover_key(done) not in world.storage.objects
+
+
+async def test_a_score_deleted_while_its_cover_renders_leaves_no_thumbnail(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.on_render = lambda key, page: world.db.scores.pop(score.id)
+    await world.process_score(score.id)
+    assert score.id not in world.db.scores
+    assert cover_key(score) not in world.storage.objects
+    assert world.scratch.open_copies == 0
+
+
+async def test_a_score_deleted_while_it_is_inspected_is_left_alone(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.on_inspect = lambda key: world.db.scores.pop(score.id)
+    await world.process_score(score.id)
+    assert score.id not in world.db.scores
+    assert world.renderer.rendered == []
+    assert cover_key(score) not in world.storage.objects
+
+
+async def test_processing_a_missing_score_does_nothing(world: World) -> None:
+    await world.process_score(uuid4())
+    assert world.scratch.copies == [] and world.renderer.inspected == []
+
+
+async def test_processing_twice_gives_the_same_result(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(4, METADATA)
+    await world.process_score(score.id)
+    first = world.stored_score(score.id)
+    await world.process_score(score.id)
+    second = world.stored_score(score.id)
+    assert replace(second, updated_at=first.updated_at, processing_started_at=None) == replace(
+        first, processing_started_at=None
+    )
+    assert world.storage.keys_under(upload_prefix(user.id, score.upload_id)) == sorted(
+        [score.storage_key, cover_key(score)]
+    )
+
+
+async def test_a_successful_refresh_clears_an_earlier_failure(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.CORRUPT, "took too long")
+    await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.FAILED
+    world.renderer.infos[score.storage_key] = PdfInfo(3, PdfMetadata())
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.READY
+    assert done.processing_error is None and done.thumbnail_ready
+
+
+async def test_a_successful_refresh_clears_an_earlier_render_note(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.renders[(score.storage_key, 1)] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
+    await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_error is not None
+    del world.renderer.renders[(score.storage_key, 1)]
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_error is None and done.thumbnail_ready
+
+
+async def test_processing_when_the_original_is_gone_raises_for_a_retry(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    del world.storage.objects[score.storage_key]
+    with pytest.raises(FileNotFoundError):
+        await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.PROCESSING
+
+
+# --- GenerateThumbnail ---------------------------------------------------------------------------
+
+
+async def test_the_cover_can_be_made_from_another_page(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=5)
+    await world.generate_thumbnail(score.id, 3)
+    assert world.renderer.rendered[-1] == (score.storage_key, 3)
+    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
+    done = world.stored_score(score.id)
+    assert done.thumbnail_ready and done.processing_status is ProcessingStatus.READY
+
+
+async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.renders[(score.storage_key, 2)] = PdfError(PdfErrorKind.RENDER_LIMIT)
+    await world.generate_thumbnail(score.id, 2)
+    done = world.stored_score(score.id)
+    assert not done.thumbnail_ready
+    assert done.processing_error == PdfErrorKind.RENDER_LIMIT.sentence
+
+
+async def test_generate_thumbnail_for_a_missing_or_vanishing_score(world: World) -> None:
+    await world.generate_thumbnail(uuid4(), 1)
+    assert world.scratch.copies == []
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.on_render = lambda key, page: world.db.scores.pop(score.id)
+    await world.generate_thumbnail(score.id, 1)
+    assert cover_key(score) not in world.storage.objects
+
+
+# --- GenerateAllThumbnails -----------------------------------------------------------------------
+
+
+async def test_all_pages_get_thumbnails_in_batches_with_visible_progress(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=40)
+    progress: list[int] = []
+    world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails_ready)
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.thumbnail_pages == list(range(1, 41)) and done.page_thumbnails_ready == 40
+    assert [len(batch) for batch in world.renderer.batches] == [PAGES_PER_BATCH, PAGES_PER_BATCH, 8]
+    assert progress == [0, 16, 32]
+    assert page_keys(world, score) == sorted(page_key(score, page) for page in range(1, 41))
+    assert world.storage.objects[page_key(score, 7)] == fake_jpeg(score.storage_key, 7)
+
+
+async def test_pages_already_done_are_skipped(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=6)
+    stored = world.stored_score(score.id)
+    stored.thumbnail_pages = [1, 2, 5]
+    world.put_score(stored)
+    await world.generate_all_thumbnails(score.id)
+    assert world.renderer.batches == [[3, 4, 6]]
+    assert world.stored_score(score.id).thumbnail_pages == [1, 2, 3, 4, 5, 6]
+    await world.generate_all_thumbnails(score.id)
+    assert world.renderer.batches == [[3, 4, 6]]
+
+
+async def test_thumbnails_stop_at_the_cap_with_a_note(world: World) -> None:
+    world.policy = replace(world.policy, max_page_thumbnails=5)
+    user = await world.user()
+    score = await world.processed_score(user, pages=8)
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.thumbnail_pages == [1, 2, 3, 4, 5]
+    assert done.processing_error == "Only the first 5 of 8 pages have thumbnails."
+    assert done.processing_status is ProcessingStatus.READY
+
+
+async def test_an_unprocessed_score_is_inspected_first(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(3, METADATA)
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.page_count == 3 and done.composer == "Beethoven"
+    assert done.processing_status is ProcessingStatus.READY
+    assert done.thumbnail_pages == [1, 2, 3]
+
+
+async def test_an_unreadable_unprocessed_score_fails_without_thumbnails(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED)
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.FAILED
+    assert done.processing_error == PdfErrorKind.ENCRYPTED.sentence
+    assert world.renderer.batches == [] and page_keys(world, score) == []
+
+
+async def test_a_score_that_failed_before_but_now_reads_is_no_longer_failed(world: World) -> None:
+    """`failed` means the document cannot be read; once it is read, the score must not stay failed."""
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.CORRUPT, "The PDF took too long to read.")
+    await world.process_score(score.id)
+    world.renderer.infos[score.storage_key] = PdfInfo(2, PdfMetadata())
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.page_count == 2 and done.thumbnail_pages == [1, 2]
+    assert done.processing_status is not ProcessingStatus.FAILED or done.processing_error is not None
+    assert done.processing_status is ProcessingStatus.READY
+
+
+async def test_a_page_that_cannot_be_rendered_is_noted_and_the_others_kept(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=4)
+    world.renderer.renders[(score.storage_key, 2)] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.thumbnail_pages == [1, 3, 4]
+    assert done.processing_status is ProcessingStatus.READY
+    assert done.processing_error == PdfErrorKind.RENDER_TIMEOUT.sentence
+    assert page_key(score, 2) not in world.storage.objects
+
+
+async def test_an_unexpected_page_error_is_raised_for_a_retry(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    world.renderer.renders[(score.storage_key, 2)] = OSError("worker pool broken")
+    with pytest.raises(OSError, match="worker pool broken"):
+        await world.generate_all_thumbnails(score.id)
+    assert world.scratch.open_copies == 0
+
+
+async def test_a_score_deleted_during_page_thumbnails_keeps_nothing_of_the_batch(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=40)
+
+    def delete_during_second_batch(key: str, pages: list[int]) -> None:
+        if pages[0] == PAGES_PER_BATCH + 1:
+            world.db.scores.pop(score.id)
+
+    world.renderer.on_batch = delete_during_second_batch
+    await world.generate_all_thumbnails(score.id)
+    assert len(world.renderer.batches) == 2
+    assert page_keys(world, score) == sorted(page_key(score, page) for page in range(1, PAGES_PER_BATCH + 1))
+
+
+async def test_generate_all_for_a_missing_score_does_nothing(world: World) -> None:
+    await world.generate_all_thumbnails(uuid4())
+    assert world.scratch.copies == [] and world.renderer.batches == []
+
+
+# --- MarkProcessingFailed ------------------------------------------------------------------------
+
+
+async def test_mark_failed_says_why_on_an_unfinished_score(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    await world.mark_processing_failed(score.id, "Processing failed repeatedly; try refreshing the score's info.")
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.FAILED
+    assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
+
+
+async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:
+    """A thumbnail task that gave up on a readable document must not turn a ready score `failed`."""
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    await world.mark_processing_failed(score.id, "Processing failed repeatedly; try refreshing the score's info.")
+    done = world.stored_score(score.id)
+    assert done.processing_status is ProcessingStatus.READY
+    assert done.page_count == 3
+    assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
+
+
+async def test_mark_failed_on_a_missing_score_does_nothing(world: World) -> None:
+    await world.mark_processing_failed(uuid4(), "whatever")
+    assert world.db.scores == {}
+
+
+# --- DeleteFiles ---------------------------------------------------------------------------------
+
+
+async def test_delete_files_removes_keys_and_everything_under_the_prefix(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=2)
+    await world.generate_all_thumbnails(score.id)
+    other = await world.score(user)
+    prefix = upload_prefix(user.id, score.upload_id)
+    assert len(world.storage.keys_under(prefix)) == 4
+    await world.delete_files([score.storage_key], prefix)
+    assert world.storage.keys_under(prefix) == []
+    assert other.storage_key in world.storage.objects
+
+
+async def test_delete_files_twice_or_of_missing_keys_is_fine(world: World) -> None:
+    world.storage.objects["u/scores/x/original.pdf"] = b"%PDF-"
+    await world.delete_files(["u/scores/x/original.pdf", "never/existed.pdf"], None)
+    await world.delete_files(["u/scores/x/original.pdf"], "u/scores/x/")
+    assert world.storage.objects == {}
+    assert world.storage.deleted_prefixes == ["u/scores/x/"]

@@ -63,8 +63,13 @@ def test_a_page_without_area_is_a_pdf_error(width: float, height: float) -> None
 
 
 def test_document_errors_fail_the_document_and_render_errors_do_not() -> None:
-    document = {PdfErrorKind.NOT_PDF, PdfErrorKind.EMPTY, PdfErrorKind.CORRUPT, PdfErrorKind.ENCRYPTED,
-                PdfErrorKind.NO_PAGES}
+    document = {
+        PdfErrorKind.NOT_PDF,
+        PdfErrorKind.EMPTY,
+        PdfErrorKind.CORRUPT,
+        PdfErrorKind.ENCRYPTED,
+        PdfErrorKind.NO_PAGES,
+    }
     assert {kind for kind in PdfErrorKind if kind.fails_document} == document
     assert not PdfErrorKind.RENDER_TIMEOUT.fails_document
     assert not PdfErrorKind.RENDER_LIMIT.fails_document

@@ -91,7 +91,9 @@ async def test_log_in_ignores_email_case_and_blanks(world: World) -> None:
     assert world.tokens.verify(token.token) == user.id
 
 
-@pytest.mark.parametrize(("email", "password"), [("ann@example.com", "wrong password"), ("nobody@example.com", PASSWORD)])
+@pytest.mark.parametrize(
+    ("email", "password"), [("ann@example.com", "wrong password"), ("nobody@example.com", PASSWORD)]
+)
 async def test_wrong_password_or_unknown_email_are_invalid_credentials(world: World, email: str, password: str) -> None:
     await world.user("ann@example.com")
     with pytest.raises(InvalidCredentials) as error:
@@ -194,7 +196,16 @@ async def test_authenticate_accepts_a_bearer_token(world: World) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token token-for-x", "Bearer not-a-token", "Bearer token-for-"],
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Token token-for-x",
+        "Bearer not-a-token",
+        "Bearer token-for-",
+    ],
 )
 def test_authenticate_refuses_anything_else(world: World, header: str | None) -> None:
     with pytest.raises(NotAuthenticated) as error:

@@ -180,9 +180,7 @@ async def test_reconcile_one_user_leaves_the_others_alone(world: World) -> None:
 def set_state(world: World, score: Score, status: ProcessingStatus, started_ago: float | None) -> None:
     stored = world.stored_score(score.id)
     stored.processing_status = status
-    stored.processing_started_at = (
-        None if started_ago is None else world.clock.now() - timedelta(seconds=started_ago)
-    )
+    stored.processing_started_at = None if started_ago is None else world.clock.now() - timedelta(seconds=started_ago)
     world.put_score(stored)
 
 

@@ -44,8 +44,12 @@ async def test_processing_makes_the_score_ready_with_info_prefill_and_cover(worl
     assert done.processing_status is ProcessingStatus.READY
     assert done.processing_error is None
     assert done.page_count == 12 and done.pdf_metadata == METADATA
-    assert (done.title, done.composer, done.genre, done.tags) == ("Pathétique", "Beethoven", "Classical",
-                                                                   ["piano", "sonata"])
+    assert (done.title, done.composer, done.genre, done.tags) == (
+        "Pathétique",
+        "Beethoven",
+        "Classical",
+        ["piano", "sonata"],
+    )
     assert done.thumbnail_ready
     assert world.storage.objects[cover_key(done)] == fake_jpeg(score.storage_key, 1)
     assert world.storage.content_types[cover_key(done)] == JPEG == "image/jpeg"

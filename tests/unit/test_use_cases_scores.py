@@ -41,11 +41,20 @@ async def test_create_confirms_a_pending_upload_and_queues_processing(world: Wor
     score = await world.create_score(
         user.id,
         upload.id,
-        ScoreDetails(title="  Moonlight ", composer="Beethoven", genre="Classical", tags=["piano", " piano"],
-                     description="Op. 27"),
+        ScoreDetails(
+            title="  Moonlight ",
+            composer="Beethoven",
+            genre="Classical",
+            tags=["piano", " piano"],
+            description="Op. 27",
+        ),
     )
     assert (score.title, score.composer, score.genre, score.tags, score.description) == (
-        "Moonlight", "Beethoven", "Classical", ["piano"], "Op. 27"
+        "Moonlight",
+        "Beethoven",
+        "Classical",
+        ["piano"],
+        "Op. 27",
     )
     assert score.user_id == user.id and score.upload_id == upload.id
     assert score.size_bytes == 1500 and score.storage_key == upload.storage_key
@@ -182,10 +191,8 @@ async def test_list_scores_filters(world: World) -> None:
     world, scores = await make_library(world)
     assert await query(world, scores, text="BACH", ordering="title") == ["Air on the G String", "Toccata and Fugue"]
     assert await query(world, scores, text="lune") == ["Clair de Lune"]
-    assert await query(world, scores, composer="Bach", ordering="title") == ["Air on the G String",
-                                                                           "Toccata and Fugue"]
-    assert await query(world, scores, genre="BAROQUE", ordering="title") == ["Air on the G String",
-                                                                            "Toccata and Fugue"]
+    assert await query(world, scores, composer="Bach", ordering="title") == ["Air on the G String", "Toccata and Fugue"]
+    assert await query(world, scores, genre="BAROQUE", ordering="title") == ["Air on the G String", "Toccata and Fugue"]
     assert await query(world, scores, tag="piano", ordering="title") == ["Clair de Lune", "Moonlight Sonata"]
     assert await query(world, scores, status=ProcessingStatus.READY) == []
     assert len(await query(world, scores, status=ProcessingStatus.PENDING)) == 5
@@ -428,4 +435,3 @@ async def test_download_of_another_users_score_is_not_found(world: World) -> Non
     score = await world.processed_score(ann)
     for file_type, page in (("original", None), ("thumbnail", None), ("page_thumbnail", 1)):
         await expect_score_not_found(world, world.get_download_url(bob.id, score.id, file_type, page))
-

@@ -92,8 +92,13 @@ async def production_stack(directory: Path, s3: S3ServerInfo, **settings: object
     )
     stack = Stack(directory, env, prefix, database)
     try:
-        migrate = subprocess.run(
-            [sys.executable, "-m", "entrypoints.cli", "migrate"], env=env, capture_output=True, text=True, timeout=120
+        migrate = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "entrypoints.cli", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert migrate.returncode == 0, migrate.stdout + migrate.stderr
         yield stack

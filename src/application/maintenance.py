@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
 
@@ -13,6 +13,9 @@ from domain.scores import ProcessingStatus
 from domain.uploads import UploadStatus
 
 logger = logging.getLogger(__name__)
+
+# A pending upload younger than this may still be waiting for its reserve call (the row is committed first).
+RESERVATION_IN_FLIGHT_SECONDS = 5
 
 
 class ExpireReservations:
@@ -78,20 +81,31 @@ class ReconcileQuota:
         self._clock = clock
 
     async def __call__(self, user_id: UUID | None = None) -> int:
+        """Reconcile one user or all; returns how many ledgers were rebuilt."""
+        if user_id is not None:
+            user_ids: Sequence[UUID] = [user_id]
+        else:
+            async with self._uow as uow:
+                user_ids = await uow.users.list_ids()
+        rebuilt = 0
+        for uid in user_ids:
+            rebuilt += await self._reconcile(uid)
+        return rebuilt
+
+    async def _reconcile(self, user_id: UUID) -> int:
+        # Every ledger change follows its database commit, so a snapshot read after the ledger's version is at
+        # least as new as the ledger; if the version moved meanwhile, the next run tries again.
+        version = await self._ledger.version(user_id)
         now = self._clock.now()
         async with self._uow as uow:
             live = await uow.uploads.list_live(user_id)
-            user_ids = [user_id] if user_id is not None else await uow.users.list_ids()
-        used: dict[UUID, list[LedgerEntry]] = defaultdict(list)
-        reserved: dict[UUID, list[LedgerEntry]] = defaultdict(list)
-        for upload in live:
-            if upload.status is UploadStatus.CONFIRMED:
-                used[upload.user_id].append(LedgerEntry(upload.id, upload.size_bytes))
-            elif upload.status is UploadStatus.PENDING and not upload.is_expired(now):
-                reserved[upload.user_id].append(LedgerEntry(upload.id, upload.size_bytes, upload.expires_at))
-        for uid in user_ids:
-            await self._ledger.replace(uid, used[uid], reserved[uid])
-        return len(user_ids)
+        used = [LedgerEntry(u.id, u.size_bytes) for u in live if u.status is UploadStatus.CONFIRMED]
+        pending = [u for u in live if u.status is UploadStatus.PENDING and not u.is_expired(now)]
+        settled_before = now - timedelta(seconds=RESERVATION_IN_FLIGHT_SECONDS)
+        reserved = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u.created_at < settled_before]
+        in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u.created_at >= settled_before]
+        replaced = await self._ledger.replace(user_id, used, reserved, expected_version=version, in_flight=in_flight)
+        return int(replaced)
 
 
 class SweepStuckScores:

@@ -73,6 +73,7 @@ class UploadRepository(Protocol):
     async def add(self, upload: Upload) -> None: ...
     async def get(self, upload_id: UUID) -> Upload | None: ...
     async def save(self, upload: Upload) -> None: ...
+    async def remove(self, upload: Upload) -> None: ...
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]: ...
     async def list_unused_confirmed(self, confirmed_before: datetime, limit: int) -> Sequence[Upload]: ...
     async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
@@ -197,8 +198,25 @@ class QuotaLedger(Protocol):
         """(used_bytes, reserved_bytes), counting only unexpired reservations."""
         ...
 
-    async def replace(self, user_id: UUID, used: Sequence[LedgerEntry], reserved: Sequence[LedgerEntry]) -> None:
-        """Rebuild the user's ledger from the database's account of it."""
+    async def version(self, user_id: UUID) -> int:
+        """A number that changes with every reserve, confirm and release of the user (0 when unknown)."""
+        ...
+
+    async def replace(
+        self,
+        user_id: UUID,
+        used: Sequence[LedgerEntry],
+        reserved: Sequence[LedgerEntry],
+        expected_version: int | None = None,
+        in_flight: Sequence[LedgerEntry] = (),
+    ) -> bool:
+        """Rebuild the user's ledger from the database's account of it.
+
+        `in_flight` reservations (rows so new that their reserve call may still be on its way) are kept only if
+        the ledger already granted them, so a rebuild never grants what the limit would refuse. With
+        `expected_version`, nothing happens if the ledger changed since that version was read (a database
+        snapshot taken after reading it is then not older than the ledger). True when replaced.
+        """
         ...
 
     async def check(self) -> None: ...

@@ -54,7 +54,8 @@ class RequestUploadUrl:
     """Reserve quota for a PDF and return a presigned request that stores it straight in storage.
 
     The reservation is atomic in the ledger, so concurrent requests can never pass the limit. It lives
-    until confirm (it becomes used), cancel, or the reservation TTL (released by the expiry task).
+    until confirm (it becomes used), cancel, or the reservation TTL (released by the expiry task). A refused
+    request leaves no upload behind.
     """
 
     def __init__(
@@ -83,14 +84,6 @@ class RequestUploadUrl:
             user = await uow.users.get(user_id)
             if user is None:
                 raise NotAuthenticated("The account of this token no longer exists.")
-            granted = await self._ledger.reserve(
-                user_id, upload_id, size_bytes, user.quota_limit_bytes, policy.reservation_ttl_seconds
-            )
-            if not granted:
-                quota = quota_of(user, await self._ledger.usage(user_id))
-                raise QuotaExceeded(
-                    f"The file needs {size_bytes} bytes but only {quota.available_bytes} bytes of your quota are free."
-                )
             upload = Upload(
                 id=upload_id,
                 user_id=user_id,
@@ -102,12 +95,20 @@ class RequestUploadUrl:
                 created_at=now,
                 expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
             )
-            try:
-                await uow.uploads.add(upload)
+            # The row is committed before the ledger changes, so a reconciliation that snapshots the database
+            # after reading the ledger's version never misses a reservation.
+            await uow.uploads.add(upload)
+            await uow.commit()
+            granted = await self._ledger.reserve(
+                user_id, upload_id, size_bytes, user.quota_limit_bytes, policy.reservation_ttl_seconds
+            )
+            if not granted:
+                await uow.uploads.remove(upload)
                 await uow.commit()
-            except BaseException:
-                await self._ledger.release(user_id, upload_id)
-                raise
+                quota = quota_of(user, await self._ledger.usage(user_id))
+                raise QuotaExceeded(
+                    f"The file needs {size_bytes} bytes but only {quota.available_bytes} bytes of your quota are free."
+                )
         request = await self._storage.presign_upload(
             upload.storage_key, PDF_CONTENT_TYPE, size_bytes, policy.presign_expiry_seconds
         )

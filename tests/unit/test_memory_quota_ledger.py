@@ -144,6 +144,42 @@ class QuotaLedgerContract:
         await ledger.release(user, used_item)
         assert await ledger.usage(user) == (20, 50)
 
+    async def test_every_change_moves_the_version_and_a_stale_replace_changes_nothing(
+        self, ledger: QuotaLedger
+    ) -> None:
+        user, item = uuid4(), uuid4()
+        versions = [await ledger.version(user)]
+        assert await ledger.reserve(user, item, 10, 100, HOUR)
+        versions.append(await ledger.version(user))
+        await ledger.confirm(user, item, 10)
+        versions.append(await ledger.version(user))
+        await ledger.release(user, item)
+        versions.append(await ledger.version(user))
+        assert len(set(versions)) == 4
+        assert not await ledger.reserve(user, uuid4(), 101, 100, HOUR)
+        assert await ledger.version(user) == versions[-1]  # a refusal changes nothing
+
+        stale = await ledger.version(user)
+        await ledger.confirm(user, uuid4(), 40)
+        assert not await ledger.replace(user, used=[], reserved=[], expected_version=stale)
+        assert await ledger.usage(user) == (40, 0)
+        assert await ledger.replace(user, used=[], reserved=[], expected_version=await ledger.version(user))
+        assert await ledger.usage(user) == (0, 0)
+
+    async def test_in_flight_reservations_are_kept_only_when_already_granted(self, ledger: QuotaLedger) -> None:
+        user, granted, not_yet = uuid4(), uuid4(), uuid4()
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        assert await ledger.reserve(user, granted, 30, 100, HOUR)
+        assert await ledger.replace(
+            user,
+            used=[],
+            reserved=[],
+            in_flight=[LedgerEntry(granted, 30, expires), LedgerEntry(not_yet, 90, expires)],
+        )
+        assert await ledger.usage(user) == (0, 30)
+        # The request still on its way meets the limit as it would have without the rebuild.
+        assert not await ledger.reserve(user, not_yet, 90, 100, HOUR)
+
     async def test_replace_with_nothing_clears_the_user(self, ledger: QuotaLedger) -> None:
         user, other = uuid4(), uuid4()
         await ledger.confirm(user, uuid4(), 10)

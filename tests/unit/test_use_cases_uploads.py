@@ -198,6 +198,7 @@ async def test_confirm_twice_counts_the_quota_once(world: World) -> None:
     assert second.status is UploadStatus.CONFIRMED
     assert second.confirmed_at == first.confirmed_at
     assert await world.usage(user.id) == (2000, 0)
+    assert len(world.storage.head_reads) == 1  # the stored bytes were checked once
 
 
 async def test_confirm_before_the_bytes_arrive_is_upload_incomplete(world: World) -> None:

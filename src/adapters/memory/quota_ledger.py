@@ -30,6 +30,7 @@ class InMemoryQuotaLedger:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._accounts: dict[UUID, _Account] = {}
+        self._versions: dict[UUID, int] = {}
         self._lock = asyncio.Lock()
 
     async def reserve(
@@ -47,6 +48,7 @@ class InMemoryQuotaLedger:
                 if used + reserved + size_bytes > limit_bytes:
                     return False
                 account.reserved[upload_id] = (size_bytes, now + ttl_seconds)
+                self._bump(user_id)
                 return True
             finally:
                 self._close(user_id, account)
@@ -58,12 +60,14 @@ class InMemoryQuotaLedger:
             account = self._open(user_id, self._clock())
             account.reserved.pop(upload_id, None)
             account.used[upload_id] = size_bytes
+            self._bump(user_id)
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         async with self._lock:
             account = self._open(user_id, self._clock())
             account.reserved.pop(upload_id, None)
             account.used.pop(upload_id, None)
+            self._bump(user_id)
             self._close(user_id, account)
 
     async def usage(self, user_id: UUID) -> tuple[int, int]:
@@ -72,9 +76,23 @@ class InMemoryQuotaLedger:
             self._close(user_id, account)
             return account.totals()
 
-    async def replace(self, user_id: UUID, used: Sequence[LedgerEntry], reserved: Sequence[LedgerEntry]) -> None:
-        expiries = [_epoch_seconds(entry) for entry in reserved]
+    async def version(self, user_id: UUID) -> int:
+        return self._versions.get(user_id, 0)
+
+    async def replace(
+        self,
+        user_id: UUID,
+        used: Sequence[LedgerEntry],
+        reserved: Sequence[LedgerEntry],
+        expected_version: int | None = None,
+        in_flight: Sequence[LedgerEntry] = (),
+    ) -> bool:
         async with self._lock:
+            if expected_version is not None and expected_version != self._versions.get(user_id, 0):
+                return False
+            held = self._accounts.get(user_id, _Account()).reserved
+            reserved = [*reserved, *(entry for entry in in_flight if entry.upload_id in held)]
+            expiries = [_epoch_seconds(entry) for entry in reserved]
             account = _Account(used={entry.upload_id: entry.size_bytes for entry in used})
             for entry, expires_at in zip(reserved, expiries, strict=True):
                 if entry.upload_id not in account.used:
@@ -82,9 +100,13 @@ class InMemoryQuotaLedger:
             account.drop_lapsed(self._clock())
             self._accounts[user_id] = account
             self._close(user_id, account)
+            return True
 
     async def check(self) -> None:
         return None
+
+    def _bump(self, user_id: UUID) -> None:
+        self._versions[user_id] = self._versions.get(user_id, 0) + 1
 
     def _open(self, user_id: UUID, now: float) -> _Account:
         account = self._accounts.setdefault(user_id, _Account())

@@ -1,11 +1,13 @@
 """QuotaLedger in Redis: each operation is one Lua script, so API processes can never pass a limit together.
 
-Per user: hash `used` (item -> size), hash `reserved` (item -> size) and sorted set `expiry` (item -> expiry,
-epoch ms of the Redis server's clock). `reserved` and `expiry` expire with their last reservation.
+Per user: hash `used` (item -> size), hash `reserved` (item -> size), sorted set `expiry` (item -> expiry,
+epoch ms of the Redis server's clock) and a `version` counter bumped by every change. `reserved` and `expiry`
+expire with their last reservation.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -14,7 +16,7 @@ from redis.asyncio import Redis
 from application.ports import LedgerEntry
 
 _PRELUDE = """
-local used_key, reserved_key, expiry_key = KEYS[1], KEYS[2], KEYS[3]
+local used_key, reserved_key, expiry_key, version_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -62,6 +64,7 @@ end
 redis.call('HSET', reserved_key, item, ARGV[2])
 redis.call('ZADD', expiry_key, now + ttl_ms, item)
 expire_with_last_reservation()
+redis.call('INCR', version_key)
 return 1
 """
 
@@ -70,6 +73,7 @@ _CONFIRM = """
 redis.call('HDEL', reserved_key, ARGV[1])
 redis.call('ZREM', expiry_key, ARGV[1])
 redis.call('HSET', used_key, ARGV[1], ARGV[2])
+redis.call('INCR', version_key)
 return 1
 """
 
@@ -78,6 +82,7 @@ _RELEASE = """
 redis.call('HDEL', used_key, ARGV[1])
 redis.call('HDEL', reserved_key, ARGV[1])
 redis.call('ZREM', expiry_key, ARGV[1])
+redis.call('INCR', version_key)
 return 1
 """
 
@@ -86,19 +91,29 @@ drop_lapsed(now_ms())
 return {total(used_key), total(reserved_key)}
 """
 
-# ARGV: n, then n pairs (item, size) of used entries, then triples (item, size, expires_ms) of reservations.
+# ARGV: expected version ('' for any), then JSON of {used: [[item, size]], reserved: [[item, size, expires_ms]],
+# in_flight: [[item, size, expires_ms]]}. Returns 0 when the version moved on.
 _REPLACE = """
-local now = now_ms()
-redis.call('DEL', used_key, reserved_key, expiry_key)
-local n = tonumber(ARGV[1])
-for i = 2, 2 * n, 2 do
-  redis.call('HSET', used_key, ARGV[i], ARGV[i + 1])
+local current = tonumber(redis.call('GET', version_key) or '0')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then
+  return 0
 end
-for i = 2 * n + 2, #ARGV, 3 do
-  local item, expires = ARGV[i], tonumber(ARGV[i + 2])
-  if expires > now and redis.call('HEXISTS', used_key, item) == 0 then
-    redis.call('HSET', reserved_key, item, ARGV[i + 1])
-    redis.call('ZADD', expiry_key, expires, item)
+local state = cjson.decode(ARGV[2])
+local now = now_ms()
+local granted = {}
+for _, entry in ipairs(state.in_flight) do
+  if redis.call('HEXISTS', reserved_key, entry[1]) == 1 then
+    table.insert(state.reserved, entry)
+  end
+end
+redis.call('DEL', used_key, reserved_key, expiry_key)
+for _, entry in ipairs(state.used) do
+  redis.call('HSET', used_key, entry[1], entry[2])
+end
+for _, entry in ipairs(state.reserved) do
+  if entry[3] > now and redis.call('HEXISTS', used_key, entry[1]) == 0 then
+    redis.call('HSET', reserved_key, entry[1], entry[2])
+    redis.call('ZADD', expiry_key, entry[3], entry[1])
   end
 end
 expire_with_last_reservation()
@@ -138,20 +153,31 @@ class RedisQuotaLedger:
         used, reserved = await self._usage(keys=self._keys(user_id))
         return int(used), int(reserved)
 
-    async def replace(self, user_id: UUID, used: Sequence[LedgerEntry], reserved: Sequence[LedgerEntry]) -> None:
-        args: list[str | int] = [len(used)]
-        for entry in used:
-            args += [str(entry.upload_id), entry.size_bytes]
-        for entry in reserved:
-            args += [str(entry.upload_id), entry.size_bytes, _epoch_ms(entry)]
-        await self._replace(keys=self._keys(user_id), args=args)
+    async def version(self, user_id: UUID) -> int:
+        return int(await self._redis.get(self._keys(user_id)[3]) or 0)
+
+    async def replace(
+        self,
+        user_id: UUID,
+        used: Sequence[LedgerEntry],
+        reserved: Sequence[LedgerEntry],
+        expected_version: int | None = None,
+        in_flight: Sequence[LedgerEntry] = (),
+    ) -> bool:
+        state = {
+            "used": [[str(entry.upload_id), entry.size_bytes] for entry in used],
+            "reserved": [[str(entry.upload_id), entry.size_bytes, _epoch_ms(entry)] for entry in reserved],
+            "in_flight": [[str(entry.upload_id), entry.size_bytes, _epoch_ms(entry)] for entry in in_flight],
+        }
+        expected = "" if expected_version is None else str(expected_version)
+        return bool(await self._replace(keys=self._keys(user_id), args=[expected, json.dumps(state)]))
 
     async def check(self) -> None:
         await self._redis.ping()
 
     def _keys(self, user_id: UUID) -> list[str]:
         base = f"{self._prefix}quota:{user_id}"
-        return [f"{base}:used", f"{base}:reserved", f"{base}:expiry"]
+        return [f"{base}:used", f"{base}:reserved", f"{base}:expiry", f"{base}:version"]
 
 
 def _epoch_ms(entry: LedgerEntry) -> int:

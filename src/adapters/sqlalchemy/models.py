@@ -16,9 +16,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 # none_as_null: a missing value is SQL NULL, not the JSON text "null".
 JsonB = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
-# The many-to-one relationships below are never loaded or assigned (rows are linked by their id columns);
-# they exist because the unit of work orders INSERTs and DELETEs by relationships, not by foreign keys.
-
 
 class Base(DeclarativeBase):
     # Own metadata rather than advanced-alchemy's shared registry, so only ScoreMate's tables migrate.
@@ -58,6 +55,8 @@ class UploadRow(Base):
     # No foreign key: the upload record outlives a deleted score and keeps pointing at it.
     score_id: Mapped[UUID | None]
 
+    # This and the other lazy="raise" many-to-ones are never loaded or assigned (rows link by id columns):
+    # they exist because the unit of work orders INSERTs and DELETEs by relationships, not by foreign keys.
     user: Mapped[UserRow] = relationship(lazy="raise")
 
 

@@ -31,6 +31,11 @@ class SqlAlchemyUploadRepository:
             raise LookupError(f"upload {upload.id} is not stored; add it first")
         upload_to_row(upload, row)
 
+    async def remove(self, upload: Upload) -> None:
+        row = await self._session.get(UploadRow, upload.id)
+        if row is not None:
+            await self._session.delete(row)
+
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         rows = await self._session.scalars(
             select(UploadRow)

@@ -27,6 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("flow-server"),
         default_quota_bytes=QUOTA,
         upload_rate_limit="1000/minute",
+        task_retry_base_seconds=0.05,
     ) as running:
         yield running
 
@@ -164,6 +165,32 @@ async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, s
         await asyncio.sleep(0.05)
     assert not folder.exists()
     assert (await alice.get(f"/api/v1/scores/{score['id']}")).status_code == 404
+
+
+async def test_processing_that_keeps_failing_ends_failed_with_a_reason(alice: User, server: Server) -> None:
+    score = await alice.create_score(ODE, title="Ode")
+    score = await alice.wait_for_score(score["id"], thumbnail_ready=True)
+    (
+        server.data_dir
+        / "objects"
+        / f"{(await alice.get('/api/v1/auth/me')).json()['id']}"
+        / "scores"
+        / score["upload_id"]
+        / "original.pdf"
+    ).unlink()  # storage lost the file: every retry fails
+
+    accepted = await alice.post(f"/api/v1/scores/{score['id']}/refresh_info")
+    assert accepted.status_code == 202
+    for _ in range(100):
+        current = (await alice.get(f"/api/v1/scores/{score['id']}")).json()
+        if current["processing_status"] == "failed":
+            break
+        await asyncio.sleep(0.1)
+    assert current["processing_status"] == "failed"
+    assert current["processing_error"] == "Processing failed repeatedly; try refreshing the score's info."
+    log = server.process.log()
+    assert "retry 3 of 3" in log
+    assert "gave up after 3 retries" in log
 
 
 # --- refusals by storage -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ write that private copy (always handing out and taking in deep copies, like rows
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -134,6 +134,9 @@ class FakeUploadRepository(_Repository):
         if upload.id not in self._state.uploads:
             raise LookupError(f"upload {upload.id} is not stored; add it first")
         self._state.uploads[upload.id] = copy.deepcopy(upload)
+
+    async def remove(self, upload: Upload) -> None:
+        self._state.uploads.pop(upload.id, None)
 
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         found = [u for u in self._state.uploads.values() if u.status is UploadStatus.PENDING and u.expires_at <= now]
@@ -314,6 +317,8 @@ class FakeUnitOfWork:
         self.rollbacks = 0
         self.transactions = 0
         self._state: DbState | None = None
+        # Runs at the start of every transaction, before the state is copied (to play a concurrent writer).
+        self.on_enter: Callable[[], Awaitable[None]] | None = None
         self.users = FakeUserRepository(self)
         self.uploads = FakeUploadRepository(self)
         self.scores = FakeScoreRepository(self)
@@ -333,6 +338,8 @@ class FakeUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._state is not None:
             raise RuntimeError("the unit of work is already open (nested use)")
+        if self.on_enter is not None:
+            await self.on_enter()
         self._state = copy.deepcopy(self.database.state)
         self.transactions += 1
         return self

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
 
+from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS
 from application.ports import LedgerEntry
 from domain.scores import ProcessingStatus, Score
 from domain.uploads import Upload, UploadStatus
@@ -126,6 +127,7 @@ async def test_reconcile_rebuilds_a_wiped_ledger_from_the_database(world: World)
     deleted = await world.score(ann, size=4000)
     await world.delete_score(ann.id, deleted.id)
     await world.pending_upload(bob, 700)
+    world.clock.advance(RESERVATION_IN_FLIGHT_SECONDS + 1)  # every reserve call has long returned
     world.wipe_ledger()
     assert await world.usage(ann.id) == (0, 0)
     assert await world.reconcile_quota() == 3
@@ -172,6 +174,41 @@ async def test_reconcile_one_user_leaves_the_others_alone(world: World) -> None:
     await world.reconcile_quota(ann.id)
     assert await world.usage(bob.id) == (55, 0)
     assert await world.usage(ann.id) == (100, 0)
+
+
+async def test_a_young_pending_upload_is_kept_only_if_the_ledger_granted_it(world: World) -> None:
+    """A row newer than the in-flight window may still be waiting for its reserve call: never grant it anew."""
+    granted_user, wiped_user = await world.user(), await world.user()
+    await world.pending_upload(granted_user, 300)
+    world.wipe_ledger()
+    young = await world.pending_upload(wiped_user, 400)  # reserved in the new ledger
+    await world.pending_upload(granted_user, 500)  # reserved in the new ledger too
+    await world.ledger.release(wiped_user.id, young.id)  # as if the ledger never saw it
+    await world.reconcile_quota()
+    assert await world.usage(granted_user.id) == (0, 500)  # the old one is not yet settled either: lost with wipe
+    assert await world.usage(wiped_user.id) == (0, 0)
+    world.clock.advance(RESERVATION_IN_FLIGHT_SECONDS + 1)
+    await world.reconcile_quota()
+    assert await world.usage(granted_user.id) == (0, 800)
+    assert await world.usage(wiped_user.id) == (0, 400)
+
+
+async def test_a_ledger_that_changed_during_the_snapshot_is_left_for_the_next_run(world: World) -> None:
+    user = await world.user()
+    await world.confirmed_upload(user, 1000)
+    world.clock.advance(RESERVATION_IN_FLIGHT_SECONDS + 1)
+    world.wipe_ledger()
+    concurrent = UUID(int=99)
+
+    async def concurrent_reserve() -> None:
+        world.uow.on_enter = None
+        await world.ledger.reserve(user.id, concurrent, 50, world.policy.default_quota_bytes, HOUR)
+
+    world.uow.on_enter = concurrent_reserve
+    assert await world.reconcile_quota(user.id) == 0
+    assert await world.usage(user.id) == (0, 50)
+    assert await world.reconcile_quota(user.id) == 1
+    assert await world.usage(user.id) == (1000, 0)
 
 
 # --- SweepStuckScores ----------------------------------------------------------------------------

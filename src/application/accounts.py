@@ -85,6 +85,8 @@ class LogIn:
                 raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
         async with self._uow as uow:
             user = await uow.users.get_by_email(email)
+        if user is None:
+            self._hasher.verify_nobody(password)
         if user is None or not self._hasher.verify(user.password_hash, password):
             for key in keys:
                 await self._limiter.hit(key, self._rule)

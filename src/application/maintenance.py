@@ -120,17 +120,23 @@ class SweepStuckScores:
     async def __call__(self) -> int:
         now = self._clock.now()
         before = now - timedelta(seconds=self._policy.stuck_processing_seconds)
-        requeue = []
         async with self._uow as uow:
             stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
             for score in stuck:
                 if score.processing_status is ProcessingStatus.PENDING and score.processing_started_at is None:
+                    if not await self._requeue(score.id):
+                        continue
                     score.processing_started_at = now
-                    requeue.append(score.id)
                 else:
                     score.fail("Processing did not finish in time; try refreshing the score's info.", now)
                 await uow.scores.save(score)
             await uow.commit()
-        for score_id in requeue:
-            await self._queue.process_score(score_id)
         return len(stuck)
+
+    async def _requeue(self, score_id: UUID) -> bool:
+        try:
+            await self._queue.process_score(score_id)
+        except Exception:
+            logger.exception("could not queue score %s again; the next sweep tries again", score_id)
+            return False
+        return True

@@ -180,13 +180,16 @@ class GenerateAllThumbnails:
 
 
 class MarkProcessingFailed:
-    """The last retry of a task failed for a reason other than the document: say so on the score."""
+    """The last retry of a task failed for a reason other than the document: say so on the score.
+
+    A score still pending or processing ends `failed`; a ready score stays ready and only says why.
+    """
 
     def __init__(self, updater: ScoreUpdater) -> None:
         self._updater = updater
 
     async def __call__(self, score_id: UUID, reason: str) -> None:
-        await self._updater.apply(score_id, lambda s, now: s.fail(reason, now))
+        await self._updater.apply(score_id, lambda s, now: s.give_up(reason, now))
 
 
 class DeleteFiles:

@@ -95,13 +95,24 @@ class RequestUploadUrl:
                 created_at=now,
                 expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
             )
+            pending = await uow.uploads.count_pending(user_id, now)
+            if pending >= policy.max_pending_uploads:
+                raise TooManyRequests(
+                    f"You have {pending} uploads waiting to be confirmed or cancelled; finish those first.",
+                    retry_after=60,
+                )
             # The row is committed before the ledger changes, so a reconciliation that snapshots the database
             # after reading the ledger's version never misses a reservation.
             await uow.uploads.add(upload)
             await uow.commit()
-            granted = await self._ledger.reserve(
-                user_id, upload_id, size_bytes, user.quota_limit_bytes, policy.reservation_ttl_seconds
-            )
+            try:
+                granted = await self._ledger.reserve(
+                    user_id, upload_id, size_bytes, user.quota_limit_bytes, policy.reservation_ttl_seconds
+                )
+            except BaseException:
+                await uow.uploads.remove(upload)
+                await uow.commit()
+                raise
             if not granted:
                 await uow.uploads.remove(upload)
                 await uow.commit()

@@ -68,6 +68,9 @@ class Score:
             self.tags = keywords_to_tags(info.metadata.keywords)[:MAX_TAGS]
         self.processing_error = None
         self.updated_at = now
+        if self.processing_status is ProcessingStatus.FAILED:
+            # The document reads now, so an earlier failure no longer describes it.
+            self.processing_status = ProcessingStatus.PROCESSING
         if finished:
             self.finish_processing(now)
 
@@ -76,6 +79,13 @@ class Score:
         if self.processing_status in (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING):
             self.processing_status = ProcessingStatus.READY
             self.updated_at = now
+
+    def give_up(self, reason: str, now: datetime) -> None:
+        """Background work kept failing: a score still in processing fails; a ready one only says why."""
+        if self.processing_status is ProcessingStatus.READY:
+            self.note_problem(reason, now)
+        else:
+            self.fail(reason, now)
 
     def fail(self, reason: str, now: datetime) -> None:
         self.processing_status = ProcessingStatus.FAILED

@@ -49,8 +49,9 @@ class Setlist:
         return item
 
     def move(self, item_id: UUID, position: int) -> SetlistItem:
+        at = _clamp(position, len(self.items) - 1)
         item = self.items.pop(self._index_of(item_id))
-        self.items.insert(_clamp(position, len(self.items)), item)
+        self.items.insert(at, item)
         self._renumber()
         return item
 

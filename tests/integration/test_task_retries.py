@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 import uuid
@@ -87,7 +88,7 @@ async def test_a_failing_task_is_retried_three_times_with_growing_waits_then_giv
         await broker.shutdown()
 
     assert len(attempts) == 4, "one run and exactly three retries"
-    waits = [later - earlier for earlier, later in zip(attempts, attempts[1:], strict=False)]
+    waits = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     for retry, wait in enumerate(waits, start=1):
         assert wait >= BASE_DELAY * 2 ** (retry - 1) / 2 - 0.01, waits
     assert waits[2] > waits[0]

@@ -138,6 +138,13 @@ class FakeUploadRepository(_Repository):
     async def remove(self, upload: Upload) -> None:
         self._state.uploads.pop(upload.id, None)
 
+    async def count_pending(self, user_id: UUID, now: datetime) -> int:
+        return sum(
+            1
+            for u in self._state.uploads.values()
+            if u.user_id == user_id and u.status is UploadStatus.PENDING and not u.is_expired(now)
+        )
+
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         found = [u for u in self._state.uploads.values() if u.status is UploadStatus.PENDING and u.expires_at <= now]
         found.sort(key=lambda u: (u.expires_at, u.id))
@@ -585,6 +592,9 @@ class FakeHasher:
 
     def hash(self, password: str) -> str:
         return self.PREFIX + password[::-1]
+
+    def verify_nobody(self, password: str) -> None:
+        self.verified += 1
 
     def verify(self, password_hash: str, password: str) -> bool:
         self.verified += 1

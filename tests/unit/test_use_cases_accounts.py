@@ -246,3 +246,10 @@ async def test_get_account_of_a_missing_user_is_not_authenticated(world: World) 
     with pytest.raises(NotAuthenticated) as error:
         await world.get_account(uuid4())
     assert error.value.code == "not_authenticated"
+
+
+async def test_an_unknown_email_costs_a_password_check_too(world: World) -> None:
+    before = world.hasher.verified
+    with pytest.raises(InvalidCredentials):
+        await world.log_in("nobody@example.com", PASSWORD, ADDRESS)
+    assert world.hasher.verified == before + 1

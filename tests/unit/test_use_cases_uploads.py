@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
 import pytest
 
+from adapters.memory.quota_ledger import InMemoryQuotaLedger
+from application.ports import RateRule
 from domain.errors import (
     AlreadyConfirmed,
     ErrorKind,
@@ -363,3 +366,34 @@ async def test_cancel_of_another_users_or_an_unknown_upload_is_not_found(world: 
         assert error.value.code == "upload_not_found"
     assert await world.usage(ann.id) == (0, 900)
     assert upload.storage_key in world.storage.objects
+
+
+# --- abuse limits and failures of the ledger -------------------------------------------------------
+
+
+async def test_pending_uploads_per_user_are_bounded(world: World) -> None:
+    world.policy = replace(world.policy, max_pending_uploads=3, upload_rate_rule=RateRule(1000, 60))
+    user = await world.user()
+    tickets = [await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10) for _ in range(3)]
+    with pytest.raises(TooManyRequests) as refused:
+        await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)
+    assert refused.value.code == "too_many_requests"
+    assert refused.value.retry_after
+    assert await world.usage(user.id) == (0, 30)
+    await world.cancel_upload(user.id, tickets[0].upload.id)
+    await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)
+    world.clock.advance(world.policy.reservation_ttl_seconds)
+    await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)  # expired ones no longer count
+
+
+class BrokenLedger(InMemoryQuotaLedger):
+    async def reserve(self, *args: object, **kwargs: object) -> bool:
+        raise ConnectionError("ledger unreachable")
+
+
+async def test_a_ledger_failure_leaves_no_pending_upload_behind(world: World) -> None:
+    user = await world.user()
+    world.ledger = BrokenLedger(clock=world.clock.timestamp)
+    with pytest.raises(ConnectionError):
+        await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)
+    assert world.db.uploads == {}

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sqlalchemy.mappers import upload_from_row, upload_to_row
@@ -35,6 +35,18 @@ class SqlAlchemyUploadRepository:
         row = await self._session.get(UploadRow, upload.id)
         if row is not None:
             await self._session.delete(row)
+
+    async def count_pending(self, user_id: UUID, now: datetime) -> int:
+        count = await self._session.scalar(
+            select(func.count())
+            .select_from(UploadRow)
+            .where(
+                UploadRow.user_id == user_id,
+                UploadRow.status == UploadStatus.PENDING.value,
+                UploadRow.expires_at > now,
+            )
+        )
+        return int(count or 0)
 
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         rows = await self._session.scalars(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
+import shutil
 import sys
 
+from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
     settings = Settings.from_env(**overrides)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
 
     if args.command == "serve":
         return _serve(settings, args.workers)
@@ -55,6 +56,8 @@ def _serve(settings: Settings, workers: int) -> int:
     # The app factory reads settings itself in each worker process; pass the CLI's host and port through.
     os.environ["SCOREMATE_HOST"] = settings.host
     os.environ["SCOREMATE_PORT"] = str(settings.port)
+    if workers > 1:
+        _share_metrics_between_processes(settings)
     uvicorn.run(
         "entrypoints.http.app:create_app",
         factory=True,
@@ -62,9 +65,19 @@ def _serve(settings: Settings, workers: int) -> int:
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
         proxy_headers=False,
     )
     return 0
+
+
+def _share_metrics_between_processes(settings: Settings) -> None:
+    """Several API processes write their metrics to files that /metrics of any of them adds up."""
+    directory = settings.data_dir.resolve() / "metrics" / str(os.getpid())
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 if __name__ == "__main__":

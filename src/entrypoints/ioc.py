@@ -13,6 +13,7 @@ from adapters.clock import SystemClock
 from adapters.memory.quota_ledger import InMemoryQuotaLedger
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.pdf import PymupdfRenderer
+from adapters.prometheus.ledger import MeteredQuotaLedger
 from adapters.redis.quota_ledger import RedisQuotaLedger
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
@@ -168,7 +169,7 @@ class InProcessStateProvider(Provider):
 
     @provide
     def ledger(self) -> QuotaLedger:
-        return InMemoryQuotaLedger()
+        return MeteredQuotaLedger(InMemoryQuotaLedger())
 
     @provide
     def limiter(self) -> RateLimiter:
@@ -193,7 +194,7 @@ class RedisStateProvider(Provider):
 
     @provide
     def ledger(self, redis: Redis, settings: Settings) -> QuotaLedger:
-        return RedisQuotaLedger(redis, key_prefix=settings.redis_key_prefix)
+        return MeteredQuotaLedger(RedisQuotaLedger(redis, key_prefix=settings.redis_key_prefix))
 
     @provide
     def limiter(self, redis: Redis, settings: Settings) -> RateLimiter:

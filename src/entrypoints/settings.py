@@ -80,6 +80,7 @@ class Settings:
     task_stream_maxlen: int = 100_000
     worker_concurrency: int = 8
     redis_key_prefix: str = "scoremate:"
+    metrics_port: int = 0
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -8,9 +8,13 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+from prometheus_client import start_http_server
+from redis.asyncio import Redis
 from taskiq import AsyncBroker
 from taskiq.receiver import Receiver
+from taskiq_redis import RedisStreamBroker
 
+from adapters.prometheus.queue_depth import measure_stream
 from adapters.taskiq.queue import TaskiqQueue
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import build_runtime
@@ -29,6 +33,8 @@ async def run_worker(settings: Settings) -> None:
     """Receive and run tasks until SIGINT/SIGTERM; unfinished tasks stay unacknowledged for another worker."""
     broker, container = build_runtime(settings)
     broker.is_worker_process = True
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     try:
@@ -59,6 +65,10 @@ async def kick_periodic_tasks(broker: AsyncBroker, interval: float, stop: asynci
                 await queue.send(name)
             except Exception:
                 logger.exception("could not send periodic task %s", name)
+        if isinstance(broker, RedisStreamBroker):
+            with contextlib.suppress(Exception):
+                async with Redis(connection_pool=broker.connection_pool) as redis:
+                    await measure_stream(redis, broker.queue_name, broker.consumer_group_name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
@@ -66,6 +76,8 @@ async def kick_periodic_tasks(broker: AsyncBroker, interval: float, stop: asynci
 async def run_scheduler(settings: Settings) -> None:
     """One scheduler for the whole deployment: it only sends messages, workers do the work."""
     broker, container = build_runtime(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     await broker.startup()

@@ -6,8 +6,10 @@ from dishka import AsyncContainer
 from dishka.integrations.taskiq import TaskiqProvider, setup_dishka
 from taskiq import AsyncBroker
 
+from adapters.prometheus.tasks import TaskMetricsMiddleware
 from adapters.taskiq.retry import BackoffRetryMiddleware
 from entrypoints.ioc import make_container
+from entrypoints.observability import TaskLogMiddleware
 from entrypoints.settings import Settings
 from entrypoints.worker.broker import build_broker
 from entrypoints.worker.tasks import give_up_handler, register_tasks
@@ -19,6 +21,8 @@ def build_runtime(settings: Settings, *extra_providers: object) -> tuple[AsyncBr
     register_tasks(broker)
     setup_dishka(container, broker)
     broker.add_middlewares(
+        TaskLogMiddleware(),
+        TaskMetricsMiddleware(),
         BackoffRetryMiddleware(
             max_retries=settings.task_max_retries,
             base_delay=settings.task_retry_base_seconds,

@@ -1,0 +1,46 @@
+"""A QuotaLedger that counts granted and refused reservations, around any other ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from adapters.prometheus.metrics import RESERVATIONS
+from application.ports import LedgerEntry, QuotaLedger
+
+
+class MeteredQuotaLedger:
+    def __init__(self, inner: QuotaLedger) -> None:
+        self._inner = inner
+
+    async def reserve(
+        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
+    ) -> bool:
+        granted = await self._inner.reserve(user_id, upload_id, size_bytes, limit_bytes, ttl_seconds)
+        RESERVATIONS.labels("granted" if granted else "refused").inc()
+        return granted
+
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
+        await self._inner.confirm(user_id, upload_id, size_bytes)
+
+    async def release(self, user_id: UUID, upload_id: UUID) -> None:
+        await self._inner.release(user_id, upload_id)
+
+    async def usage(self, user_id: UUID) -> tuple[int, int]:
+        return await self._inner.usage(user_id)
+
+    async def version(self, user_id: UUID) -> int:
+        return await self._inner.version(user_id)
+
+    async def replace(
+        self,
+        user_id: UUID,
+        used: Sequence[LedgerEntry],
+        reserved: Sequence[LedgerEntry],
+        expected_version: int | None = None,
+        in_flight: Sequence[LedgerEntry] = (),
+    ) -> bool:
+        return await self._inner.replace(user_id, used, reserved, expected_version, in_flight)
+
+    async def check(self) -> None:
+        await self._inner.check()

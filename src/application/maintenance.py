@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from uuid import UUID
 
 from application.policy import Policy
 from application.ports import Clock, LedgerEntry, ObjectStorage, QuotaLedger, TaskQueue, UnitOfWork
 from domain.scores import ProcessingStatus
-from domain.uploads import UploadStatus
+from domain.uploads import Upload, UploadStatus
 
 logger = logging.getLogger(__name__)
 
@@ -18,55 +18,54 @@ logger = logging.getLogger(__name__)
 RESERVATION_IN_FLIGHT_SECONDS = 5
 
 
-class ExpireReservations:
-    """Pending uploads past their TTL give their quota back; anything stored for them is deleted."""
+class UploadRetirement:
+    """Ends uploads for good: their new status is committed, then their quota and stored bytes are freed."""
 
-    def __init__(
-        self, uow: UnitOfWork, ledger: QuotaLedger, storage: ObjectStorage, clock: Clock, policy: Policy
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, storage: ObjectStorage) -> None:
         self._uow = uow
         self._ledger = ledger
         self._storage = storage
+
+    async def __call__(
+        self, select: Callable[[UnitOfWork], Awaitable[Sequence[Upload]]], end: Callable[[Upload], None]
+    ) -> int:
+        async with self._uow as uow:
+            uploads = list(await select(uow))
+            for upload in uploads:
+                end(upload)
+                await uow.uploads.save(upload)
+            await uow.commit()
+        for upload in uploads:
+            await self._ledger.release(upload.user_id, upload.id)
+            await self._storage.delete(upload.storage_key)
+        return len(uploads)
+
+
+class ExpireReservations:
+    """Pending uploads past their TTL give their quota back; anything stored for them is deleted."""
+
+    def __init__(self, retire: UploadRetirement, clock: Clock, policy: Policy) -> None:
+        self._retire = retire
         self._clock = clock
         self._batch = policy.maintenance_batch_size
 
     async def __call__(self) -> int:
-        async with self._uow as uow:
-            expired = list(await uow.uploads.list_expired_pending(self._clock.now(), self._batch))
-            for upload in expired:
-                upload.expire()
-                await uow.uploads.save(upload)
-            await uow.commit()
-        for upload in expired:
-            await self._ledger.release(upload.user_id, upload.id)
-            await self._storage.delete(upload.storage_key)
-        return len(expired)
+        now = self._clock.now()
+        return await self._retire(lambda uow: uow.uploads.list_expired_pending(now, self._batch), Upload.expire)
 
 
 class PurgeUnusedUploads:
     """A confirmed upload that no score uses within the grace period is deleted and its quota freed."""
 
-    def __init__(
-        self, uow: UnitOfWork, ledger: QuotaLedger, storage: ObjectStorage, clock: Clock, policy: Policy
-    ) -> None:
-        self._uow = uow
-        self._ledger = ledger
-        self._storage = storage
+    def __init__(self, retire: UploadRetirement, clock: Clock, policy: Policy) -> None:
+        self._retire = retire
         self._clock = clock
         self._policy = policy
 
     async def __call__(self) -> int:
         before = self._clock.now() - timedelta(seconds=self._policy.unused_upload_grace_seconds)
-        async with self._uow as uow:
-            unused = list(await uow.uploads.list_unused_confirmed(before, self._policy.maintenance_batch_size))
-            for upload in unused:
-                upload.mark_deleted()
-                await uow.uploads.save(upload)
-            await uow.commit()
-        for upload in unused:
-            await self._ledger.release(upload.user_id, upload.id)
-            await self._storage.delete(upload.storage_key)
-        return len(unused)
+        batch = self._policy.maintenance_batch_size
+        return await self._retire(lambda uow: uow.uploads.list_unused_confirmed(before, batch), Upload.mark_deleted)
 
 
 class ReconcileQuota:

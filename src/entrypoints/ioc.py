@@ -26,7 +26,13 @@ from adapters.storage.scratch import TempFileScratchSpace
 from adapters.taskiq.queue import TaskiqQueue
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.dashboard import GetDashboard
-from application.maintenance import ExpireReservations, PurgeUnusedUploads, ReconcileQuota, SweepStuckScores
+from application.maintenance import (
+    ExpireReservations,
+    PurgeUnusedUploads,
+    ReconcileQuota,
+    SweepStuckScores,
+    UploadRetirement,
+)
 from application.policy import Policy
 from application.ports import (
     Clock,
@@ -248,6 +254,7 @@ class UseCaseProvider(Provider):
         GenerateAllThumbnails,
         MarkProcessingFailed,
         DeleteFiles,
+        UploadRetirement,
         ExpireReservations,
         PurgeUnusedUploads,
         ReconcileQuota,

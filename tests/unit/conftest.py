@@ -11,7 +11,13 @@ import pytest
 from adapters.memory import InMemoryQuotaLedger, InMemoryRateLimiter
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.dashboard import GetDashboard
-from application.maintenance import ExpireReservations, PurgeUnusedUploads, ReconcileQuota, SweepStuckScores
+from application.maintenance import (
+    ExpireReservations,
+    PurgeUnusedUploads,
+    ReconcileQuota,
+    SweepStuckScores,
+    UploadRetirement,
+)
 from application.policy import Policy
 from application.ports import RateRule
 from application.processing import (
@@ -185,11 +191,15 @@ class World:
 
     @property
     def expire_reservations(self) -> ExpireReservations:
-        return ExpireReservations(self.uow, self.ledger, self.storage, self.clock, self.policy)
+        return ExpireReservations(self.retirement, self.clock, self.policy)
 
     @property
     def purge_unused_uploads(self) -> PurgeUnusedUploads:
-        return PurgeUnusedUploads(self.uow, self.ledger, self.storage, self.clock, self.policy)
+        return PurgeUnusedUploads(self.retirement, self.clock, self.policy)
+
+    @property
+    def retirement(self) -> UploadRetirement:
+        return UploadRetirement(self.uow, self.ledger, self.storage)
 
     @property
     def reconcile_quota(self) -> ReconcileQuota:

@@ -28,5 +28,7 @@ def build_broker(settings: Settings) -> AsyncBroker:
         unacknowledged_lock_timeout=settings.task_reclaim_lock_timeout_seconds,
     )
     return broker.with_result_backend(
-        RedisAsyncResultBackend(settings.redis_url, result_ex_time=TASK_RESULT_TTL_SECONDS)
+        RedisAsyncResultBackend(
+            settings.redis_url, result_ex_time=TASK_RESULT_TTL_SECONDS, prefix_str=f"{settings.redis_key_prefix}results"
+        )
     )

@@ -36,6 +36,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -44,6 +45,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any, cast
 from uuid import uuid4
@@ -51,7 +53,7 @@ from uuid import uuid4
 import asyncpg
 import redis
 
-CORPUS_PDF = _HERE.parents[1] / "shared" / "corpus" / "engraved_ode_to_joy_a4_1p.pdf"
+CORPUS_PDF = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "engraved_ode_to_joy_a4_1p.pdf"
 API = "/api/v1"
 API_PROCESSES = 2
 WRK_THREADS = 2

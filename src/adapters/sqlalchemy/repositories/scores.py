@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 
+from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import score_from_row, score_to_row
 from adapters.sqlalchemy.models import ScoreRow
 from application.ports import Page, ScoreQuery, ScoreSummary
@@ -27,8 +28,9 @@ class SqlAlchemyScoreRepository:
         self._session.add(score_to_row(score, ScoreRow()))
 
     async def get(self, score_id: UUID, *, for_update: bool = False) -> Score | None:
-        """With for_update the row stays locked until the transaction ends (Postgres; SQLite has no row locks)."""
+        """With for_update the row stays locked until the transaction ends (SQLite: the whole database)."""
         if for_update:
+            await lock_for_writing(self._session)
             row = await self._session.get(ScoreRow, score_id, with_for_update=True, populate_existing=True)
         else:
             row = await self._session.get(ScoreRow, score_id)

@@ -7,6 +7,7 @@ from sqlalchemy import Select, String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import item_to_row, setlist_from_row, setlist_to_row
 from adapters.sqlalchemy.models import SetlistItemRow, SetlistRow
 from application.ports import Page
@@ -23,9 +24,10 @@ class SqlAlchemySetlistRepository:
         self._session.add(row)
 
     async def get(self, setlist_id: UUID, *, for_update: bool = False) -> Setlist | None:
-        """With for_update the row stays locked until the transaction ends (Postgres; SQLite has no row locks)."""
+        """With for_update the row stays locked until the transaction ends (SQLite: the whole database)."""
         statement = _with_items().where(SetlistRow.id == setlist_id)
         if for_update:
+            await lock_for_writing(self._session)
             statement = statement.with_for_update()
         row = await self._session.scalar(statement)
         return None if row is None else setlist_from_row(row)
@@ -53,9 +55,14 @@ class SqlAlchemySetlistRepository:
         return Page(items=[setlist_from_row(row) for row in rows], total=total or 0, limit=limit, offset=offset)
 
     async def containing_score(self, score_id: UUID) -> Sequence[Setlist]:
+        """Locked like `get(for_update=True)`: the caller is about to take the score's items out of them."""
+        await lock_for_writing(self._session)
         holding = select(SetlistItemRow.setlist_id).where(SetlistItemRow.score_id == score_id)
         rows = await self._session.scalars(
-            _with_items().where(SetlistRow.id.in_(holding)).order_by(SetlistRow.created_at, SetlistRow.id)
+            _with_items()
+            .where(SetlistRow.id.in_(holding))
+            .order_by(SetlistRow.created_at, SetlistRow.id)
+            .with_for_update(of=SetlistRow)
         )
         return [setlist_from_row(row) for row in rows]
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from application.ports import RateRule
 
 PREFIX = "SCOREMATE_"
+MIN_SECRET_LENGTH = 32
 _UNITS = {
     "s": 1,
     "sec": 1,
@@ -134,6 +135,8 @@ class Settings:
             raise SettingsError("SCOREMATE_STORAGE must be 'local' or 's3'")
         self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
         self.upload_rate_rule  # noqa: B018
+        if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(f"SCOREMATE_JWT_SECRET must have at least {MIN_SECRET_LENGTH} characters")
         for name in ("default_quota_bytes", "max_upload_bytes", "presign_expiry_seconds", "reservation_ttl_seconds"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"SCOREMATE_{name.upper()} must be positive")

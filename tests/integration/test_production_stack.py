@@ -115,7 +115,8 @@ async def test_concurrent_reservations_across_two_api_processes(stack: Stack) ->
         assert await _database_usage(stack, user.email) == (0, size * fits)
 
 
-async def test_a_killed_worker_loses_no_task(stack: Stack) -> None:
+async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerInfo) -> None:
+    s3 = s3_server
     # A short idle timeout so the test need not wait 15 minutes for the reclaim.
     settings = {"task_idle_timeout_seconds": 3, "max_page_thumbnails": 400}
     base_url = stack.api(**settings)
@@ -142,6 +143,12 @@ async def test_a_killed_worker_loses_no_task(stack: Stack) -> None:
         page = await user.download(score["id"], "page_thumbnail", page=400)
         assert Image.open(io.BytesIO(page.content)).size == (300, 300)
         assert (await user.quota())["used_bytes"] == len(TINY_PAGES)
+    # No duplicate side effects: one original, one cover and exactly one JPEG per page in storage.
+    me = finished["upload_id"]
+    objects = [o.object_name for o in s3.client().list_objects(stack.env["SCOREMATE_S3_BUCKET"], recursive=True)]
+    mine = [name for name in objects if f"/scores/{me}/" in name]
+    assert len(mine) == 1 + 1 + 400
+    assert len({name for name in mine if "/pages/" in name}) == 400
 
 
 async def test_redis_flushed_while_running_quota_is_rebuilt_from_the_database(stack: Stack) -> None:
@@ -189,3 +196,21 @@ async def test_readiness_names_what_failed(stack: Stack, tmp_path: Path) -> None
     assert checks["storage"] == "ok"
     assert checks["quota"].startswith("error")
     assert checks["queue"].startswith("error")
+
+
+async def test_failed_logins_are_limited_across_api_processes(stack: Stack) -> None:
+    first, second = stack.api(login_failure_limit="4/15min"), stack.api(login_failure_limit="4/15min")
+    async with (
+        httpx.AsyncClient(base_url=first, timeout=30) as one,
+        httpx.AsyncClient(base_url=second, timeout=30) as two,
+    ):
+        user = await register(one)
+        wrong = {"email": user.email, "password": "not the password"}
+        statuses = [
+            (await (one if i % 2 else two).post("/api/v1/auth/login", json=wrong)).status_code for i in range(4)
+        ]
+        assert statuses == [401] * 4
+        for client in (one, two):
+            limited = await client.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+            assert limited.status_code == 429
+            assert limited.json()["code"] == "too_many_requests"

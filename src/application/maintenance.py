@@ -127,7 +127,7 @@ class SweepStuckScores:
                         continue
                     score.processing_started_at = now
                 else:
-                    score.fail("Processing did not finish in time; try refreshing the score's info.", now)
+                    score.stall(now)
                 await uow.scores.save(score)
             await uow.commit()
         return len(stuck)

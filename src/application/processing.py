@@ -173,8 +173,7 @@ class GenerateAllThumbnails:
                     return
             page_count = score.page_count or 0
             if page_count > self._cap:
-                note = f"Only the first {self._cap} of {page_count} pages have thumbnails."
-                await self._updater.apply(score_id, lambda s, now: s.note_problem(note, now))
+                await self._updater.apply(score_id, lambda s, now: s.note_page_limit(self._cap, now))
             todo = [page for page in range(1, min(page_count, self._cap) + 1) if not score.has_page_thumbnail(page)]
             await self._thumbnails.pages(score, path, todo)
 
@@ -188,8 +187,8 @@ class MarkProcessingFailed:
     def __init__(self, updater: ScoreUpdater) -> None:
         self._updater = updater
 
-    async def __call__(self, score_id: UUID, reason: str) -> None:
-        await self._updater.apply(score_id, lambda s, now: s.give_up(reason, now))
+    async def __call__(self, score_id: UUID) -> None:
+        await self._updater.apply(score_id, Score.give_up)
 
 
 class DeleteFiles:

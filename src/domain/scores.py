@@ -17,6 +17,18 @@ MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
 
 
+class ProcessingProblem(StrEnum):
+    """Codes of what went wrong besides the document itself (those are domain.pdf.PdfErrorKind)."""
+
+    PROCESSING_FAILED = "processing_failed"
+    PROCESSING_STALLED = "processing_stalled"
+    PAGE_LIMIT = "page_limit"
+
+
+RETRIES_EXHAUSTED = "Processing failed repeatedly; try refreshing the score's info."
+STALLED = "Processing did not finish in time; try refreshing the score's info."
+
+
 class ProcessingStatus(StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"
@@ -43,6 +55,7 @@ class Score:
     pdf_metadata: PdfMetadata | None = None
     processing_status: ProcessingStatus = ProcessingStatus.PENDING
     processing_error: str | None = None
+    processing_error_code: str | None = None
     processing_started_at: datetime | None = None
     thumbnail_ready: bool = False
     thumbnail_pages: list[int] = field(default_factory=list)
@@ -66,7 +79,7 @@ class Score:
             self.genre = info.metadata.subject[:MAX_TEXT_FIELD_LENGTH]
         if not self.tags:
             self.tags = keywords_to_tags(info.metadata.keywords)[:MAX_TAGS]
-        self.processing_error = None
+        self.processing_error = self.processing_error_code = None
         self.updated_at = now
         if self.processing_status is ProcessingStatus.FAILED:
             # The document reads now, so an earlier failure no longer describes it.
@@ -80,29 +93,36 @@ class Score:
             self.processing_status = ProcessingStatus.READY
             self.updated_at = now
 
-    def give_up(self, reason: str, now: datetime) -> None:
+    def give_up(self, now: datetime) -> None:
         """Background work kept failing: a score still in processing fails; a ready one only says why."""
         if self.processing_status is ProcessingStatus.READY:
-            self.note_problem(reason, now)
+            self.note_problem(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
         else:
-            self.fail(reason, now)
+            self.fail(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
 
-    def fail(self, reason: str, now: datetime) -> None:
+    def stall(self, now: datetime) -> None:
+        self.fail(ProcessingProblem.PROCESSING_STALLED, STALLED, now)
+
+    def fail(self, code: str, sentence: str, now: datetime) -> None:
         self.processing_status = ProcessingStatus.FAILED
-        self.processing_error = reason
-        self.updated_at = now
+        self.note_problem(code, sentence, now)
 
     def fail_with(self, error: PdfError, now: datetime) -> None:
         """A document error fails the score; a render error leaves it ready and explains the missing thumbnail."""
         if error.kind.fails_document:
-            self.fail(error.kind.sentence, now)
+            self.fail(error.kind, error.kind.sentence, now)
         else:
-            self.note_problem(error.kind.sentence, now)
+            self.note_problem(error.kind, error.kind.sentence, now)
 
-    def note_problem(self, sentence: str, now: datetime) -> None:
-        """Something the musician should know that does not fail the score."""
+    def note_problem(self, code: str, sentence: str, now: datetime) -> None:
+        """Something the musician should know: `code` for programs, `sentence` for people."""
+        self.processing_error_code = str(code)
         self.processing_error = sentence
         self.updated_at = now
+
+    def note_page_limit(self, cap: int, now: datetime) -> None:
+        sentence = f"Only the first {cap} of {self.page_count} pages have thumbnails."
+        self.note_problem(ProcessingProblem.PAGE_LIMIT, sentence, now)
 
     def record_cover_thumbnail(self, now: datetime) -> None:
         self.thumbnail_ready = True

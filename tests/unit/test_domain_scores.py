@@ -100,7 +100,7 @@ def test_prefilled_values_respect_the_field_limits() -> None:
 def test_record_info_on_a_failed_score_never_leaves_a_failure_without_a_reason() -> None:
     """A score that is `failed` must say why; one whose document now reads is no longer failed."""
     score = make_score()
-    score.fail("The PDF took too long to read.", NOW)
+    score.fail("processing_failed", "The PDF took too long to read.", NOW)
     score.record_info(PdfInfo(2, PdfMetadata()), LATER)
     assert score.page_count == 2
     assert score.processing_status is not ProcessingStatus.FAILED or score.processing_error is not None
@@ -140,7 +140,7 @@ def test_finish_processing_keeps_a_render_note() -> None:
 def test_a_successful_reprocessing_clears_the_previous_failure() -> None:
     """The use cases call start_processing before record_info: the old failure must not survive that."""
     score = make_score()
-    score.fail("Processing did not finish in time; try refreshing the score's info.", NOW)
+    score.stall(NOW)
     score.start_processing(LATER)
     score.record_info(PdfInfo(2, PdfMetadata()), LATER)
     assert score.processing_status is ProcessingStatus.READY
@@ -182,7 +182,7 @@ def test_encrypted_says_password() -> None:
 def test_note_problem_does_not_change_the_status() -> None:
     score = make_score()
     score.record_info(PdfInfo(1, PdfMetadata()), NOW)
-    score.note_problem("Only the first 2000 of 3000 pages have thumbnails.", LATER)
+    score.note_problem("page_limit", "Only the first 2000 of 3000 pages have thumbnails.", LATER)
     assert score.processing_status is ProcessingStatus.READY
     assert score.processing_error == "Only the first 2000 of 3000 pages have thumbnails."
 
@@ -281,3 +281,35 @@ def test_fields_at_their_limits_are_accepted() -> None:
 
 def test_limits_apply_after_trimming() -> None:
     assert ScoreDetails(title="  " + "t" * MAX_TITLE_LENGTH + "  ").cleaned().title == "t" * MAX_TITLE_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        (lambda s: s.fail_with(PdfError(PdfErrorKind.ENCRYPTED), LATER), "failed", "encrypted"),
+        (lambda s: s.fail_with(PdfError(PdfErrorKind.NO_PAGES), LATER), "failed", "no_pages"),
+        (lambda s: s.fail_with(PdfError(PdfErrorKind.RENDER_TIMEOUT), LATER), "processing", "render_timeout"),
+        (lambda s: s.stall(LATER), "failed", "processing_stalled"),
+        (lambda s: s.give_up(LATER), "failed", "processing_failed"),
+    ],
+)
+def test_every_problem_has_a_code_for_programs_and_a_sentence_for_people(
+    change: object, status: str, code: str
+) -> None:
+    score = make_score()
+    score.start_processing(NOW)
+    change(score)  # type: ignore[operator]
+    assert (score.processing_status, score.processing_error_code) == (status, code)
+    assert score.processing_error
+    assert score.processing_error[0].isupper()
+    score.record_info(PdfInfo(3, PdfMetadata()), LATER)
+    assert (score.processing_error, score.processing_error_code) == (None, None)
+
+
+def test_the_page_limit_note_names_the_cap_and_the_page_count() -> None:
+    score = make_score()
+    score.record_info(PdfInfo(3000, PdfMetadata()), NOW)
+    score.note_page_limit(2000, LATER)
+    assert score.processing_status is ProcessingStatus.READY
+    assert score.processing_error_code == "page_limit"
+    assert score.processing_error == "Only the first 2000 of 3000 pages have thumbnails."

@@ -339,7 +339,7 @@ async def test_generate_all_for_a_missing_score_does_nothing(world: World) -> No
 async def test_mark_failed_says_why_on_an_unfinished_score(world: World) -> None:
     user = await world.user()
     score = await world.score(user)
-    await world.mark_processing_failed(score.id, "Processing failed repeatedly; try refreshing the score's info.")
+    await world.mark_processing_failed(score.id)
     done = world.stored_score(score.id)
     assert done.processing_status is ProcessingStatus.FAILED
     assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
@@ -349,7 +349,7 @@ async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:
     """A thumbnail task that gave up on a readable document must not turn a ready score `failed`."""
     user = await world.user()
     score = await world.processed_score(user, pages=3)
-    await world.mark_processing_failed(score.id, "Processing failed repeatedly; try refreshing the score's info.")
+    await world.mark_processing_failed(score.id)
     done = world.stored_score(score.id)
     assert done.processing_status is ProcessingStatus.READY
     assert done.page_count == 3
@@ -357,7 +357,7 @@ async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:
 
 
 async def test_mark_failed_on_a_missing_score_does_nothing(world: World) -> None:
-    await world.mark_processing_failed(uuid4(), "whatever")
+    await world.mark_processing_failed(uuid4())
     assert world.db.scores == {}
 
 

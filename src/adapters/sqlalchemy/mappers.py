@@ -86,6 +86,7 @@ def score_from_row(row: ScoreRow) -> Score:
         pdf_metadata=_metadata_from_json(row.pdf_metadata),
         processing_status=ProcessingStatus(row.processing_status),
         processing_error=row.processing_error,
+        processing_error_code=row.processing_error_code,
         processing_started_at=row.processing_started_at,
         thumbnail_ready=row.thumbnail_ready,
         thumbnail_pages=list(row.thumbnail_pages),
@@ -108,6 +109,7 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.pdf_metadata = None if score.pdf_metadata is None else asdict(score.pdf_metadata)
     row.processing_status = score.processing_status.value
     row.processing_error = score.processing_error
+    row.processing_error_code = score.processing_error_code
     row.processing_started_at = score.processing_started_at
     row.thumbnail_ready = score.thumbnail_ready
     row.thumbnail_pages = list(score.thumbnail_pages)

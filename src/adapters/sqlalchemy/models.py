@@ -91,6 +91,7 @@ class ScoreRow(Base):
     pdf_metadata: Mapped[dict[str, Any] | None]
     processing_status: Mapped[str] = mapped_column(String(16))
     processing_error: Mapped[str | None] = mapped_column(Text)
+    processing_error_code: Mapped[str | None] = mapped_column(String(32))
     processing_started_at: Mapped[datetime | None]
     thumbnail_ready: Mapped[bool]
     thumbnail_pages: Mapped[list[int]] = mapped_column(JsonB)

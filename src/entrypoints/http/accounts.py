@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, post
 
 from application.accounts import GetAccount, LogIn, RegisterUser
 from entrypoints.http.auth import CurrentUser, client_address
+from entrypoints.http.openapi import documented
 from entrypoints.http.presenters import user_body
 from entrypoints.http.schemas import LoginRequest, RegisterRequest, TokenBody, UserBody
 
@@ -17,17 +18,22 @@ class AccountController(Controller):
     path = "/auth"
     tags = ["Auth"]
 
-    @post("/register", summary="Create an account", security=[])
+    @post("/register", summary="Create an account", **documented("register"))
     async def register(self, data: RegisterRequest, register: FromDishka[RegisterUser]) -> UserBody:
-        """Emails are unique regardless of case; passwords need at least 8 characters."""
+        """Creates an account with the default storage quota; no token is needed. Emails are unique regardless of
+        case; passwords need at least 8 characters. Log in afterwards to get an access token."""
         return user_body(await register(data.email, data.password, data.username))
 
-    @post("/login", summary="Get an access token", status_code=200, security=[])
+    @post("/login", summary="Get an access token", status_code=200, **documented("login"))
     async def login(self, data: LoginRequest, request: Request[Any, Any, Any], log_in: FromDishka[LogIn]) -> TokenBody:
-        """Repeated failed attempts for one email or from one address answer 429 until the window passes."""
+        """Exchanges email and password for a bearer token that expires after `expires_in` seconds.
+        Repeated failed attempts for one email or from one address answer 429 (with `Retry-After`) until the
+        window passes; successful logins are not limited."""
         token = await log_in(data.email, data.password, client_address(request))
         return TokenBody(access_token=token.token, expires_in=token.expires_in)
 
-    @get("/me", summary="The current user and their quota")
+    @get("/me", summary="The current user and their quota", **documented("getMe"))
     async def me(self, user: FromDishka[CurrentUser], get_account: FromDishka[GetAccount]) -> UserBody:
+        """The account of the bearer token, with its storage quota:
+        `available_bytes = limit_bytes - used_bytes - reserved_bytes`."""
         return user_body(await get_account(user.id))

@@ -20,10 +20,11 @@ from application.maintenance import ReconcileQuota
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider
 from entrypoints.http.dashboard import DashboardController
-from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.errors import EXCEPTION_HANDLERS, read_json_body
 from entrypoints.http.files import FileController
 from entrypoints.http.health import HealthController
 from entrypoints.http.local_storage import LocalStorageController
+from entrypoints.http.openapi import BEARER
 from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
 from entrypoints.settings import Settings
@@ -33,7 +34,19 @@ from entrypoints.worker.runtime import build_runtime
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-BEARER = "BearerAuth"
+
+
+DESCRIPTION = """Sheet-music libraries: accounts, presigned uploads, scores, setlists and a dashboard.
+
+Every endpoint except register, login and health needs `Authorization: Bearer <access_token>`.
+Every error answers `{"status_code", "code", "detail"}`; each response lists its `code` values.
+JSON request bodies may be at most `SCOREMATE_MAX_REQUEST_BODY_BYTES` (1 MiB by default): larger ones answer
+413 `request_too_large`.
+
+Upload flow: `POST /api/v1/files/upload-url` reserves quota and answers a presigned request; send the file
+straight to storage with exactly its `method`, `upload_url` and `headers`; then `POST /api/v1/files/upload-confirm`
+(or create the score with `POST /api/v1/scores`, which confirms it) or `POST /api/v1/files/upload-cancel`.
+"""
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -43,6 +56,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         API_PREFIX,
         route_handlers=[AccountController, FileController, ScoreController, SetlistController, DashboardController],
         security=[{BEARER: []}],
+        # Every JSON endpoint: at most this many body bytes (413 request_too_large), and UTF-8 (else 400).
+        request_max_body_size=settings.max_request_body_bytes,
+        before_request=read_json_body,
     )
     handlers: list[DishkaRouter] = [api, DishkaRouter("/", route_handlers=[HealthController])]
     if settings.storage == "local":
@@ -64,10 +80,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="ScoreMate API",
             version="1.0.0",
-            description="Sheet-music libraries: accounts, presigned uploads, scores, setlists and a dashboard.",
+            description=DESCRIPTION,
             path="/schema",
+            use_handler_docstrings=True,
+            security=[{BEARER: []}],
             components=Components(
-                security_schemes={BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+                security_schemes={
+                    BEARER: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="The `access_token` of `POST /api/v1/auth/login`.",
+                    )
+                }
             ),
         ),
     )

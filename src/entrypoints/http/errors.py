@@ -60,12 +60,41 @@ def validation_error_handler(_: Request[Any, Any, Any], error: ValidationExcepti
     return error_response(400, "validation_error", detail, errors=errors)
 
 
-def http_error_handler(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     status = error.status_code
     if status >= 500:
         logger.error("HTTP %s: %s", status, error.detail)
     code = CODE_BY_STATUS.get(status, "error" if status < 500 else "internal_error")
-    return error_response(status, code, str(error.detail), error.headers)
+    detail = _body_limit_detail(request) if status == 413 else str(error.detail)
+    return error_response(status, code, detail, error.headers)
+
+
+def _body_limit_detail(request: Request[Any, Any, Any]) -> str:
+    try:
+        limit = request.route_handler.resolve_request_max_body_size()
+    except Exception:  # not routed: no handler to ask
+        limit = None
+    return f"The request body is larger than {limit} bytes." if limit else "The request body is too large."
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+async def read_json_body(request: Request[Any, Any, Any]) -> None:
+    """Before an API handler: read the body (413 past the limit) and refuse bytes that are not UTF-8 (400).
+
+    The JSON decoder would raise UnicodeDecodeError on such bytes, which is no client error Litestar knows.
+    """
+    if request.method not in BODY_METHODS:
+        return
+    body = await request.body()
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValidationException(
+            f"The request body is not valid UTF-8 (byte {error.start}).",
+            extra=[{"message": "not valid UTF-8", "source": "body"}],
+        ) from None
 
 
 def unavailable_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:

@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.ports import ObjectStorage, QuotaLedger, TaskQueue
+from entrypoints.http.openapi import PublicOperation
 from entrypoints.http.schemas import HealthBody
 
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -29,11 +31,24 @@ class HealthController(Controller):
     tags = ["Operations"]
     security = []
 
-    @get("/", summary="Liveness")
+    @get("/", summary="Liveness", operation_id="liveness", operation_class=PublicOperation)
     async def live(self) -> HealthBody:
+        """Answers `{"status": "ok"}` while the process serves requests; it checks nothing else."""
         return HealthBody(status="ok")
 
-    @get("/ready", summary="Readiness: database, storage, quota ledger and queue")
+    @get(
+        "/ready",
+        summary="Readiness: database, storage, quota ledger and queue",
+        operation_id="readiness",
+        operation_class=PublicOperation,
+        responses={
+            503: ResponseSpec(
+                HealthBody,
+                description="Something failed: `status` is `unavailable` and `checks` says what.",
+                generate_examples=False,
+            )
+        },
+    )
     async def ready(
         self,
         engine: FromDishka[AsyncEngine],
@@ -41,6 +56,9 @@ class HealthController(Controller):
         ledger: FromDishka[QuotaLedger],
         queue: FromDishka[TaskQueue],
     ) -> Response[HealthBody]:
+        """200 when the database, storage, the quota ledger and the task queue all answer within 3 s, else 503;
+        `checks` says `ok` or the error of each."""
+
         async def database() -> None:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))

@@ -9,9 +9,11 @@ from litestar.params import Parameter
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Databases take a 64-bit OFFSET; anything past this is refused (400), not an error of the database.
+MAX_OFFSET = 2**31 - 1
 
 Limit = Annotated[int, Parameter(ge=1, description=f"Page size, at most {MAX_LIMIT} (larger values are capped).")]
-Offset = Annotated[int, Parameter(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Parameter(ge=0, le=MAX_OFFSET, description="Items to skip.")]
 
 
 @dataclass(frozen=True)

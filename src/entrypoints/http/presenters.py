@@ -26,7 +26,7 @@ def user_body(account: Account) -> schemas.UserBody:
 
 def upload_body(upload: Upload) -> schemas.UploadBody:
     return schemas.UploadBody(
-        upload.id, str(upload.status), upload.filename, upload.size_bytes, upload.storage_key, upload.created_at
+        upload.id, upload.status, upload.filename, upload.size_bytes, upload.storage_key, upload.created_at
     )
 
 
@@ -44,7 +44,7 @@ def score_body(score: Score) -> schemas.ScoreBody:
         size_bytes=score.size_bytes,
         page_count=score.page_count,
         pdf_metadata=metadata,
-        processing_status=str(score.processing_status),
+        processing_status=score.processing_status,
         processing_error=score.processing_error,
         thumbnail_ready=score.thumbnail_ready,
         page_thumbnails_ready=score.page_thumbnails_ready,

@@ -8,8 +8,19 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from domain.scores import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    MAX_TEXT_FIELD_LENGTH,
+    MAX_TITLE_LENGTH,
+    ProcessingStatus,
+    Unset,
+)
 from domain.scores import UNSET as LEAVE_AS_IS
-from domain.scores import Unset
+from domain.setlists import MAX_NAME_LENGTH
+from domain.uploads import UploadStatus
+from domain.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 T = TypeVar("T")
 
@@ -19,23 +30,56 @@ def given(value: T | UnsetType) -> T | Unset:
     return LEAVE_AS_IS if isinstance(value, UnsetType) else value
 
 
-Email = Annotated[str, Meta(max_length=320, examples=["clara@example.com"])]
-Password = Annotated[str, Meta(max_length=1024, examples=["correct horse battery"])]
-ShortText = Annotated[str, Meta(max_length=300)]
-LongText = Annotated[str, Meta(max_length=5000)]
-Tag = Annotated[str, Meta(max_length=64)]
-Tags = Annotated[list[Tag], Meta(max_length=50)]
-PageNumber = Annotated[int, Meta(ge=1, le=1_000_000)]
-Position = Annotated[int, Meta(ge=0, le=1_000_000)]
+# Postgres text cannot hold NUL characters: refusing them here makes such input a 400, not a database error.
+NO_NUL = r"^[^\x00]*$"
+
+
+def documented_as(**schema: object) -> dict[str, object]:
+    """OpenAPI keywords Litestar loses on optional fields (a bound of 0, the items of a list), stated again."""
+    return {"extra": schema}
+
+
+Email = Annotated[str, Meta(max_length=320, pattern=NO_NUL, examples=["clara@example.com"])]
+Password = Annotated[str, Meta(max_length=MAX_PASSWORD_LENGTH, examples=["correct horse battery"])]
+NewPassword = Annotated[
+    str, Meta(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, examples=["correct horse battery"])
+]
+Title = Annotated[str, Meta(min_length=1, max_length=MAX_TITLE_LENGTH, pattern=NO_NUL)]
+ShortText = Annotated[str, Meta(max_length=MAX_TEXT_FIELD_LENGTH, pattern=NO_NUL)]
+LongText = Annotated[str, Meta(max_length=MAX_DESCRIPTION_LENGTH, pattern=NO_NUL)]
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=NO_NUL)]
+Notes = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]
+Tag = Annotated[str, Meta(max_length=MAX_TAG_LENGTH, pattern=NO_NUL)]
+Tags = Annotated[
+    list[Tag],
+    Meta(
+        max_length=MAX_TAGS,
+        extra_json_schema=documented_as(items={"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": NO_NUL}),
+    ),
+]
+MAX_PAGE = 1_000_000
+PageNumber = Annotated[int, Meta(ge=1, le=MAX_PAGE)]
+Position = Annotated[int, Meta(ge=0, le=1_000_000, extra_json_schema=documented_as(minimum=0))]
+Seconds = Annotated[int, Meta(description="Seconds from now.")]
+Bytes = Annotated[int, Meta(description="A size in bytes.")]
 
 
 # --- errors and operations ---------------------------------------------------------------------
 
 
+class FieldError(Struct):
+    message: str
+    key: Annotated[str, Meta(description="The field or parameter at fault.")] | UnsetType = UNSET
+    source: Annotated[str, Meta(description="Where it was: body, query, path or header.")] | UnsetType = UNSET
+
+
 class ErrorBody(Struct):
-    status_code: int
-    code: str
-    detail: str
+    """Every error answers this body; `code` is the contract's machine code, `detail` a sentence for people."""
+
+    status_code: Annotated[int, Meta(description="The HTTP status again.")]
+    code: Annotated[str, Meta(description="Machine code; see each response's description for the possible values.")]
+    detail: Annotated[str, Meta(description="A human sentence.")]
+    errors: Annotated[list[FieldError], Meta(description="Field errors of a validation_error.")] | UnsetType = UNSET
 
 
 class HealthBody(Struct):
@@ -52,8 +96,8 @@ class TaskAccepted(Struct):
 
 class RegisterRequest(Struct):
     email: Email
-    password: Password
-    username: Annotated[str, Meta(max_length=64)] | None = None
+    password: NewPassword
+    username: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] | None = None
 
 
 class LoginRequest(Struct):
@@ -62,10 +106,12 @@ class LoginRequest(Struct):
 
 
 class Quota(Struct):
-    limit_bytes: int
-    used_bytes: int
-    reserved_bytes: int
-    available_bytes: int
+    """`available_bytes = limit_bytes - used_bytes - reserved_bytes`."""
+
+    limit_bytes: Bytes
+    used_bytes: Bytes
+    reserved_bytes: Annotated[int, Meta(description="Bytes held by pending uploads.")]
+    available_bytes: Bytes
 
 
 class UserBody(Struct):
@@ -77,18 +123,18 @@ class UserBody(Struct):
 
 
 class TokenBody(Struct):
-    access_token: str
-    expires_in: int
-    token_type: str = "bearer"
+    access_token: Annotated[str, Meta(description="Send as `Authorization: Bearer <access_token>`.")]
+    expires_in: Seconds
+    token_type: Literal["bearer"] = "bearer"
 
 
 # --- files -------------------------------------------------------------------------------------
 
 
 class UploadUrlRequest(Struct):
-    filename: Annotated[str, Meta(max_length=1024, examples=["etude.pdf"])]
-    content_type: Annotated[str, Meta(max_length=255, examples=["application/pdf"])]
-    size_bytes: Annotated[int, Meta(examples=[199199])]
+    filename: Annotated[str, Meta(max_length=1024, pattern=NO_NUL, examples=["etude.pdf"])]
+    content_type: Annotated[str, Meta(max_length=255, pattern=NO_NUL, examples=["application/pdf"])]
+    size_bytes: Annotated[int, Meta(examples=[199199], description="The exact size of the file in bytes.")]
 
 
 class UploadIdRequest(Struct):
@@ -96,27 +142,29 @@ class UploadIdRequest(Struct):
 
 
 class UploadTicketBody(Struct):
+    """Send the file with exactly `method`, `upload_url` and every header in `headers`."""
+
     upload_id: UUID
-    upload_url: str
-    method: str
+    upload_url: Annotated[str, Meta(description="Presigned URL; it expires after `expires_in` seconds.")]
+    method: Annotated[str, Meta(examples=["PUT"])]
     headers: dict[str, str]
     s3_key: str
-    expires_in: int
+    expires_in: Seconds
     expires_at: datetime
 
 
 class UploadBody(Struct):
     upload_id: UUID
-    status: str
+    status: UploadStatus
     filename: str
-    size_bytes: int
+    size_bytes: Bytes
     s3_key: str
     created_at: datetime
 
 
 class DownloadUrlBody(Struct):
-    download_url: str
-    expires_in: int
+    download_url: Annotated[str, Meta(description="Presigned URL; it expires after `expires_in` seconds.")]
+    expires_in: Seconds
     expires_at: datetime
 
 
@@ -128,7 +176,7 @@ FileType = Literal["original", "thumbnail", "page_thumbnail"]
 
 class CreateScoreRequest(Struct):
     upload_id: UUID
-    title: ShortText
+    title: Title
     composer: ShortText | None = None
     genre: ShortText | None = None
     tags: Tags | None = None
@@ -136,7 +184,7 @@ class CreateScoreRequest(Struct):
 
 
 class UpdateScoreRequest(Struct):
-    title: ShortText | UnsetType = UNSET
+    title: Title | UnsetType = UNSET
     composer: ShortText | UnsetType | None = UNSET
     genre: ShortText | UnsetType | None = UNSET
     tags: Tags | UnsetType | None = UNSET
@@ -170,7 +218,7 @@ class ScoreBody(Struct):
     size_bytes: int
     page_count: int | None
     pdf_metadata: PdfMetadataBody | None
-    processing_status: str
+    processing_status: ProcessingStatus
     processing_error: str | None
     thumbnail_ready: bool
     page_thumbnails_ready: int
@@ -189,24 +237,24 @@ class ScorePage(Struct):
 
 
 class CreateSetlistRequest(Struct):
-    name: Annotated[str, Meta(max_length=200)]
+    name: Name
     description: LongText | None = None
 
 
 class UpdateSetlistRequest(Struct):
-    name: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
     description: LongText | UnsetType | None = UNSET
 
 
 class AddItemRequest(Struct):
     score_id: UUID
     position: Position | None = None
-    notes: Annotated[str, Meta(max_length=2000)] | None = None
+    notes: Notes | None = None
 
 
 class UpdateItemRequest(Struct):
     position: Position | None = None
-    notes: Annotated[str, Meta(max_length=2000)] | UnsetType | None = UNSET
+    notes: Notes | UnsetType | None = UNSET
 
 
 class ReorderRequest(Struct):

@@ -13,9 +13,11 @@ from application.ports import ScoreQuery
 from application.scores import CreateScore, DeleteScore, GetScore, ListScores, RequestProcessing, UpdateScore
 from domain.scores import ProcessingStatus, ScoreDetails
 from entrypoints.http.auth import CurrentUser
+from entrypoints.http.openapi import documented
 from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
 from entrypoints.http.presenters import score_body
 from entrypoints.http.schemas import (
+    NO_NUL,
     CreateScoreRequest,
     RegenerateThumbnailRequest,
     ScoreBody,
@@ -26,7 +28,7 @@ from entrypoints.http.schemas import (
 )
 
 Ordering = Literal["title", "-title", "created_at", "-created_at", "composer", "-composer"]
-Filter = Annotated[str | None, Parameter(max_length=300, required=False)]
+Filter = Annotated[str | None, Parameter(max_length=300, pattern=NO_NUL, required=False)]
 
 
 def _created(data: CreateScoreRequest) -> ScoreDetails:
@@ -48,14 +50,16 @@ class ScoreController(Controller):
     path = "/scores"
     tags = ["Scores"]
 
-    @post("/", summary="Create a score from an upload")
+    @post("/", summary="Create a score from an upload", **documented("createScore"))
     async def create(
         self, data: CreateScoreRequest, user: FromDishka[CurrentUser], create: FromDishka[CreateScore]
     ) -> ScoreBody:
-        """A pending upload is confirmed first. Page count, metadata and the cover are made in the background."""
+        """Makes a score of an upload; a pending upload is confirmed first (so it can answer confirm's errors).
+        Page count, metadata and the cover thumbnail are made in the background: poll the score until
+        `processing_status` is `ready` or `failed`."""
         return score_body(await create(user.id, data.upload_id, _created(data)))
 
-    @get("/", summary="Search and list scores")
+    @get("/", summary="Search and list scores", **documented("listScores"))
     async def list_scores(
         self,
         user: FromDishka[CurrentUser],
@@ -69,6 +73,8 @@ class ScoreController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> ScorePage:
+        """The user's scores, one page at a time. `q` searches title, composer, genre, description and tags;
+        `composer`, `genre`, `tag` and `status` filter."""
         page = window(limit, offset)
         query = ScoreQuery(
             user.id, q or None, composer or None, genre or None, tag or None, status, ordering, page.limit, page.offset
@@ -76,13 +82,14 @@ class ScoreController(Controller):
         result = await list_scores(query)
         return ScorePage([score_body(score) for score in result.items], result.total, result.limit, result.offset)
 
-    @get("/{score_id:uuid}", summary="Get a score")
+    @get("/{score_id:uuid}", summary="Get a score", **documented("getScore"))
     async def get_score(
         self, score_id: UUID, user: FromDishka[CurrentUser], get_score: FromDishka[GetScore]
     ) -> ScoreBody:
+        """One score with its processing state; another user's score answers 404 like a missing one."""
         return score_body(await get_score(user.id, score_id))
 
-    @patch("/{score_id:uuid}", summary="Edit a score's details")
+    @patch("/{score_id:uuid}", summary="Edit a score's details", **documented("updateScore"))
     async def update(
         self,
         score_id: UUID,
@@ -90,16 +97,22 @@ class ScoreController(Controller):
         user: FromDishka[CurrentUser],
         update: FromDishka[UpdateScore],
     ) -> ScoreBody:
+        """Changes only the fields given; `null` clears composer, genre, tags or description."""
         return score_body(await update(user.id, score_id, _changes(data)))
 
-    @delete("/{score_id:uuid}", summary="Delete a score")
+    @delete("/{score_id:uuid}", summary="Delete a score", **documented("deleteScore"))
     async def delete_score(
         self, score_id: UUID, user: FromDishka[CurrentUser], delete_score: FromDishka[DeleteScore]
     ) -> None:
         """Frees its quota at once, removes it from setlists, and deletes its files in the background."""
         await delete_score(user.id, score_id)
 
-    @post("/{score_id:uuid}/regenerate_thumbnail", summary="Render the cover again", status_code=202)
+    @post(
+        "/{score_id:uuid}/regenerate_thumbnail",
+        summary="Render the cover again",
+        status_code=202,
+        **documented("regenerateThumbnail"),
+    )
     async def regenerate_thumbnail(
         self,
         score_id: UUID,
@@ -107,17 +120,31 @@ class ScoreController(Controller):
         processing: FromDishka[RequestProcessing],
         data: RegenerateThumbnailRequest | None = None,
     ) -> TaskAccepted:
+        """Queues rendering the cover thumbnail from `page` (default 1); the body may be left out."""
         page = data.page if data else 1
         return TaskAccepted(await processing.regenerate_thumbnail(user.id, score_id, page))
 
-    @post("/{score_id:uuid}/refresh_info", summary="Read page count and metadata again", status_code=202)
+    @post(
+        "/{score_id:uuid}/refresh_info",
+        summary="Read page count and metadata again",
+        status_code=202,
+        **documented("refreshInfo"),
+    )
     async def refresh_info(
         self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
     ) -> TaskAccepted:
+        """Queues reading the PDF's page count and metadata again, then the cover thumbnail."""
         return TaskAccepted(await processing.refresh_info(user.id, score_id))
 
-    @post("/{score_id:uuid}/generate_all_thumbnails", summary="Render every page's thumbnail", status_code=202)
+    @post(
+        "/{score_id:uuid}/generate_all_thumbnails",
+        summary="Render every page's thumbnail",
+        status_code=202,
+        **documented("generateAllThumbnails"),
+    )
     async def generate_all_thumbnails(
         self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
     ) -> TaskAccepted:
+        """Queues rendering a thumbnail of every page (up to `SCOREMATE_MAX_PAGE_THUMBNAILS`);
+        `page_thumbnails_ready` counts them as they appear."""
         return TaskAccepted(await processing.generate_all_thumbnails(user.id, score_id))

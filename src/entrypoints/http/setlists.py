@@ -11,9 +11,11 @@ from litestar.params import Parameter
 
 from application.setlists import Setlists
 from entrypoints.http.auth import CurrentUser
+from entrypoints.http.openapi import documented
 from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
 from entrypoints.http.presenters import item_body, setlist_body, setlist_with_items
 from entrypoints.http.schemas import (
+    NO_NUL,
     AddItemRequest,
     CreateSetlistRequest,
     ReorderRequest,
@@ -30,32 +32,38 @@ class SetlistController(Controller):
     path = "/setlists"
     tags = ["Setlists"]
 
-    @post("/", summary="Create a setlist")
+    @post("/", summary="Create a setlist", **documented("createSetlist"))
     async def create(
         self, data: CreateSetlistRequest, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> SetlistBody:
+        """An empty setlist; add scores with `POST /api/v1/setlists/{setlist_id}/items`."""
         return setlist_with_items(await setlists.create(user.id, data.name, data.description))
 
-    @get("/", summary="List setlists (without items)")
+    @get("/", summary="List setlists (without items)", **documented("listSetlists"))
     async def list_setlists(
         self,
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
-        q: Annotated[str | None, Parameter(max_length=200, required=False)] = None,
+        q: Annotated[
+            str | None, Parameter(max_length=200, pattern=NO_NUL, required=False, description="Searches names.")
+        ] = None,
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> SetlistPage:
+        """The user's setlists, one page at a time, each with its `item_count` but without its items."""
         page = window(limit, offset)
         result = await setlists.search(user.id, q or None, page.limit, page.offset)
         return SetlistPage([setlist_body(s) for s in result.items], result.total, result.limit, result.offset)
 
-    @get("/{setlist_id:uuid}", summary="Get a setlist with its items in order")
+    @get("/{setlist_id:uuid}", summary="Get a setlist with its items in order", **documented("getSetlist"))
     async def get_setlist(
         self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> SetlistBody:
+        """The setlist with `items` ordered by their 0-based, contiguous `position`, each with a summary of its
+        score."""
         return setlist_with_items(await setlists.get(user.id, setlist_id))
 
-    @patch("/{setlist_id:uuid}", summary="Rename or describe a setlist")
+    @patch("/{setlist_id:uuid}", summary="Rename or describe a setlist", **documented("updateSetlist"))
     async def update(
         self,
         setlist_id: UUID,
@@ -63,15 +71,21 @@ class SetlistController(Controller):
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
     ) -> SetlistBody:
+        """Changes only the fields given; `null` clears the description."""
         return setlist_with_items(await setlists.update(user.id, setlist_id, given(data.name), given(data.description)))
 
-    @delete("/{setlist_id:uuid}", summary="Delete a setlist (its scores stay)")
+    @delete("/{setlist_id:uuid}", summary="Delete a setlist (its scores stay)", **documented("deleteSetlist"))
     async def delete_setlist(
         self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> None:
+        """Deletes the setlist and its items; the scores stay in the library."""
         await setlists.delete(user.id, setlist_id)
 
-    @post("/{setlist_id:uuid}/items", summary="Add a score (appended when no position is given)")
+    @post(
+        "/{setlist_id:uuid}/items",
+        summary="Add a score (appended when no position is given)",
+        **documented("addSetlistItem"),
+    )
     async def add_item(
         self,
         setlist_id: UUID,
@@ -79,10 +93,16 @@ class SetlistController(Controller):
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
     ) -> SetlistItemBody:
+        """Inserts the score at `position` (0-based; past the end appends), or appends it. A score may appear
+        more than once."""
         item, summary = await setlists.add_item(user.id, setlist_id, data.score_id, data.position, data.notes)
         return item_body(item, summary)
 
-    @patch("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Move an item or change its notes")
+    @patch(
+        "/{setlist_id:uuid}/items/{item_id:uuid}",
+        summary="Move an item or change its notes",
+        **documented("updateSetlistItem"),
+    )
     async def update_item(
         self,
         setlist_id: UUID,
@@ -91,16 +111,18 @@ class SetlistController(Controller):
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
     ) -> SetlistItemBody:
+        """Moves the item to `position` (the others shift to stay contiguous) and/or changes its `notes`."""
         item, summary = await setlists.update_item(user.id, setlist_id, item_id, data.position, given(data.notes))
         return item_body(item, summary)
 
-    @delete("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Remove an item")
+    @delete("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Remove an item", **documented("removeSetlistItem"))
     async def remove_item(
         self, setlist_id: UUID, item_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> None:
+        """Removes the item; the positions after it close the gap."""
         await setlists.remove_item(user.id, setlist_id, item_id)
 
-    @put("/{setlist_id:uuid}/items/order", summary="Reorder all items")
+    @put("/{setlist_id:uuid}/items/order", summary="Reorder all items", **documented("reorderSetlistItems"))
     async def reorder(
         self,
         setlist_id: UUID,
@@ -108,5 +130,5 @@ class SetlistController(Controller):
         user: FromDishka[CurrentUser],
         setlists: FromDishka[Setlists],
     ) -> SetlistBody:
-        """`item_ids` must be a permutation of all the setlist's item ids."""
+        """`item_ids` must be a permutation of all the setlist's item ids; item `i` gets position `i`."""
         return setlist_with_items(await setlists.reorder(user.id, setlist_id, data.item_ids))

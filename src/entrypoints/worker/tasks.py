@@ -94,8 +94,6 @@ def give_up_handler(container: AsyncContainer) -> Callable[[TaskiqMessage, BaseE
             return
         async with container() as request:
             mark_failed = await request.get(MarkProcessingFailed)
-            await mark_failed(
-                UUID(str(message.args[0])), "Processing failed repeatedly; try refreshing the score's info."
-            )
+            await mark_failed(UUID(str(message.args[0])))
 
     return on_give_up

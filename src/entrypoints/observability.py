@@ -74,6 +74,7 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error", "taskiq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     # Access lines come from our own middleware: uvicorn's would print signed storage URLs.
     logging.getLogger("uvicorn.access").disabled = True
 

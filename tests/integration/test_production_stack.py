@@ -17,6 +17,7 @@ from PIL import Image
 from tests.integration.support.api import User, corpus_file, register
 from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.integration.support.seaweed import S3ServerInfo
+from tests.integration.support.server import free_port
 from tests.integration.support.stack import Stack, collecting_logs, delete_redis_keys, production_stack
 
 ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
@@ -50,8 +51,9 @@ async def _database_usage(stack: Stack, user_email: str) -> tuple[int, int]:
 
 async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
     base_url = stack.api()
-    stack.worker()
-    stack.start("scheduler")
+    worker_metrics, scheduler_metrics = free_port(), free_port()
+    stack.worker(metrics_port=worker_metrics)
+    stack.start("scheduler", metrics_port=scheduler_metrics)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         ready = await client.get("/health/ready")
         assert ready.status_code == 200, ready.text
@@ -91,6 +93,11 @@ async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
         assert (await user.quota())["used_bytes"] == len(ODE) + len(ENCRYPTED)
         gone = await user.get("/api/v1/files/download-url", params={"score_id": etude_score["id"]})
         assert gone.status_code == 404
+
+        worker = (await client.get(f"http://127.0.0.1:{worker_metrics}/metrics")).text
+        assert 'scoremate_tasks_total{outcome="succeeded",task="scoremate.process_pdf_info"} 3.0' in worker
+        scheduler = (await client.get(f"http://127.0.0.1:{scheduler_metrics}/metrics")).text
+        assert 'scoremate_task_queue_depth{state="stream"}' in scheduler
 
 
 async def test_concurrent_reservations_across_two_api_processes(stack: Stack) -> None:

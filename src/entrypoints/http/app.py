@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from taskiq import AsyncBroker
 
 from adapters.sqlalchemy.migrate import migrate
@@ -25,13 +26,22 @@ from entrypoints.http.files import FileController
 from entrypoints.http.health import HealthController
 from entrypoints.http.local_storage import LocalStorageController
 from entrypoints.http.openapi import BEARER
+from entrypoints.http.request_log import with_request_log
 from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
+from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings
 from entrypoints.worker.process import kick_periodic_tasks
 from entrypoints.worker.runtime import build_runtime
 
 logger = logging.getLogger(__name__)
+
+
+class MetricsController(PrometheusController):
+    """Prometheus scrapes `GET /metrics` (no token: keep it on the internal network)."""
+
+    path = "/metrics"
+    include_in_schema = False
 
 API_PREFIX = "/api/v1"
 
@@ -51,6 +61,7 @@ straight to storage with exactly its `method`, `upload_url` and `headers`; then 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    configure_logging(settings)
     broker, container = build_runtime(settings, HttpProvider(), LitestarProvider())
     api = DishkaRouter(
         API_PREFIX,
@@ -60,7 +71,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_request_body_bytes,
         before_request=read_json_body,
     )
-    handlers: list[DishkaRouter] = [api, DishkaRouter("/", route_handlers=[HealthController])]
+    metrics = PrometheusConfig(app_name="scoremate", prefix="scoremate", group_path=True, exclude=["/metrics"])
+    handlers: list[DishkaRouter] = [api, DishkaRouter("/", route_handlers=[HealthController, MetricsController])]
     if settings.storage == "local":
         handlers.append(DishkaRouter("/", route_handlers=[LocalStorageController]))
 
@@ -73,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=handlers,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
+        middleware=[metrics.middleware],
+        logging_config=None,  # entrypoints.observability configures logging for every process kind
         request_max_body_size=settings.max_request_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins))
         if settings.cors_allow_origins
@@ -97,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     setup_dishka(container, app)
+    app.asgi_handler = with_request_log(app.asgi_handler)
     return app
 
 

@@ -10,7 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from minio.error import S3Error
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from domain.errors import DomainError, ErrorKind
 
@@ -104,6 +104,11 @@ def unavailable_handler(request: Request[Any, Any, Any], error: Exception) -> Re
     )
 
 
+def conflict_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    logger.warning("concurrent change on %s %s: %s", request.method, request.url.path, error)
+    return error_response(409, "conflict", "The request collided with a concurrent change; try it again.")
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return error_response(
@@ -127,6 +132,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OSError: unavailable_handler,
     RedisError: unavailable_handler,
     DBAPIError: unavailable_handler,
+    IntegrityError: conflict_handler,
     S3Error: unavailable_handler,
     Exception: unexpected_error_handler,
 }

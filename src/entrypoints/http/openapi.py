@@ -20,7 +20,7 @@ BEARER = "BearerAuth"
 
 # Every machine code the API answers with, and what it means; API.md names most of them.
 ERROR_CODES: Mapping[str, str] = {
-    "validation_error": "The request is malformed or a value is out of range; `errors`, when given, lists the fields at fault.",
+    "validation_error": "The request is malformed or a value is out of range; `errors`, if given, lists the fields.",
     "not_authenticated": "The bearer token is missing, malformed or expired, or its account no longer exists.",
     "invalid_credentials": "The email or password is wrong.",
     "email_taken": "An account with this email already exists (emails are compared regardless of case).",
@@ -61,7 +61,7 @@ class Documented:
     errors: Mapping[int, Sequence[str]] = field(default_factory=dict)
     body: bool = False  # a JSON body: 400 validation_error, 413 request_too_large
     query: bool = False  # query parameters: 400 validation_error
-    path: bool = False  # ids in the path: 400 validation_error, 404 not_found (not a UUID)
+    path: bool = False  # ids in the path: 404 not_found (not a UUID), 400 validation_error (as for any parameter)
     public: bool = False  # no bearer token: no 401 not_authenticated
 
     def codes(self) -> dict[int, list[str]]:

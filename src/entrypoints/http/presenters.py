@@ -46,6 +46,7 @@ def score_body(score: Score) -> schemas.ScoreBody:
         pdf_metadata=metadata,
         processing_status=score.processing_status,
         processing_error=score.processing_error,
+        processing_error_code=score.processing_error_code,
         thumbnail_ready=score.thumbnail_ready,
         page_thumbnails_ready=score.page_thumbnails_ready,
         created_at=score.created_at,

@@ -220,6 +220,16 @@ class ScoreBody(Struct):
     pdf_metadata: PdfMetadataBody | None
     processing_status: ProcessingStatus
     processing_error: str | None
+    processing_error_code: (
+        Annotated[
+            str,
+            Meta(
+                description="What went wrong, for programs: not_pdf, empty, corrupt, encrypted, no_pages, "
+                "render_timeout, render_limit, processing_failed, processing_stalled or page_limit."
+            ),
+        ]
+        | None
+    )
     thumbnail_ready: bool
     page_thumbnails_ready: int
     created_at: datetime

@@ -14,6 +14,8 @@ TASK_SECONDS = Histogram(
 TASK_RETRIES = Counter("scoremate_task_retries", "Retries sent after a task failed.", ["task"])
 RESERVATIONS = Counter("scoremate_quota_reservations", "Quota reservations by result.", ["result"])
 QUEUE_DEPTH = Gauge(
-    "scoremate_task_queue_depth", "Messages in the task stream, and those taken but not yet acknowledged.", ["state"],
+    "scoremate_task_queue_depth",
+    "Messages in the task stream, and those taken but not yet acknowledged.",
+    ["state"],
     multiprocess_mode="max",
 )

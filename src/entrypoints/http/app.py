@@ -43,6 +43,7 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
 
+
 API_PREFIX = "/api/v1"
 
 

@@ -27,6 +27,6 @@ def build_runtime(settings: Settings, *extra_providers: object) -> tuple[AsyncBr
             max_retries=settings.task_max_retries,
             base_delay=settings.task_retry_base_seconds,
             on_give_up=give_up_handler(container),
-        )
+        ),
     )
     return broker, container

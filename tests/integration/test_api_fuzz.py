@@ -8,17 +8,12 @@ by ids of a real score, upload, setlist and item of the fuzzing user, so the fuz
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
-import subprocess
-import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import schemathesis
@@ -32,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.support.api import corpus_file, register
-from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
-from tests.integration.support.server import REPO_ROOT, Server, scoremate_env, serve
+from tests.integration.support.backends import serve_on
+from tests.integration.support.server import REPO_ROOT, Server
 
 API = "/api/v1"
 ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
@@ -47,14 +42,6 @@ class Fuzzing:
     server: Server
     headers: dict[str, str]
     ids: dict[str, list[str]]  # name of a path or body field -> ids of real resources of the fuzzing user
-
-
-async def _admin(statement: str) -> None:
-    admin = await asyncpg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres")
-    try:
-        await admin.execute(statement)
-    finally:
-        await admin.close()
 
 
 async def _seed(server: Server) -> Fuzzing:
@@ -80,28 +67,8 @@ async def fuzzing(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     backend: str = request.param
     data_dir = tmp_path_factory.mktemp(f"fuzz-{backend}")
     settings: dict[str, object] = {"upload_rate_limit": "100000/minute"}
-    if backend == "sqlite":
-        with serve(data_dir, **settings) as running:
-            yield await _seed(running)
-        return
-    name = f"scoremate_fuzz_{uuid.uuid4().hex}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+asyncpg://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-        migrated = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "entrypoints.cli", "migrate"],
-            env=scoremate_env(data_dir, database_url=url),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        with serve(data_dir, database_url=url, **settings) as running:
-            yield await _seed(running)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with serve_on(backend, data_dir, **settings) as running:
+        yield await _seed(running)
 
 
 @pytest.fixture(scope="module")

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.integration.support.api import User, corpus_file, register
-from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
-from tests.integration.support.server import Server, scoremate_env, serve
+from tests.integration.support.backends import serve_on
+from tests.integration.support.server import Server
 
 API = "/api/v1"
 ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
@@ -29,42 +26,13 @@ ENCRYPTED = corpus_file("bad_encrypted_aes256.pdf")
 CONCURRENT_ADDS = 20
 
 
-async def _admin(statement: str) -> None:
-    admin = await asyncpg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres")
-    try:
-        await admin.execute(statement)
-    finally:
-        await admin.close()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
     backend: str = request.param
     data_dir = tmp_path_factory.mktemp(f"setlists-{backend}")
     settings: dict[str, object] = {"upload_rate_limit": "10000/minute"}
-    if backend == "sqlite":
-        with serve(data_dir, **settings) as running:
-            yield running
-        return
-    name = f"scoremate_setlists_{uuid.uuid4().hex}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+asyncpg://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
-        # serve migrates only SQLite; Postgres is migrated by `scoremate migrate`, as in production.
-        migrated = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "entrypoints.cli", "migrate"],
-            env=scoremate_env(data_dir, database_url=url),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        with serve(data_dir, database_url=url, **settings) as running:
-            yield running
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with serve_on(backend, data_dir, **settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

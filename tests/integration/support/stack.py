@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 from redis.asyncio import Redis
 
-from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
+from tests.integration.support.backends import migrate_with_cli, postgres_database
 from tests.integration.support.seaweed import S3ServerInfo
 from tests.integration.support.server import (
     RunningProcess,
@@ -63,52 +60,34 @@ class Stack:
             stop_process(running)
 
 
-async def _admin() -> asyncpg.Connection:
-    return await asyncpg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres")
-
-
 @asynccontextmanager
 async def production_stack(directory: Path, s3: S3ServerInfo, **settings: object) -> AsyncIterator[Stack]:
     """A fresh database, Redis key prefix and bucket; `scoremate migrate` applied; everything removed after."""
     token = uuid.uuid4().hex[:12]
-    database = f"scoremate_stack_{token}"
-    admin = await _admin()
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
     prefix = f"test:{token}:"
-    env = scoremate_env(
-        directory,
-        database_url=f"postgresql+asyncpg://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}",
-        redis_url=REDIS_URL,
-        redis_key_prefix=prefix,
-        storage="s3",
-        s3_endpoint=s3.endpoint,
-        s3_access_key=s3.access_key,
-        s3_secret_key=s3.secret_key,
-        s3_bucket=f"stack-{token}",
-        s3_region=s3.region,
-        s3_secure="false",
-        **settings,
-    )
-    stack = Stack(directory, env, prefix, database)
-    try:
-        migrate = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "entrypoints.cli", "migrate"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+    async with postgres_database("stack") as (database, url):
+        env = scoremate_env(
+            directory,
+            database_url=url,
+            redis_url=REDIS_URL,
+            redis_key_prefix=prefix,
+            storage="s3",
+            s3_endpoint=s3.endpoint,
+            s3_access_key=s3.access_key,
+            s3_secret_key=s3.secret_key,
+            s3_bucket=f"stack-{token}",
+            s3_region=s3.region,
+            s3_secure="false",
+            **settings,
         )
-        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-        yield stack
-    finally:
-        stack.stop_all()
-        await delete_redis_keys(prefix)
-        admin = await _admin()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
-        await asyncio.to_thread(_empty_bucket, s3, f"stack-{token}")
+        stack = Stack(directory, env, prefix, database)
+        try:
+            await migrate_with_cli(env)
+            yield stack
+        finally:
+            stack.stop_all()
+            await delete_redis_keys(prefix)
+            await asyncio.to_thread(_empty_bucket, s3, f"stack-{token}")
 
 
 async def delete_redis_keys(prefix: str) -> int:

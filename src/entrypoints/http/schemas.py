@@ -82,7 +82,7 @@ class ErrorBody(Struct):
     errors: Annotated[list[FieldError], Meta(description="Field errors of a validation_error.")] | UnsetType = UNSET
 
 
-class HealthBody(Struct):
+class HealthBody(Struct, omit_defaults=True):
     status: str
     checks: dict[str, str] | None = None
 

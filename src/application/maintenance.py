@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from uuid import UUID
 
+from application.aftercare import UploadAftercare
 from application.policy import Policy
-from application.ports import Clock, LedgerEntry, ObjectStorage, QuotaLedger, TaskQueue, UnitOfWork
+from application.ports import Clock, LedgerEntry, QuotaLedger, TaskQueue, UnitOfWork
 from domain.scores import ProcessingStatus
 from domain.uploads import Upload, UploadStatus
 
@@ -21,10 +22,9 @@ RESERVATION_IN_FLIGHT_SECONDS = 5
 class UploadRetirement:
     """Ends uploads for good: their new status is committed, then their quota and stored bytes are freed."""
 
-    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, storage: ObjectStorage) -> None:
+    def __init__(self, uow: UnitOfWork, aftercare: UploadAftercare) -> None:
         self._uow = uow
-        self._ledger = ledger
-        self._storage = storage
+        self._aftercare = aftercare
 
     async def __call__(
         self, select: Callable[[UnitOfWork], Awaitable[Sequence[Upload]]], end: Callable[[Upload], None]
@@ -36,8 +36,8 @@ class UploadRetirement:
                 await uow.uploads.save(upload)
             await uow.commit()
         for upload in uploads:
-            await self._ledger.release(upload.user_id, upload.id)
-            await self._storage.delete(upload.storage_key)
+            await self._aftercare.release(upload)
+            await self._aftercare.remove_original(upload)
         return len(uploads)
 
 

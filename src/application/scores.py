@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from application.aftercare import UploadAftercare
 from application.policy import Policy
 from application.ports import (
     Clock,
     ObjectStorage,
     Page,
-    QuotaLedger,
     ScoreQuery,
     TaskQueue,
     UnitOfWork,
@@ -20,7 +20,7 @@ from application.ports import (
 from application.uploads import UploadVerifier, owned_upload
 from domain.errors import NotReady, ScoreNotFound, ValidationError
 from domain.scores import Score, ScoreDetails
-from domain.uploads import cover_thumbnail_key, page_thumbnail_key, upload_prefix
+from domain.uploads import cover_thumbnail_key, page_thumbnail_key
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +76,11 @@ class CreateScore:
             await uow.scores.add(score)
             await uow.uploads.save(upload)
             await uow.commit()
-        await self._verifier.settle(upload)
         try:
             await self._queue.process_score(score.id)
         except Exception:
             logger.exception("could not queue processing of score %s; the sweep will retry", score.id)
+        await self._verifier.settle(upload)
         return score
 
 
@@ -124,11 +124,9 @@ class UpdateScore:
 class DeleteScore:
     """Delete a score: its quota is freed at once, it leaves every setlist, its files go in the background."""
 
-    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, queue: TaskQueue, storage: ObjectStorage) -> None:
+    def __init__(self, uow: UnitOfWork, aftercare: UploadAftercare) -> None:
         self._uow = uow
-        self._ledger = ledger
-        self._queue = queue
-        self._storage = storage
+        self._aftercare = aftercare
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> None:
         async with self._uow as uow:
@@ -136,19 +134,15 @@ class DeleteScore:
             for setlist in await uow.setlists.containing_score(score.id):
                 setlist.remove_score(score.id)
                 await uow.setlists.save(setlist)
-            upload = await uow.uploads.get(score.upload_id)
+            upload = await uow.uploads.get(score.upload_id, for_update=True)
             if upload is not None:
                 upload.mark_deleted()
                 await uow.uploads.save(upload)
             await uow.scores.delete(score)
             await uow.commit()
-        await self._ledger.release(user_id, score.upload_id)
-        prefix = upload_prefix(user_id, score.upload_id)
-        try:
-            await self._queue.delete_files([score.storage_key], prefix=prefix)
-        except Exception:
-            logger.exception("could not queue file removal of score %s; removing now", score.id)
-            await self._storage.delete_prefix(prefix)
+        await self._aftercare.remove_all_files(user_id, score.upload_id)
+        if upload is not None:
+            await self._aftercare.release(upload)
 
 
 class RequestProcessing:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID, uuid4
 
+from application.aftercare import UploadAftercare
 from application.policy import Policy
 from application.ports import (
     Clock,
@@ -44,7 +46,8 @@ class UploadTicket:
 
 
 async def owned_upload(uow: UnitOfWork, user_id: UUID, upload_id: UUID) -> Upload:
-    upload = await uow.uploads.get(upload_id)
+    """The user's upload, locked until the transaction ends: confirm, cancel and expiry must not interleave."""
+    upload = await uow.uploads.get(upload_id, for_update=True)
     if upload is None or upload.user_id != user_id:
         raise UploadNotFound()
     return upload
@@ -137,12 +140,13 @@ class UploadVerifier:
     """Confirms a pending upload against what storage holds (shared by confirm and score creation).
 
     The object must exist, have the declared size and start like a PDF (checked with a ranged read).
-    A wrong size or non-PDF bytes delete the object and release the reservation.
+    A wrong size or non-PDF bytes delete the object and release the reservation; confirming again answers
+    the same error.
     """
 
-    def __init__(self, storage: ObjectStorage, ledger: QuotaLedger, clock: Clock) -> None:
+    def __init__(self, storage: ObjectStorage, aftercare: UploadAftercare, clock: Clock) -> None:
         self._storage = storage
-        self._ledger = ledger
+        self._aftercare = aftercare
         self._clock = clock
 
     async def confirm(self, uow: UnitOfWork, upload: Upload) -> None:
@@ -151,7 +155,7 @@ class UploadVerifier:
         if upload.status is UploadStatus.CONFIRMED:
             return
         if upload.is_expired(now):
-            await self._discard(uow, upload, expired=True)
+            await self._end(uow, upload, Upload.expire)
             raise UploadNotFound("The upload expired before it was confirmed.")
         upload.ensure_confirmable(now)
         stored = await self._storage.stat(upload.storage_key)
@@ -160,25 +164,23 @@ class UploadVerifier:
         head = await self._storage.read_head(upload.storage_key, MAGIC_SEARCH_BYTES)
         try:
             check_stored_object(upload.size_bytes, stored.size_bytes, head)
-        except (SizeMismatch, NotAPdf):
-            await self._discard(uow, upload, expired=False)
+        except (SizeMismatch, NotAPdf) as error:
+            rejection = error
+            await self._end(uow, upload, lambda rejected: rejected.reject(rejection))
             raise
         upload.confirm(now)
         await uow.uploads.save(upload)
 
     async def settle(self, upload: Upload) -> None:
         """After the commit: count the confirmed bytes as used (idempotent in the ledger)."""
-        await self._ledger.confirm(upload.user_id, upload.id, upload.size_bytes)
+        await self._aftercare.count_as_used(upload)
 
-    async def _discard(self, uow: UnitOfWork, upload: Upload, *, expired: bool) -> None:
-        if expired:
-            upload.expire()
-        else:
-            upload.reject()
+    async def _end(self, uow: UnitOfWork, upload: Upload, end: Callable[[Upload], None]) -> None:
+        end(upload)
         await uow.uploads.save(upload)
         await uow.commit()
-        await self._storage.delete(upload.storage_key)
-        await self._ledger.release(upload.user_id, upload.id)
+        await self._aftercare.release(upload)
+        await self._aftercare.remove_original(upload)
 
 
 class ConfirmUpload:
@@ -200,10 +202,9 @@ class ConfirmUpload:
 class CancelUpload:
     """Give up a pending upload: its reservation is released and anything already stored is deleted."""
 
-    def __init__(self, uow: UnitOfWork, storage: ObjectStorage, ledger: QuotaLedger, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, aftercare: UploadAftercare, clock: Clock) -> None:
         self._uow = uow
-        self._storage = storage
-        self._ledger = ledger
+        self._aftercare = aftercare
         self._clock = clock
 
     async def __call__(self, user_id: UUID, upload_id: UUID) -> Upload:
@@ -214,6 +215,6 @@ class CancelUpload:
                 await uow.uploads.save(upload)
                 await uow.commit()
         if changed:
-            await self._ledger.release(user_id, upload_id)
-            await self._storage.delete(upload.storage_key)
+            await self._aftercare.release(upload)
+            await self._aftercare.remove_original(upload)
         return upload

@@ -29,6 +29,8 @@ class UploadStatus(StrEnum):
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    # Confirm found other bytes than declared (rejection_code says how); the object was deleted.
+    REJECTED = "rejected"
     # The file was removed after confirmation (its score was deleted or nothing used it in time).
     DELETED = "deleted"
 
@@ -46,6 +48,7 @@ class Upload:
     expires_at: datetime
     confirmed_at: datetime | None = None
     score_id: UUID | None = None
+    rejection_code: str | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return self.status is UploadStatus.PENDING and now >= self.expires_at
@@ -54,6 +57,8 @@ class Upload:
         """A pending, unexpired upload may be confirmed; a confirmed one confirms again idempotently."""
         if self.status is UploadStatus.CONFIRMED:
             return
+        if self.status is UploadStatus.REJECTED:
+            raise _REJECTIONS.get(self.rejection_code or "", NotAPdf)()
         if self.status is not UploadStatus.PENDING or self.is_expired(now):
             raise UploadNotFound()
 
@@ -74,9 +79,10 @@ class Upload:
         self.status = UploadStatus.CANCELLED
         return True
 
-    def reject(self) -> None:
-        """The stored bytes were not what was declared; the upload ends as cancelled."""
-        self.status = UploadStatus.CANCELLED
+    def reject(self, error: SizeMismatch | NotAPdf) -> None:
+        """The stored bytes were not what was declared; confirming again answers the same error."""
+        self.status = UploadStatus.REJECTED
+        self.rejection_code = error.code
 
     def expire(self) -> None:
         self.status = UploadStatus.EXPIRED
@@ -88,6 +94,9 @@ class Upload:
         if self.score_id is not None:
             raise UploadAlreadyUsed()
         self.ensure_confirmable(now)
+
+
+_REJECTIONS: dict[str, type[SizeMismatch] | type[NotAPdf]] = {SizeMismatch.code: SizeMismatch, NotAPdf.code: NotAPdf}
 
 
 def storage_key_for(user_id: UUID, upload_id: UUID) -> str:

@@ -25,6 +25,7 @@ from adapters.storage.s3 import S3ObjectStorage
 from adapters.storage.scratch import TempFileScratchSpace
 from adapters.taskiq.queue import TaskiqQueue
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
+from application.aftercare import UploadAftercare
 from application.dashboard import GetDashboard
 from application.maintenance import (
     ExpireReservations,
@@ -235,6 +236,7 @@ class UseCaseProvider(Provider):
         LogIn,
         GetAccount,
         RequestUploadUrl,
+        UploadAftercare,
         UploadVerifier,
         ConfirmUpload,
         CancelUpload,

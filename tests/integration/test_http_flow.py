@@ -234,6 +234,8 @@ async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_qu
     await alice.send_file(ticket, ODE[:1000])
     short = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
     assert (short.status_code, short.json()["code"]) == (400, "size_mismatch")
+    again = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert (again.status_code, again.json()["code"]) == (400, "size_mismatch")  # repeating answers the same
     assert not (server.data_dir / "objects" / ticket["s3_key"]).exists()
 
     html = b"<html><body>not a score</body></html>" * 10

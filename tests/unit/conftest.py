@@ -11,6 +11,7 @@ import pytest
 from adapters.memory import InMemoryQuotaLedger, InMemoryRateLimiter
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.dashboard import GetDashboard
+from application.aftercare import UploadAftercare
 from application.maintenance import (
     ExpireReservations,
     PurgeUnusedUploads,
@@ -123,7 +124,7 @@ class World:
 
     @property
     def verifier(self) -> UploadVerifier:
-        return UploadVerifier(self.storage, self.ledger, self.clock)
+        return UploadVerifier(self.storage, self.aftercare, self.clock)
 
     @property
     def confirm_upload(self) -> ConfirmUpload:
@@ -131,7 +132,7 @@ class World:
 
     @property
     def cancel_upload(self) -> CancelUpload:
-        return CancelUpload(self.uow, self.storage, self.ledger, self.clock)
+        return CancelUpload(self.uow, self.aftercare, self.clock)
 
     @property
     def create_score(self) -> CreateScore:
@@ -151,7 +152,7 @@ class World:
 
     @property
     def delete_score(self) -> DeleteScore:
-        return DeleteScore(self.uow, self.ledger, self.queue, self.storage)
+        return DeleteScore(self.uow, self.aftercare)
 
     @property
     def request_processing(self) -> RequestProcessing:
@@ -199,7 +200,11 @@ class World:
 
     @property
     def retirement(self) -> UploadRetirement:
-        return UploadRetirement(self.uow, self.ledger, self.storage)
+        return UploadRetirement(self.uow, self.aftercare)
+
+    @property
+    def aftercare(self) -> UploadAftercare:
+        return UploadAftercare(self.ledger, self.storage, self.queue, self.clock, self.policy)
 
     @property
     def reconcile_quota(self) -> ReconcileQuota:

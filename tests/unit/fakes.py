@@ -127,7 +127,7 @@ class FakeUploadRepository(_Repository):
             raise LookupError(f"upload {upload.id} already stored")
         self._state.uploads[upload.id] = copy.deepcopy(upload)
 
-    async def get(self, upload_id: UUID) -> Upload | None:
+    async def get(self, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
         return copy.deepcopy(self._state.uploads.get(upload_id))
 
     async def save(self, upload: Upload) -> None:
@@ -560,8 +560,10 @@ class FakeQueue:
     async def generate_all_thumbnails(self, score_id: UUID) -> str:
         return self._send("generate_all_thumbnails", score_id)
 
-    async def delete_files(self, keys: Sequence[str], prefix: str | None = None) -> str:
-        return self._send("delete_files", list(keys), prefix)
+    async def delete_files(
+        self, keys: Sequence[str], prefix: str | None = None, not_before: datetime | None = None
+    ) -> str:
+        return self._send("delete_files", list(keys), prefix, not_before)
 
     async def check(self) -> None:
         if self.error is not None:

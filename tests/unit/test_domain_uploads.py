@@ -246,8 +246,16 @@ def test_expire_reject_and_mark_deleted_set_their_status() -> None:
     upload.expire()
     assert upload.status is UploadStatus.EXPIRED
     upload = make_upload()
-    upload.reject()
-    assert upload.status is UploadStatus.CANCELLED
+    upload.reject(SizeMismatch())
+    assert upload.status is UploadStatus.REJECTED
+    with pytest.raises(SizeMismatch):
+        upload.confirm(NOW)  # confirming again answers the same error
+    upload = make_upload()
+    upload.reject(NotAPdf())
+    with pytest.raises(NotAPdf):
+        upload.ensure_confirmable(NOW)
+    with pytest.raises(UploadNotFound):
+        upload.cancel(NOW)
     upload = make_upload()
     upload.mark_deleted()
     assert upload.status is UploadStatus.DELETED

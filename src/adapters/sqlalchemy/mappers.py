@@ -49,6 +49,7 @@ def upload_from_row(row: UploadRow) -> Upload:
         expires_at=row.expires_at,
         confirmed_at=row.confirmed_at,
         score_id=row.score_id,
+        rejection_code=row.rejection_code,
     )
 
 
@@ -64,6 +65,7 @@ def upload_to_row(upload: Upload, row: UploadRow) -> UploadRow:
     row.expires_at = upload.expires_at
     row.confirmed_at = upload.confirmed_at
     row.score_id = upload.score_id
+    row.rejection_code = upload.rejection_code
     return row
 
 

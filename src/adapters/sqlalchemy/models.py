@@ -67,6 +67,7 @@ class UploadRow(Base):
     confirmed_at: Mapped[datetime | None]
     # No foreign key: the upload record outlives a deleted score and keeps pointing at it.
     score_id: Mapped[UUID | None]
+    rejection_code: Mapped[str | None] = mapped_column(String(32))
 
     # This and the other lazy="raise" many-to-ones are never loaded or assigned (rows link by id columns):
     # they exist because the unit of work orders INSERTs and DELETEs by relationships, not by foreign keys.

@@ -87,11 +87,13 @@ class SqlAlchemyScoreRepository:
 
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         started = func.coalesce(ScoreRow.processing_started_at, ScoreRow.created_at)
+        await lock_for_writing(self._session)
         rows = await self._session.scalars(
             select(ScoreRow)
             .where(ScoreRow.processing_status.in_(_UNFINISHED), started < started_before)
             .order_by(started, ScoreRow.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # a score a task holds is not stuck
         )
         return [score_from_row(row) for row in rows]
 

@@ -7,6 +7,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import upload_from_row, upload_to_row
 from adapters.sqlalchemy.models import UploadRow
 from domain.uploads import Upload, UploadStatus
@@ -21,8 +22,12 @@ class SqlAlchemyUploadRepository:
     async def add(self, upload: Upload) -> None:
         self._session.add(upload_to_row(upload, UploadRow()))
 
-    async def get(self, upload_id: UUID) -> Upload | None:
-        row = await self._session.get(UploadRow, upload_id)
+    async def get(self, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
+        if for_update:
+            await lock_for_writing(self._session)
+            row = await self._session.get(UploadRow, upload_id, with_for_update=True, populate_existing=True)
+        else:
+            row = await self._session.get(UploadRow, upload_id)
         return None if row is None else upload_from_row(row)
 
     async def save(self, upload: Upload) -> None:
@@ -49,15 +54,18 @@ class SqlAlchemyUploadRepository:
         return int(count or 0)
 
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
+        await lock_for_writing(self._session)
         rows = await self._session.scalars(
             select(UploadRow)
             .where(UploadRow.status == UploadStatus.PENDING.value, UploadRow.expires_at <= now)
             .order_by(UploadRow.expires_at, UploadRow.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # a row a request holds is left for the next run
         )
         return [upload_from_row(row) for row in rows]
 
     async def list_unused_confirmed(self, confirmed_before: datetime, limit: int) -> Sequence[Upload]:
+        await lock_for_writing(self._session)
         rows = await self._session.scalars(
             select(UploadRow)
             .where(
@@ -67,6 +75,7 @@ class SqlAlchemyUploadRepository:
             )
             .order_by(UploadRow.confirmed_at, UploadRow.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
         return [upload_from_row(row) for row in rows]
 

@@ -1,4 +1,4 @@
-"""Scores say what went wrong as a code too (processing_error_code), beside the sentence.
+"""Codes beside sentences: scores' processing_error_code, and uploads' rejection_code (confirm answers it again).
 
 Revision ID: 0003
 Revises: 0002
@@ -19,8 +19,12 @@ depends_on: str | tuple[str, ...] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("scores") as batch:
         batch.add_column(sa.Column("processing_error_code", sa.String(length=32), nullable=True))
+    with op.batch_alter_table("uploads") as batch:
+        batch.add_column(sa.Column("rejection_code", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("uploads") as batch:
+        batch.drop_column("rejection_code")
     with op.batch_alter_table("scores") as batch:
         batch.drop_column("processing_error_code")

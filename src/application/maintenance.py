@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from application.aftercare import UploadAftercare
@@ -118,11 +118,19 @@ class SweepStuckScores:
 
     async def __call__(self) -> int:
         now = self._clock.now()
-        before = now - timedelta(seconds=self._policy.stuck_processing_seconds)
+        return await self._sweep(now - timedelta(seconds=self._policy.stuck_processing_seconds), resume=False)
+
+    async def resume(self) -> int:
+        """At the start of an in-process task runner: whatever was unfinished was lost with the last process."""
+        return await self._sweep(self._clock.now(), resume=True)
+
+    async def _sweep(self, before: datetime, *, resume: bool) -> int:
+        now = self._clock.now()
         async with self._uow as uow:
             stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
             for score in stuck:
-                if score.processing_status is ProcessingStatus.PENDING and score.processing_started_at is None:
+                never_started = score.processing_status is ProcessingStatus.PENDING and not score.processing_started_at
+                if resume or never_started:
                     if not await self._requeue(score.id):
                         continue
                     score.processing_started_at = now

@@ -17,7 +17,7 @@ class Policy:
     presign_expiry_seconds: int = 300
     reservation_ttl_seconds: int = 3600
     unused_upload_grace_seconds: int = 24 * 3600
-    stuck_processing_seconds: int = 15 * 60
+    stuck_processing_seconds: int = 30 * 60
     max_page_thumbnails: int = 2000
     max_pending_uploads: int = 50
     login_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)

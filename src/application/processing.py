@@ -6,6 +6,8 @@ same result. A score deleted while it is processed is left alone, and anything s
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +18,8 @@ from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, U
 from domain.pdf import PdfError
 from domain.scores import Score
 from domain.uploads import cover_thumbnail_key, page_thumbnail_key
+
+logger = logging.getLogger(__name__)
 
 JPEG = "image/jpeg"
 PAGES_PER_BATCH = 16
@@ -57,6 +61,11 @@ class ThumbnailWriter:
             jpeg = await self._renderer.render_thumbnail(path, page)
         except PdfError as error:
             await self._updater.apply(score.id, _fail_with(error))
+            return
+        except ValueError:
+            # The page was asked for before the page count was known and does not exist: nothing to render,
+            # and nothing a retry could change.
+            logger.warning("score %s has no page %d; no cover rendered", score.id, page)
             return
         key = cover_thumbnail_key(score.user_id, score.upload_id)
         await self._storage.put(key, jpeg, JPEG)
@@ -134,7 +143,7 @@ class GenerateThumbnail:
 
     async def __call__(self, score_id: UUID, page: int) -> None:
         score = await self._updater.get(score_id)
-        if score is None:
+        if score is None or (score.page_count is not None and page > score.page_count):
             return
         async with self._scratch.local_copy(score.storage_key) as path:
             await self._thumbnails.cover(score, path, page)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from domain.errors import ValidationError
-from domain.pdf import PdfError, PdfInfo, PdfMetadata, keywords_to_tags
+from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata, keywords_to_tags
 
 MAX_TITLE_LENGTH = 300
 MAX_TEXT_FIELD_LENGTH = 300
@@ -126,6 +126,8 @@ class Score:
 
     def record_cover_thumbnail(self, now: datetime) -> None:
         self.thumbnail_ready = True
+        if self.processing_error_code in (PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT):
+            self.processing_error = self.processing_error_code = None
         self.updated_at = now
 
     def record_page_thumbnail(self, page: int, now: datetime) -> None:

@@ -61,7 +61,9 @@ class Settings:
     presign_expiry_seconds: int = 300
     reservation_ttl_seconds: int = 3600
     unused_upload_grace_seconds: int = 24 * 3600
-    stuck_processing_seconds: int = 15 * 60
+    # Longer than task_idle_timeout_seconds plus the retries' backoff: the broker hands a dead worker's task to
+    # another worker before the sweep gives up on it.
+    stuck_processing_seconds: int = 30 * 60
     max_pending_uploads: int = 50
     public_base_url: str = ""
     host: str = "127.0.0.1"

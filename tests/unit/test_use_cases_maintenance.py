@@ -281,3 +281,20 @@ async def test_a_score_whose_requeue_could_not_be_sent_is_requeued_later_not_fai
     for score in (first, second):
         assert world.stored_score(score.id).processing_status is ProcessingStatus.PENDING
     assert sorted(t.args[0] for t in world.queue.sent) == sorted([first.id, second.id])
+
+
+async def test_resume_requeues_everything_unfinished_and_fails_nothing(world: World) -> None:
+    user = await world.user()
+    pending = await world.score(user, title="pending")
+    running = await world.score(user, title="running")
+    ready = await world.score(user, title="ready")
+    set_state(world, running, ProcessingStatus.PROCESSING, 5)
+    set_state(world, ready, ProcessingStatus.READY, 5)
+    world.clock.advance(1)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores.resume() == 2
+    assert sorted(t.args[0] for t in world.queue.named("process_score")) == sorted([pending.id, running.id])
+    for score_id in (pending.id, running.id):
+        assert world.stored_score(score_id).processing_status is not ProcessingStatus.FAILED
+        assert world.stored_score(score_id).processing_started_at == world.clock.now()
+    assert world.stored_score(ready.id).processing_status is ProcessingStatus.READY

@@ -382,3 +382,23 @@ async def test_delete_files_twice_or_of_missing_keys_is_fine(world: World) -> No
     await world.delete_files(["u/scores/x/original.pdf"], "u/scores/x/")
     assert world.storage.objects == {}
     assert world.storage.deleted_prefixes == ["u/scores/x/"]
+
+
+async def test_a_cover_from_a_page_the_score_does_not_have_changes_nothing(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    world.renderer.rendered.clear()
+    await world.generate_thumbnail(score.id, 5)
+    assert world.renderer.rendered == []
+    assert world.stored_score(score.id) == score
+
+
+async def test_a_page_asked_for_before_the_count_was_known_is_not_retried_or_failed(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)  # still pending: no page count yet
+    world.renderer.renders[(score.storage_key, 9)] = ValueError("page 9 is out of range")
+    await world.generate_thumbnail(score.id, 9)  # no exception: a retry could not change anything
+    stored = world.stored_score(score.id)
+    assert stored.processing_status is ProcessingStatus.PENDING
+    assert stored.processing_error is None
+    assert not stored.thumbnail_ready

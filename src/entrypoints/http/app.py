@@ -17,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from taskiq import AsyncBroker
 
 from adapters.sqlalchemy.migrate import migrate
-from application.maintenance import ReconcileQuota
+from application.maintenance import ReconcileQuota, SweepStuckScores
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider
 from entrypoints.http.dashboard import DashboardController
@@ -134,6 +134,7 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
     if embedded:
         async with container() as request:
             await (await request.get(ReconcileQuota))()
+            await (await request.get(SweepStuckScores)).resume()
         housekeeping = asyncio.create_task(kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop))
     try:
         yield

@@ -7,7 +7,6 @@ same result. A score deleted while it is processed is left alone, and anything s
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path

@@ -10,8 +10,8 @@ import pytest
 
 from adapters.memory import InMemoryQuotaLedger, InMemoryRateLimiter
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
-from application.dashboard import GetDashboard
 from application.aftercare import UploadAftercare
+from application.dashboard import GetDashboard
 from application.maintenance import (
     ExpireReservations,
     PurgeUnusedUploads,

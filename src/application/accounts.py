@@ -51,7 +51,7 @@ class RegisterUser:
                 id=uuid4(),
                 email=email,
                 username=name,
-                password_hash=self._hasher.hash(password),
+                password_hash=await self._hasher.hash(password),
                 quota_limit_bytes=self._policy.default_quota_bytes,
                 created_at=self._clock.now(),
             )
@@ -86,8 +86,8 @@ class LogIn:
         async with self._uow as uow:
             user = await uow.users.get_by_email(email)
         if user is None:
-            self._hasher.verify_nobody(password)
-        if user is None or not self._hasher.verify(user.password_hash, password):
+            await self._hasher.verify_nobody(password)
+        if user is None or not await self._hasher.verify(user.password_hash, password):
             for key in keys:
                 await self._limiter.hit(key, self._rule)
             raise InvalidCredentials()

@@ -592,15 +592,15 @@ class FakeHasher:
     def __init__(self) -> None:
         self.verified = 0
 
-    def hash(self, password: str) -> str:
+    async def hash(self, password: str) -> str:
         return self.PREFIX + password[::-1]
 
-    def verify_nobody(self, password: str) -> None:
+    async def verify_nobody(self, password: str) -> None:
         self.verified += 1
 
-    def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str, password: str) -> bool:
         self.verified += 1
-        return password_hash == self.hash(password)
+        return password_hash == await self.hash(password)
 
 
 class FakeTokens:

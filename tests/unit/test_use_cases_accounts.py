@@ -33,7 +33,7 @@ async def test_register_stores_a_hash_not_the_password(world: World) -> None:
     user = (await world.register_user("ann@example.com", PASSWORD)).user
     stored = world.db.users[user.id].password_hash
     assert stored != PASSWORD
-    assert world.hasher.verify(stored, PASSWORD)
+    assert await world.hasher.verify(stored, PASSWORD)
 
 
 async def test_register_keeps_a_given_username_trimmed(world: World) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -11,13 +13,17 @@ class Argon2PasswordHasher:
         self._argon2 = _Argon2(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
         self._nobody = self._argon2.hash("no account has this password")
 
-    def hash(self, password: str) -> str:
-        return self._argon2.hash(password)
+    async def hash(self, password: str) -> str:
+        # argon2-cffi releases the GIL, so hashing in a thread leaves the event loop free.
+        return await asyncio.to_thread(self._argon2.hash, password)
 
-    def verify_nobody(self, password: str) -> None:
-        self.verify(self._nobody, password)
+    async def verify_nobody(self, password: str) -> None:
+        await self.verify(self._nobody, password)
 
-    def verify(self, password_hash: str, password: str) -> bool:
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
         try:
             return self._argon2.verify(password_hash, password)
         except (VerificationError, InvalidHashError):

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from application.ports import Clock, Page, ScoreSummary, UnitOfWork
 from application.scores import owned_score
-from domain.errors import SetlistNotFound, ValidationError
+from domain.errors import ScoreNotFound, SetlistNotFound, ValidationError
 from domain.scores import UNSET, Unset
 from domain.setlists import MAX_NOTES_LENGTH, Setlist, SetlistItem, clean_setlist_name
 
@@ -147,4 +147,6 @@ class Setlists:
         await uow.setlists.save(setlist)
         await uow.commit()
         summaries = await uow.scores.summaries(setlist.user_id, [item.score_id])
+        if item.score_id not in summaries:  # the score was deleted the moment the item was committed
+            raise ScoreNotFound()
         return item, summaries[item.score_id]

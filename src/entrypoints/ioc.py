@@ -122,7 +122,7 @@ class InfrastructureProvider(Provider):
 
     @provide
     def tokens(self, settings: Settings) -> TokenIssuer:
-        return JwtTokenIssuer(settings.secret(), lifetime_seconds=settings.access_token_ttl_seconds)
+        return JwtTokenIssuer(settings.secret("tokens"), lifetime_seconds=settings.access_token_ttl_seconds)
 
     @provide
     async def renderer(self, settings: Settings) -> AsyncIterator[PdfRenderer]:
@@ -143,7 +143,7 @@ class LocalStorageProvider(Provider):
     @provide
     def local_storage(self, settings: Settings) -> LocalObjectStorage:
         return LocalObjectStorage(
-            settings.data_dir / "objects", settings.effective_public_base_url, settings.secret().encode()
+            settings.data_dir / "objects", settings.effective_public_base_url, settings.secret("storage-urls").encode()
         )
 
     @provide

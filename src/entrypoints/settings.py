@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -103,16 +106,23 @@ class Settings:
     def upload_rate_rule(self) -> RateRule:
         return parse_rate(self.upload_rate_limit)
 
-    def secret(self) -> str:
-        """The JWT/URL signing secret: configured, or generated once and kept in the data dir."""
-        if self.jwt_secret:
-            return self.jwt_secret
+    def secret(self, purpose: str) -> str:
+        """A signing key for one purpose ("tokens", "storage-urls"), derived from the configured secret or from
+        one generated once into the data dir, so no two purposes share a key."""
+        master = self.jwt_secret or self._generated_secret()
+        return hmac.new(master.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+
+    def _generated_secret(self) -> str:
         path = self.data_dir / "secret.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(secrets.token_urlsafe(48))
+            # Written aside and linked into place: processes starting together all end up reading one secret.
+            draft = path.with_name(f".secret.{os.getpid()}.{secrets.token_hex(4)}")
+            draft.write_text(secrets.token_urlsafe(48))
+            draft.chmod(0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
         return path.read_text().strip()
 
     @classmethod

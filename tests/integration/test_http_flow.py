@@ -14,7 +14,7 @@ from PIL import Image
 
 from adapters.storage.local import LocalObjectStorage
 from tests.integration.support.api import User, corpus_file, register
-from tests.integration.support.server import TEST_SECRET, Server, serve
+from tests.integration.support.server import Server, serve, signing_key
 
 ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
 ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
@@ -216,7 +216,9 @@ async def test_storage_refuses_tampered_expired_and_misused_urls(alice: User) ->
 
         key = ticket["s3_key"]
         origin = urlsplit(url)
-        signer = LocalObjectStorage(Path("/nonexistent"), f"{origin.scheme}://{origin.netloc}", TEST_SECRET.encode())
+        signer = LocalObjectStorage(
+            Path("/nonexistent"), f"{origin.scheme}://{origin.netloc}", signing_key("storage-urls").encode()
+        )
         expired = await signer.presign_upload(key, "application/pdf", len(ODE), expires_in=-5)
         response = await storage.put(expired.url, headers=headers, content=ODE)
         assert response.status_code == 403

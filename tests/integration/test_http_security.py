@@ -11,7 +11,7 @@ import pytest
 
 from adapters.security.jwt_tokens import JwtTokenIssuer
 from tests.integration.support.api import register
-from tests.integration.support.server import TEST_SECRET, Server, serve
+from tests.integration.support.server import Server, serve, signing_key
 
 WEB_ORIGIN = "https://app.scoremate.example"
 
@@ -28,10 +28,10 @@ async def test_an_expired_token_is_refused(server: Server) -> None:
         me = await user.get("/api/v1/auth/me")
         user_id = UUID(me.json()["id"])
         yesterday = JwtTokenIssuer(
-            TEST_SECRET, lifetime_seconds=3600, now=lambda: datetime.now(UTC) - timedelta(days=1)
+            signing_key("tokens"), lifetime_seconds=3600, now=lambda: datetime.now(UTC) - timedelta(days=1)
         )
         expired = yesterday.issue(user_id).token
-        fresh = JwtTokenIssuer(TEST_SECRET).issue(user_id).token
+        fresh = JwtTokenIssuer(signing_key("tokens")).issue(user_id).token
         forged = JwtTokenIssuer("another secret that is long enough to sign").issue(user_id).token
         answers = {
             name: (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code

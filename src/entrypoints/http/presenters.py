@@ -72,7 +72,9 @@ def setlist_body(setlist: Setlist) -> schemas.SetlistBody:
 
 def setlist_with_items(view: SetlistView) -> schemas.SetlistBody:
     body = setlist_body(view.setlist)
-    body.items = [item_body(item, view.summaries[item.score_id]) for item in view.setlist.items]
+    # An item whose score was deleted while the setlist was read is left out, as the next read will.
+    items = [item for item in view.setlist.items if item.score_id in view.summaries]
+    body.items = [item_body(item, view.summaries[item.score_id]) for item in items]
     return body
 
 

@@ -73,8 +73,8 @@ class ScoreController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> ScorePage:
-        """The user's scores, one page at a time. `q` searches title, composer, genre, description and tags;
-        `composer`, `genre`, `tag` and `status` filter."""
+        """The user's scores, one page at a time. `q` finds a substring of the title or the composer, ignoring case;
+        `composer` and `genre` filter by value (ignoring case), `tag` by an exact tag, `status` by processing status."""
         page = window(limit, offset)
         query = ScoreQuery(
             user.id, q or None, composer or None, genre or None, tag or None, status, ordering, page.limit, page.offset

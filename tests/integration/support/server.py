@@ -15,9 +15,16 @@ from pathlib import Path
 
 import httpx
 
+from entrypoints.settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 TEST_SECRET = "integration-test-secret-please-change"
+
+
+def signing_key(purpose: str) -> str:
+    """The key the servers of these tests sign with for one purpose ("tokens", "storage-urls")."""
+    return Settings(jwt_secret=TEST_SECRET).secret(purpose)
 
 
 def free_port() -> int:

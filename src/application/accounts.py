@@ -30,20 +30,31 @@ class Account:
 
 
 class RegisterUser:
-    """Create an account. Emails are unique regardless of case; the quota limit comes from the policy."""
+    """Create an account. Emails are unique regardless of case; the quota limit comes from the policy.
 
-    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, policy: Policy) -> None:
+    Registrations are counted per client address, since each one costs a deliberately slow password hash.
+    """
+
+    def __init__(
+        self, uow: UnitOfWork, hasher: PasswordHasher, limiter: RateLimiter, clock: Clock, policy: Policy
+    ) -> None:
         self._uow = uow
         self._hasher = hasher
+        self._limiter = limiter
         self._clock = clock
         self._policy = policy
 
-    async def __call__(self, email: str, password: str, username: str | None = None) -> Account:
+    async def __call__(
+        self, email: str, password: str, username: str | None = None, client_address: str | None = None
+    ) -> Account:
         email = normalize_email(email)
         check_password(password)
         name = (username or "").strip() or default_username(email)
         if len(name) > MAX_USERNAME_LENGTH:
             raise ValidationError(f"The username must have at most {MAX_USERNAME_LENGTH} characters.")
+        if client_address is not None:
+            await self._count_attempt(f"register-address:{client_address}")
+        password_hash = await self._hasher.hash(password)
         async with self._uow as uow:
             if await uow.users.get_by_email(email) is not None:
                 raise EmailTaken()
@@ -51,13 +62,20 @@ class RegisterUser:
                 id=uuid4(),
                 email=email,
                 username=name,
-                password_hash=await self._hasher.hash(password),
+                password_hash=password_hash,
                 quota_limit_bytes=self._policy.default_quota_bytes,
                 created_at=self._clock.now(),
             )
             await uow.users.add(user)
             await uow.commit()
         return Account(user, QuotaUsage(user.quota_limit_bytes, 0, 0))
+
+    async def _count_attempt(self, key: str) -> None:
+        rule = self._policy.register_rule
+        retry_after = await self._limiter.retry_after(key, rule)
+        if retry_after is not None:
+            raise TooManyRequests("Too many registrations from this address; try again later.", retry_after=retry_after)
+        await self._limiter.hit(key, rule)
 
 
 class LogIn:

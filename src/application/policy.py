@@ -22,4 +22,5 @@ class Policy:
     max_pending_uploads: int = 50
     login_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
     upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)
+    register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200

@@ -67,7 +67,8 @@ def _serve(settings: Settings, workers: int) -> int:
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
-        proxy_headers=False,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
     return 0
 

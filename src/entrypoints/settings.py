@@ -69,10 +69,13 @@ class Settings:
     stuck_processing_seconds: int = 30 * 60
     max_pending_uploads: int = 50
     public_base_url: str = ""
+    # Addresses of reverse proxies whose X-Forwarded-For names the real client (for the per-address limits).
+    trusted_proxies: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
     login_failure_limit: str = "10/15min"
     upload_rate_limit: str = "60/minute"
+    register_rate_limit: str = "20/hour"
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: int = 1024 * 1024
     render_processes: int = 2
@@ -105,6 +108,10 @@ class Settings:
     @property
     def upload_rate_rule(self) -> RateRule:
         return parse_rate(self.upload_rate_limit)
+
+    @property
+    def register_rule(self) -> RateRule:
+        return parse_rate(self.register_rate_limit)
 
     def secret(self, purpose: str) -> str:
         """A signing key for one purpose ("tokens", "storage-urls"), derived from the configured secret or from
@@ -147,6 +154,7 @@ class Settings:
             raise SettingsError("SCOREMATE_STORAGE must be 'local' or 's3'")
         self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
         self.upload_rate_rule  # noqa: B018
+        self.register_rule  # noqa: B018
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
             raise SettingsError(f"SCOREMATE_JWT_SECRET must have at least {MIN_SECRET_LENGTH} characters")
         for name in ("default_quota_bytes", "max_upload_bytes", "presign_expiry_seconds", "reservation_ttl_seconds"):

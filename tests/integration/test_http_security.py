@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -54,3 +55,17 @@ async def test_web_clients_of_the_configured_origin_get_cors_headers(server: Ser
         assert preflight.headers["access-control-allow-origin"] == WEB_ORIGIN
         stranger = await client.get("/health", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in stranger.headers
+
+
+async def test_registrations_from_one_address_are_limited(tmp_path: Path) -> None:
+    with serve(tmp_path, register_rate_limit="2/hour") as strict:
+        async with httpx.AsyncClient(base_url=strict.base_url) as client:
+            answers = [
+                await client.post(
+                    "/api/v1/auth/register", json={"email": f"r{n}@example.com", "password": "long enough"}
+                )
+                for n in range(3)
+            ]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[2].json()["code"] == "too_many_requests"
+    assert int(answers[2].headers["retry-after"]) > 0

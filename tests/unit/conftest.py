@@ -104,7 +104,7 @@ class World:
 
     @property
     def register_user(self) -> RegisterUser:
-        return RegisterUser(self.uow, self.hasher, self.clock, self.policy)
+        return RegisterUser(self.uow, self.hasher, self.limiter, self.clock, self.policy)
 
     @property
     def log_in(self) -> LogIn:

@@ -253,3 +253,14 @@ async def test_an_unknown_email_costs_a_password_check_too(world: World) -> None
     with pytest.raises(InvalidCredentials):
         await world.log_in("nobody@example.com", PASSWORD, ADDRESS)
     assert world.hasher.verified == before + 1
+
+
+async def test_registrations_are_limited_per_client_address(world: World) -> None:
+    limit = world.policy.register_rule.limit
+    for number in range(limit):
+        await world.register_user(f"user{number}@example.com", PASSWORD, None, "203.0.113.9")
+    with pytest.raises(TooManyRequests) as refused:
+        await world.register_user("one-more@example.com", PASSWORD, None, "203.0.113.9")
+    assert refused.value.retry_after
+    await world.register_user("elsewhere@example.com", PASSWORD, None, "198.51.100.1")
+    assert len(world.db.users) == limit + 1

@@ -19,10 +19,12 @@ class AccountController(Controller):
     tags = ["Auth"]
 
     @post("/register", summary="Create an account", **documented("register"))
-    async def register(self, data: RegisterRequest, register: FromDishka[RegisterUser]) -> UserBody:
+    async def register(
+        self, data: RegisterRequest, request: Request[Any, Any, Any], register: FromDishka[RegisterUser]
+    ) -> UserBody:
         """Creates an account with the default storage quota; no token is needed. Emails are unique regardless of
         case; passwords need at least 8 characters. Log in afterwards to get an access token."""
-        return user_body(await register(data.email, data.password, data.username))
+        return user_body(await register(data.email, data.password, data.username, client_address(request)))
 
     @post("/login", summary="Get an access token", status_code=200, **documented("login"))
     async def login(self, data: LoginRequest, request: Request[Any, Any, Any], log_in: FromDishka[LogIn]) -> TokenBody:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from dishka.integrations.litestar import FromDishka
@@ -16,13 +17,16 @@ from entrypoints.http.openapi import PublicOperation
 from entrypoints.http.schemas import HealthBody
 
 CHECK_TIMEOUT_SECONDS = 3.0
+logger = logging.getLogger(__name__)
 
 
 async def _probe(check: Callable[[], Awaitable[object]]) -> str:
     try:
         await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
     except Exception as error:
-        return f"error: {type(error).__name__}: {error}"[:300]
+        # Names the kind of failure only: the message may carry hosts and paths that are nobody else's business.
+        logger.warning("readiness check failed: %r", error)
+        return f"error: {type(error).__name__}"
     return "ok"
 
 

@@ -89,7 +89,7 @@ CONFIRM_ERRORS = {400: ["size_mismatch", "not_a_pdf"], 404: ["upload_not_found"]
 
 # operation id -> the errors it answers (API.md's tables).
 OPERATIONS: Mapping[str, Documented] = {
-    "register": Documented({409: ["email_taken"]}, body=True, public=True),
+    "register": Documented({409: ["email_taken"], 429: ["too_many_requests"]}, body=True, public=True),
     "login": Documented({401: ["invalid_credentials"], 429: ["too_many_requests"]}, body=True, public=True),
     "getMe": Documented(),
     "requestUploadUrl": Documented(

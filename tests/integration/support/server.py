@@ -57,6 +57,8 @@ def scoremate_env(data_dir: Path, **settings: object) -> dict[str, str]:
         {
             "SCOREMATE_DATA_DIR": str(data_dir),
             "SCOREMATE_JWT_SECRET": TEST_SECRET,
+            # Every test registers its own users from 127.0.0.1; the limit has tests of its own.
+            "SCOREMATE_REGISTER_RATE_LIMIT": "100000/hour",
             "SCOREMATE_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }

@@ -9,10 +9,8 @@ from uuid import UUID, uuid4
 from application.ports import Clock, Page, ScoreSummary, UnitOfWork
 from application.scores import owned_score
 from domain.errors import ScoreNotFound, SetlistNotFound, ValidationError
-from domain.scores import UNSET, Unset
+from domain.scores import MAX_DESCRIPTION_LENGTH, UNSET, Unset
 from domain.setlists import MAX_NOTES_LENGTH, Setlist, SetlistItem, clean_setlist_name
-
-MAX_DESCRIPTION_LENGTH = 5000
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.errors import QuotaExceeded
-
 
 @dataclass(frozen=True)
 class QuotaUsage:
@@ -19,9 +17,3 @@ class QuotaUsage:
 
     def can_reserve(self, size_bytes: int) -> bool:
         return self.used_bytes + self.reserved_bytes + size_bytes <= self.limit_bytes
-
-    def ensure_can_reserve(self, size_bytes: int) -> None:
-        if not self.can_reserve(size_bytes):
-            raise QuotaExceeded(
-                f"The file needs {size_bytes} bytes but only {self.available_bytes} bytes of your quota are free."
-            )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import ErrorKind, QuotaExceeded
 from domain.quota import QuotaUsage
 
 
@@ -22,22 +20,12 @@ def test_a_reservation_may_fill_the_quota_exactly() -> None:
     usage = QuotaUsage(limit_bytes=1000, used_bytes=300, reserved_bytes=200)
     assert usage.can_reserve(500)
     assert not usage.can_reserve(501)
-    usage.ensure_can_reserve(500)
 
 
 def test_reserved_bytes_count_like_used_bytes() -> None:
     assert not QuotaUsage(1000, 0, 1000).can_reserve(1)
     assert not QuotaUsage(1000, 1000, 0).can_reserve(1)
     assert QuotaUsage(1000, 0, 0).can_reserve(1000)
-
-
-def test_ensure_can_reserve_raises_quota_exceeded_with_the_numbers() -> None:
-    usage = QuotaUsage(limit_bytes=1000, used_bytes=700, reserved_bytes=200)
-    with pytest.raises(QuotaExceeded) as error:
-        usage.ensure_can_reserve(101)
-    assert error.value.code == "quota_exceeded"
-    assert error.value.kind is ErrorKind.CONFLICT
-    assert "101" in error.value.detail and "100" in error.value.detail
 
 
 @given(

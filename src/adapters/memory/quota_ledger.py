@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from application.ports import LedgerEntry
+from domain.quota import QuotaUsage
 
 
 @dataclass
@@ -45,7 +46,7 @@ class InMemoryQuotaLedger:
                 if upload_id in account.used or upload_id in account.reserved:
                     return True
                 used, reserved = account.totals()
-                if used + reserved + size_bytes > limit_bytes:
+                if not QuotaUsage(limit_bytes, used, reserved).can_reserve(size_bytes):
                     return False
                 account.reserved[upload_id] = (size_bytes, now + ttl_seconds)
                 self._bump(user_id)

@@ -6,24 +6,35 @@ import asyncio
 import hashlib
 import hmac
 import io
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 from urllib.parse import quote
 
 import certifi
 import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
-from minio.error import S3Error
+from minio.error import MinioException, S3Error
 from minio.helpers import DictType
+from urllib3.exceptions import HTTPError, MaxRetryError
 
 from application.ports import PresignedRequest, StoredObject
 from domain.errors import ServiceUnavailable
 
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 _BUCKET_TAKEN_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+# What the driver raises when storage is down, slow, misconfigured or answers garbage: urllib3's
+# connection, timeout, protocol and retry errors, and minio's S3Error / ServerError / InvalidResponseError.
+_OUTAGE_ERRORS = (HTTPError, MinioException)
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class S3ObjectStorage:
@@ -31,7 +42,9 @@ class S3ObjectStorage:
 
     `public_endpoint` (with `public_secure`) is only used to sign URLs for clients that reach storage
     through another host than this server does; every other call goes to `endpoint`.
-    Reads of missing objects (`read_head`, `download_to`) raise FileNotFoundError.
+    Reads of missing objects (`read_head`, `download_to`) raise FileNotFoundError; `stat` returns None.
+    Every other storage failure (unreachable, timeouts, refused credentials, server errors) raises
+    ServiceUnavailable naming the operation; the driver's error is chained and logged, not shown.
     """
 
     def __init__(
@@ -75,8 +88,11 @@ class S3ObjectStorage:
         return self._bucket
 
     async def presign_upload(self, key: str, content_type: str, size_bytes: int, expires_in: int) -> PresignedRequest:
-        # minio presigns only `host`; Content-Type is signed here too so storage refuses any other type.
-        headers = {"Content-Type": content_type}
+        # minio presigns only `host`. Content-Type and Content-Length are signed here too, so storage refuses
+        # any other type and any body of another size than the one the quota was reserved for.
+        if size_bytes < 0:
+            raise ValueError("size_bytes must not be negative")
+        headers = {"Content-Type": content_type, "Content-Length": str(size_bytes)}
         now = datetime.now(UTC)
         url = presign_v4(
             method="PUT",
@@ -110,8 +126,11 @@ class S3ObjectStorage:
         return PresignedRequest(url, "GET", {}, now + timedelta(seconds=expires_in))
 
     async def stat(self, key: str) -> StoredObject | None:
+        return await self._run("stat", self._stat, key)
+
+    def _stat(self, key: str) -> StoredObject | None:
         try:
-            found = await asyncio.to_thread(self._client.stat_object, self._bucket, key)
+            found = self._client.stat_object(self._bucket, key)
         except S3Error as error:
             if error.code in _MISSING_CODES:
                 return None
@@ -121,7 +140,7 @@ class S3ObjectStorage:
     async def read_head(self, key: str, length: int) -> bytes:
         if length <= 0:
             return b""
-        return await asyncio.to_thread(self._read_range, key, length)
+        return await self._run("read_head", self._read_range, key, length)
 
     def _read_range(self, key: str, length: int) -> bytes:
         try:
@@ -138,24 +157,27 @@ class S3ObjectStorage:
             response.release_conn()
 
     async def download_to(self, key: str, destination: Path) -> None:
+        await self._run("download_to", self._download_to, key, destination)
+
+    def _download_to(self, key: str, destination: Path) -> None:
         try:
-            await asyncio.to_thread(self._client.fget_object, self._bucket, key, str(destination))
+            self._client.fget_object(self._bucket, key, str(destination))
         except S3Error as error:
             _raise_if_missing(error, key)
             raise
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(
-            self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), content_type=content_type
+        await self._run(
+            "put", self._client.put_object, self._bucket, key, io.BytesIO(data), len(data), content_type=content_type
         )
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._client.remove_object, self._bucket, key)
+        await self._run("delete", self._client.remove_object, self._bucket, key)
 
     async def delete_prefix(self, prefix: str) -> None:
         if not prefix:
             raise ValueError("refusing to delete every object in the bucket")
-        await asyncio.to_thread(self._delete_prefix, prefix)
+        await self._run("delete_prefix", self._delete_prefix, prefix)
 
     def _delete_prefix(self, prefix: str) -> None:
         listed = self._client.list_objects(self._bucket, prefix=prefix, recursive=True)
@@ -163,18 +185,17 @@ class S3ObjectStorage:
         # remove_objects is lazy: its errors only appear while iterating.
         errors = list(self._client.remove_objects(self._bucket, doomed)) if doomed else []
         if errors:
-            raise RuntimeError(f"could not delete {len(errors)} objects under {prefix!r}: {errors[0]}")
+            logger.warning("could not delete %d objects under %r, first: %s", len(errors), prefix, errors[0])
+            raise ServiceUnavailable(
+                f"object storage delete_prefix failed: {len(errors)} objects not deleted ({errors[0].code})"
+            )
 
     async def check(self) -> None:
-        try:
-            exists = await asyncio.to_thread(self._client.bucket_exists, self._bucket)
-        except Exception as error:
-            raise ServiceUnavailable(f"object storage check failed: {error}") from error
-        if not exists:
+        if not await self._run("check", self._client.bucket_exists, self._bucket):
             raise ServiceUnavailable(f"bucket {self._bucket!r} does not exist")
 
     async def ensure_bucket(self) -> None:
-        await asyncio.to_thread(self._ensure_bucket)
+        await self._run("ensure_bucket", self._ensure_bucket)
 
     def _ensure_bucket(self) -> None:
         if self._client.bucket_exists(self._bucket):
@@ -184,6 +205,17 @@ class S3ObjectStorage:
         except S3Error as error:
             if error.code not in _BUCKET_TAKEN_CODES:
                 raise
+
+    async def _run(self, operation: str, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a blocking driver call in a thread; outages become ServiceUnavailable naming `operation`.
+
+        FileNotFoundError, ValueError and other errors the calls raise on purpose pass through unchanged.
+        """
+        try:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        except _OUTAGE_ERRORS as error:
+            logger.warning("object storage %s failed: %r", operation, error)
+            raise ServiceUnavailable(f"object storage {operation} failed: {_describe(error)}") from error
 
 
 def presign_v4(
@@ -244,6 +276,15 @@ def _host_header(endpoint: str, secure: bool) -> str:
     """The Host header clients send: without the scheme's default port, which they leave out."""
     default_port = ":443" if secure else ":80"
     return endpoint.removesuffix(default_port)
+
+
+def _describe(error: BaseException) -> str:
+    """A short cause for clients: the S3 error code or the error class, never URLs, hosts or bodies."""
+    if isinstance(error, S3Error):
+        return f"S3 error {error.code}"
+    if isinstance(error, MaxRetryError) and error.reason is not None:
+        return f"{type(error).__name__} ({type(error.reason).__name__})"
+    return type(error).__name__
 
 
 def _raise_if_missing(error: S3Error, key: str) -> None:

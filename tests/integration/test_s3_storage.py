@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ async def test_presigned_put_stores_the_bytes(
     ticket = await s3_storage.presign_upload(KEY, "application/pdf", len(PDF), expires_in=300)
 
     assert ticket.method == "PUT"
-    assert ticket.headers == {"Content-Type": "application/pdf"}
+    assert ticket.headers == {"Content-Type": "application/pdf", "Content-Length": str(len(PDF))}
+    assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost" in ticket.url
     assert before + timedelta(seconds=299) <= ticket.expires_at <= datetime.now(UTC) + timedelta(seconds=301)
     response = await http.put(ticket.url, headers=ticket.headers, content=PDF)
     assert response.status_code == 200, response.text
@@ -95,6 +97,62 @@ async def test_put_with_another_content_type_is_refused(
 
     assert response.status_code == 403, response.text
     assert await s3_storage.stat(KEY) is None
+
+
+async def test_httpx_sends_the_signed_content_length_once(s3_storage: S3ObjectStorage) -> None:
+    ticket = await s3_storage.presign_upload(KEY, "application/pdf", len(PDF), expires_in=60)
+
+    async with capturing_server() as (base_url, heads), httpx.AsyncClient(timeout=5) as http:
+        target = base_url + urlsplit(ticket.url).path
+        response = await http.request(ticket.method, target, headers=ticket.headers, content=PDF)
+
+    assert response.status_code == 200
+    [head] = heads
+    lengths = [line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+    assert lengths == [f"Content-Length: {len(PDF)}".encode()]
+    assert b"transfer-encoding" not in head.lower()
+
+
+async def chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data[:1000]
+    yield data[1000:]
+
+
+# What a client that ignores the ticket's Content-Length sends; httpx sets Content-Length from the body.
+OTHER_SIZES: dict[str, Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]] = {
+    "larger": lambda http, url: http.put(url, headers=TYPE, content=PDF + b"x" * 1_000_000),
+    "one-byte-larger": lambda http, url: http.put(url, headers=TYPE, content=PDF + b"x"),
+    "smaller": lambda http, url: http.put(url, headers=TYPE, content=PDF[:-1]),
+    "empty": lambda http, url: http.put(url, headers=TYPE, content=b""),
+    "chunked": lambda http, url: http.put(url, headers=TYPE, content=chunks(PDF + b"x" * 5000)),
+}
+TYPE = {"Content-Type": "application/pdf"}
+
+
+@pytest.mark.parametrize("send", OTHER_SIZES.values(), ids=OTHER_SIZES.keys())
+async def test_put_of_another_size_is_refused(
+    s3_storage: S3ObjectStorage,
+    http: httpx.AsyncClient,
+    send: Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]],
+) -> None:
+    ticket = await s3_storage.presign_upload(KEY, "application/pdf", len(PDF), expires_in=60)
+
+    response = await send(http, ticket.url)
+
+    assert response.status_code == 403, response.text
+    assert await s3_storage.stat(KEY) is None
+
+
+async def test_the_url_cannot_replace_the_object_with_a_larger_one(
+    s3_storage: S3ObjectStorage, http: httpx.AsyncClient
+) -> None:
+    ticket = await s3_storage.presign_upload(KEY, "application/pdf", len(PDF), expires_in=60)
+    assert (await http.put(ticket.url, headers=ticket.headers, content=PDF)).status_code == 200
+
+    again = await http.put(ticket.url, headers=TYPE, content=PDF * 10)
+
+    assert again.status_code == 403, again.text
+    assert await s3_storage.read_head(KEY, 10 * len(PDF)) == PDF
 
 
 async def test_expired_urls_are_refused(s3_storage: S3ObjectStorage, http: httpx.AsyncClient) -> None:
@@ -338,6 +396,130 @@ async def test_check_raises_quickly_for_an_unreachable_endpoint() -> None:
         await storage.check()
 
     assert time.monotonic() - started < 3
+
+
+# --- outages -----------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def capturing_server() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """An HTTP server that records each request's head and answers 200: to see what a client sends."""
+    heads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                await reader.readexactly(int(line.split(b":", 1)[1]))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
+
+
+@contextlib.asynccontextmanager
+async def broken_server(behaviour: str) -> AsyncIterator[str]:
+    """A server that accepts connections but is no S3: `garbage` answers 418 text/plain, `silent` never
+    answers, `hang-up` closes the connection after the request head."""
+    stop = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            if behaviour == "garbage":
+                writer.write(
+                    b"HTTP/1.1 418 I'm a teapot\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: 6\r\nConnection: close\r\n\r\nteapot"
+                )
+                await writer.drain()
+            elif behaviour == "silent":
+                await stop.wait()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        async with server:
+            yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        stop.set()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def every_operation(storage: S3ObjectStorage, tmp_path: Path) -> dict[str, Awaitable[object]]:
+    return {
+        "stat": storage.stat(KEY),
+        "read_head": storage.read_head(KEY, 10),
+        "download_to": storage.download_to(KEY, tmp_path / "out.pdf"),
+        "put": storage.put(KEY, PDF, "application/pdf"),
+        "delete": storage.delete(KEY),
+        "delete_prefix": storage.delete_prefix("user-1/"),
+        "check": storage.check(),
+        "ensure_bucket": storage.ensure_bucket(),
+    }
+
+
+async def assert_every_operation_is_unavailable(
+    storage: S3ObjectStorage, tmp_path: Path, *, must_not_leak: list[str]
+) -> None:
+    operations = every_operation(storage, tmp_path)
+    outcomes = await asyncio.gather(*operations.values(), return_exceptions=True)
+
+    raised = dict(zip(operations, outcomes, strict=True))
+    assert {name: type(error).__name__ for name, error in raised.items()} == dict.fromkeys(
+        operations, "ServiceUnavailable"
+    )
+    for name, error in raised.items():
+        assert isinstance(error, ServiceUnavailable)
+        assert error.detail.startswith(f"object storage {name} failed: "), error.detail
+        for secret in must_not_leak:
+            assert secret not in error.detail
+    assert not (tmp_path / "out.pdf").exists()
+
+
+async def test_every_operation_raises_service_unavailable_quickly_for_a_closed_port(tmp_path: Path) -> None:
+    port = closed_port()
+    storage = S3ObjectStorage(f"127.0.0.1:{port}", "the-access-key", "the-secret", "bucket", secure=False)
+
+    started = time.monotonic()
+    await assert_every_operation_is_unavailable(
+        storage, tmp_path, must_not_leak=["the-access-key", "the-secret", str(port)]
+    )
+
+    assert time.monotonic() - started < 3
+    # Presigning needs no server.
+    assert (await storage.presign_upload(KEY, "application/pdf", 10, 60)).url.startswith("http://127.0.0.1")
+    assert (await storage.presign_download(KEY, 60)).url.startswith("http://127.0.0.1")
+
+
+@pytest.mark.parametrize("behaviour", ["garbage", "silent", "hang-up"])
+async def test_every_operation_raises_service_unavailable_for_a_broken_server(tmp_path: Path, behaviour: str) -> None:
+    async with broken_server(behaviour) as endpoint:
+        storage = S3ObjectStorage(endpoint, "key", "the-secret", "bucket", secure=False, read_timeout=0.1)
+
+        started = time.monotonic()
+        await assert_every_operation_is_unavailable(storage, tmp_path, must_not_leak=["the-secret", endpoint])
+
+    assert time.monotonic() - started < 3
+
+
+async def test_every_operation_raises_service_unavailable_for_refused_credentials(
+    s3_server: S3ServerInfo, s3_storage: S3ObjectStorage, tmp_path: Path
+) -> None:
+    await s3_storage.put(KEY, PDF, "application/pdf")
+    storage = S3ObjectStorage(s3_server.endpoint, s3_server.access_key, "wrong", s3_storage.bucket, secure=False)
+
+    await assert_every_operation_is_unavailable(storage, tmp_path, must_not_leak=[s3_server.secret_key, "wrong"])
+
+    assert await s3_storage.read_head(KEY, len(PDF)) == PDF
 
 
 async def test_check_raises_for_wrong_credentials(s3_server: S3ServerInfo, s3_storage: S3ObjectStorage) -> None:

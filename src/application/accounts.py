@@ -29,6 +29,14 @@ class Account:
     quota: QuotaUsage
 
 
+async def existing_user(uow: UnitOfWork, user_id: UUID) -> User:
+    """The user a valid token names; a token can outlive its account."""
+    user = await uow.users.get(user_id)
+    if user is None:
+        raise NotAuthenticated("The account of this token no longer exists.")
+    return user
+
+
 class RegisterUser:
     """Create an account. Emails are unique regardless of case; the quota limit comes from the policy.
 
@@ -135,7 +143,5 @@ class GetAccount:
 
     async def __call__(self, user_id: UUID) -> Account:
         async with self._uow as uow:
-            user = await uow.users.get(user_id)
-        if user is None:
-            raise NotAuthenticated("The account of this token no longer exists.")
+            user = await existing_user(uow, user_id)
         return Account(user, quota_of(user, await self._ledger.usage(user.id)))

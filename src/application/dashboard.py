@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.accounts import existing_user
 from application.ports import LibraryStats, QuotaLedger, UnitOfWork, quota_of
-from domain.errors import NotAuthenticated
 from domain.quota import QuotaUsage
 from domain.scores import Score
 
@@ -28,9 +28,7 @@ class GetDashboard:
 
     async def __call__(self, user_id: UUID) -> Dashboard:
         async with self._uow as uow:
-            user = await uow.users.get(user_id)
-            if user is None:
-                raise NotAuthenticated("The account of this token no longer exists.")
+            user = await existing_user(uow, user_id)
             stats = await uow.stats.library_stats(user_id)
             recent = await uow.scores.recent(user_id, RECENT_SCORES)
         return Dashboard(quota_of(user, await self._ledger.usage(user_id)), stats, recent)

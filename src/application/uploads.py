@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID, uuid4
 
+from application.accounts import existing_user
 from application.aftercare import UploadAftercare
 from application.policy import Policy
 from application.ports import (
@@ -20,7 +21,6 @@ from application.ports import (
 )
 from domain.errors import (
     NotAPdf,
-    NotAuthenticated,
     QuotaExceeded,
     SizeMismatch,
     TooManyRequests,
@@ -84,9 +84,7 @@ class RequestUploadUrl:
         now = self._clock.now()
         upload_id = uuid4()
         async with self._uow as uow:
-            user = await uow.users.get(user_id)
-            if user is None:
-                raise NotAuthenticated("The account of this token no longer exists.")
+            user = await existing_user(uow, user_id)
             upload = Upload(
                 id=upload_id,
                 user_id=user_id,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import pytest
@@ -14,13 +13,6 @@ from redis.backoff import NoBackoff
 from adapters.redis import RedisQuotaLedger
 from application.ports import QuotaLedger
 from tests.unit.test_memory_quota_ledger import QuotaLedgerContract
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,13 +10,6 @@ import redis.asyncio as aioredis
 from adapters.redis import RedisRateLimiter
 from application.ports import RateLimiter, RateRule
 from tests.unit.test_memory_rate_limiter import RateLimiterContract
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

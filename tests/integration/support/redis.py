@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from uuid import uuid4
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
-__all__ = ["redis_key_prefix", "redis_url"]
+__all__ = ["REDIS_URL", "redis_client", "redis_key_prefix", "redis_url"]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -36,3 +37,10 @@ def redis_key_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()

@@ -12,6 +12,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from tests.integration.support.backends import migrate_with_cli, postgres_database
+from tests.integration.support.redis import REDIS_URL
 from tests.integration.support.seaweed import S3ServerInfo
 from tests.integration.support.server import (
     RunningProcess,
@@ -21,8 +22,6 @@ from tests.integration.support.server import (
     stop_process,
     wait_until_healthy,
 )
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass

@@ -316,6 +316,11 @@ async def test_missing_or_bad_tokens_are_401(client: httpx.AsyncClient, alice: U
         assert response.status_code == 401
         assert response.json()["code"] == "not_authenticated"
     assert (await client.get("/api/v1/scores")).status_code == 401
+    # The token is checked before the body or the parameters are looked at.
+    bad_body = await client.post("/api/v1/scores", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert (bad_body.status_code, bad_body.json()["code"]) == (401, "not_authenticated")
+    bad_query = await client.get("/api/v1/scores", params={"limit": "many"})
+    assert bad_query.status_code == 401
 
 
 async def test_register_refuses_duplicates_and_bad_input(client: httpx.AsyncClient, alice: User) -> None:

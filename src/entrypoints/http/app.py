@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, LitestarProvider, setup_dishka
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -19,7 +20,7 @@ from taskiq import AsyncBroker
 from adapters.sqlalchemy.migrate import migrate
 from application.maintenance import ReconcileQuota, SweepStuckScores
 from entrypoints.http.accounts import AccountController
-from entrypoints.http.auth import HttpProvider
+from entrypoints.http.auth import HttpProvider, authenticate_first
 from entrypoints.http.dashboard import DashboardController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, read_json_body
 from entrypoints.http.files import FileController
@@ -60,6 +61,11 @@ straight to storage with exactly its `method`, `upload_url` and `headers`; then 
 """
 
 
+async def _before_api_request(request: Request[Any, Any, Any]) -> None:
+    await authenticate_first(request)
+    await read_json_body(request)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings)
@@ -70,7 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         security=[{BEARER: []}],
         # Every JSON endpoint: at most this many body bytes (413 request_too_large), and UTF-8 (else 400).
         request_max_body_size=settings.max_request_body_bytes,
-        before_request=read_json_body,
+        before_request=_before_api_request,
     )
     metrics = PrometheusConfig(app_name="scoremate", prefix="scoremate", group_path=True, exclude=["/metrics"])
     handlers: list[DishkaRouter] = [api, DishkaRouter("/", route_handlers=[HealthController, MetricsController])]

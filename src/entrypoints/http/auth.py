@@ -10,6 +10,7 @@ from dishka import Provider, Scope, provide
 from litestar import Request
 
 from application.accounts import Authenticate
+from entrypoints.http.openapi import PUBLIC
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,11 @@ class HttpProvider(Provider):
 
 def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def authenticate_first(request: Request[Any, Any, Any]) -> None:
+    """Before a protected handler: 401 comes before anything about the request's body or parameters."""
+    if request.route_handler.opt.get(PUBLIC):
+        return
+    authenticate = await request.state.dishka_container.get(Authenticate)
+    authenticate(request.headers.get("authorization"))

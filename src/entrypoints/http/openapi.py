@@ -161,6 +161,9 @@ def error_response(status: int, codes: Sequence[str]) -> ResponseSpec:
     )
 
 
+PUBLIC = "public"  # route handler opt: callable without a bearer token
+
+
 def documented(operation_id: str, success: Mapping[int, ResponseSpec] | None = None) -> dict[str, Any]:
     """Keyword arguments of a route handler: its operation id, its responses and, if public, no security.
 
@@ -172,6 +175,7 @@ def documented(operation_id: str, success: Mapping[int, ResponseSpec] | None = N
     kwargs: dict[str, Any] = {"operation_id": operation_id, "responses": responses}
     if row.public:
         kwargs["operation_class"] = PublicOperation
+        kwargs["opt"] = {PUBLIC: True}
     return kwargs
 
 

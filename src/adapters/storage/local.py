@@ -78,7 +78,9 @@ class LocalObjectStorage:
     # --- signed URLs -------------------------------------------------------------------------------
 
     def _presign(self, method: str, key: str, expires_in: int, params: dict[str, str]) -> tuple[str, datetime]:
-        expires_at = self._now().replace(microsecond=0) + timedelta(seconds=expires_in)
+        # Whole seconds in the URL, rounded up: a URL never lives shorter than it says.
+        now = self._now()
+        expires_at = now.replace(microsecond=0) + timedelta(seconds=expires_in + (1 if now.microsecond else 0))
         signed = {**params, "expires": str(int(expires_at.timestamp()))}
         signed["signature"] = self._signer.sign(method, check_key(key), signed)
         return f"{self._base_url}{URL_PREFIX}{quote(key)}?{urlencode(signed)}", expires_at

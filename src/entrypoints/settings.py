@@ -99,7 +99,9 @@ class Settings:
 
     @property
     def effective_public_base_url(self) -> str:
-        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        # A wildcard bind address is no address a client can reach; loopback at least works on this machine.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return (self.public_base_url or f"http://{host}:{self.port}").rstrip("/")
 
     @property
     def login_failure_rule(self) -> RateRule:

@@ -84,6 +84,7 @@ class Settings:
     task_max_retries: int = 3
     task_retry_base_seconds: float = 1.0
     maintenance_interval_seconds: float = 60.0
+    quota_reconcile_interval_seconds: float = 600.0
     task_idle_timeout_seconds: float = 900.0
     task_reclaim_lock_timeout_seconds: float = 30.0
     task_stream_maxlen: int = 100_000

@@ -28,7 +28,9 @@ TINY_PAGES = corpus_file("stress_2000_tiny_pages.pdf")
 
 @pytest.fixture
 async def stack(tmp_path: Path, s3_server: S3ServerInfo) -> AsyncIterator[Stack]:
-    async with production_stack(tmp_path, s3_server, maintenance_interval_seconds=1) as running:
+    async with production_stack(
+        tmp_path, s3_server, maintenance_interval_seconds=1, quota_reconcile_interval_seconds=1
+    ) as running:
         with collecting_logs(running):
             yield running
 
@@ -103,7 +105,9 @@ async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
 async def test_concurrent_reservations_across_two_api_processes(stack: Stack) -> None:
     size = 1_000_000
     fits = 7
-    first, second = stack.api(default_quota_bytes=size * fits), stack.api(default_quota_bytes=size * fits)
+    # The bound on pending uploads is another limit; this test is about the quota alone.
+    limits = {"default_quota_bytes": size * fits, "max_pending_uploads": 1000}
+    first, second = stack.api(**limits), stack.api(**limits)
     async with (
         httpx.AsyncClient(base_url=first, timeout=60) as one,
         httpx.AsyncClient(base_url=second, timeout=60) as two,

@@ -32,7 +32,7 @@ from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
 from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings
-from entrypoints.worker.process import kick_periodic_tasks
+from entrypoints.worker.process import housekeeping_schedule, kick_periodic_tasks
 from entrypoints.worker.runtime import build_runtime
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
         async with container() as request:
             await (await request.get(ReconcileQuota))()
             await (await request.get(SweepStuckScores)).resume()
-        housekeeping = asyncio.create_task(kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop))
+        housekeeping = asyncio.create_task(kick_periodic_tasks(broker, housekeeping_schedule(settings), stop))
     try:
         yield
     finally:

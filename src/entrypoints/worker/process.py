@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import start_http_server
@@ -15,10 +17,10 @@ from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
 from adapters.prometheus.queue_depth import measure_stream
+from adapters.taskiq.names import TaskName
 from adapters.taskiq.queue import TaskiqQueue
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import build_runtime
-from entrypoints.worker.tasks import PERIODIC_TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -52,25 +54,41 @@ async def run_worker(settings: Settings) -> None:
         await container.close()
 
 
-async def kick_periodic_tasks(broker: AsyncBroker, interval: float, stop: asyncio.Event) -> None:
-    """Send each housekeeping task every `interval` seconds until `stop` is set.
+def housekeeping_schedule(settings: Settings) -> dict[TaskName, float]:
+    """How often each housekeeping task runs, in seconds."""
+    every = settings.maintenance_interval_seconds
+    return {
+        TaskName.EXPIRE_RESERVATIONS: every,
+        TaskName.PURGE_UNUSED_UPLOADS: every,
+        TaskName.SWEEP_STUCK_SCORES: every,
+        # Reads every user's uploads: rarer, since it only repairs what a lost or failed ledger call left behind.
+        TaskName.RECONCILE_QUOTA: settings.quota_reconcile_interval_seconds,
+    }
+
+
+async def kick_periodic_tasks(broker: AsyncBroker, schedule: Mapping[TaskName, float], stop: asyncio.Event) -> None:
+    """Send each housekeeping task on its schedule until `stop` is set.
 
     With the Redis stream broker these messages also wake idle workers, which is when they reclaim the
     unacknowledged messages of a dead worker.
     """
     queue = TaskiqQueue(broker)
+    due = dict.fromkeys(schedule, 0.0)
+    tick = min(schedule.values())
     while not stop.is_set():
-        for name in PERIODIC_TASKS:
-            try:
-                await queue.send(name)
-            except Exception:
-                logger.exception("could not send periodic task %s", name)
+        for name, every in schedule.items():
+            if time.monotonic() >= due[name]:
+                due[name] = time.monotonic() + every
+                try:
+                    await queue.send(name)
+                except Exception:
+                    logger.exception("could not send periodic task %s", name)
         if isinstance(broker, RedisStreamBroker):
             with contextlib.suppress(Exception):
                 async with Redis(connection_pool=broker.connection_pool) as redis:
                     await measure_stream(redis, broker.queue_name, broker.consumer_group_name)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=tick)
 
 
 async def run_scheduler(settings: Settings) -> None:
@@ -83,7 +101,7 @@ async def run_scheduler(settings: Settings) -> None:
     await broker.startup()
     try:
         logger.info("scheduler sending housekeeping tasks every %.0f s", settings.maintenance_interval_seconds)
-        await kick_periodic_tasks(broker, settings.maintenance_interval_seconds, stop)
+        await kick_periodic_tasks(broker, housekeeping_schedule(settings), stop)
     finally:
         await broker.shutdown()
         await container.close()

@@ -73,13 +73,6 @@ TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.SWEEP_STUCK_SCORES: sweep_stuck_scores,
 }
 
-PERIODIC_TASKS = (
-    TaskName.EXPIRE_RESERVATIONS,
-    TaskName.PURGE_UNUSED_UPLOADS,
-    TaskName.RECONCILE_QUOTA,
-    TaskName.SWEEP_STUCK_SCORES,
-)
-
 
 def register_tasks(broker: AsyncBroker) -> None:
     for name, function in TASKS.items():

@@ -541,3 +541,27 @@ async def _failed_logins_are_limited(client: httpx.AsyncClient) -> None:
     limited = await client.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
     assert (limited.status_code, limited.json()["code"]) == (429, "too_many_requests")
     assert int(limited.headers["retry-after"]) > 0
+
+
+async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
+    with serve(tmp_path, presign_expiry_seconds=2) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            user = await register(http)
+            ticket = await user.request_upload(ODE)
+            cancelled = await user.post("/api/v1/files/upload-cancel", json={"upload_id": ticket["upload_id"]})
+            assert cancelled.status_code == 200
+            late = await user.send_file(ticket, ODE)  # the URL still works for a moment
+            assert late.status_code == 200
+            stored = server.data_dir / "objects" / ticket["s3_key"]
+            assert stored.exists()
+            assert await user.quota() == {
+                "limit_bytes": 1024**3,
+                "used_bytes": 0,
+                "reserved_bytes": 0,
+                "available_bytes": 1024**3,
+            }
+            for _ in range(150):
+                if not stored.exists():
+                    break
+                await asyncio.sleep(0.1)
+            assert not stored.exists(), "nothing accounts for these bytes, so they must go"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -30,22 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         task_retry_base_seconds=0.05,
     ) as running:
         yield running
-
-
-@pytest.fixture
-async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> User:
-    return await register(client)
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> User:
-    return await register(client)
 
 
 def stored_files(server: Server) -> set[Path]:

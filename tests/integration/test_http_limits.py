@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support.api import User, corpus_file
 from tests.integration.support.server import Server, serve
 
 API = "/api/v1"
@@ -24,17 +24,6 @@ PUBLIC = {"register", "login"}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serve(tmp_path_factory.mktemp("limits-server")) as running:
         yield running
-
-
-@pytest.fixture
-async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> User:
-    return await register(client)
 
 
 def padded(size: int, **fields: Any) -> bytes:

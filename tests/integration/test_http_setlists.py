@@ -35,22 +35,6 @@ async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield running
 
 
-@pytest.fixture(scope="module")
-async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
-async def alice(client: httpx.AsyncClient) -> User:
-    return await register(client)
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient) -> User:
-    return await register(client)
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 

@@ -60,14 +60,12 @@ class Documented:
 
     errors: Mapping[int, Sequence[str]] = field(default_factory=dict)
     body: bool = False  # a JSON body: 400 validation_error, 413 request_too_large
-    query: bool = False  # query parameters: 400 validation_error
-    path: bool = False  # ids in the path: 404 not_found (not a UUID), 400 validation_error (as for any parameter)
+    path: bool = False  # ids in the path: 404 not_found (not a UUID)
     public: bool = False  # no bearer token: no 401 not_authenticated
 
     def codes(self) -> dict[int, list[str]]:
-        implied: list[tuple[int, str]] = []
-        if self.body or self.query or self.path:
-            implied.append((400, "validation_error"))
+        # Any request can be malformed (a bad Host header, say), so every operation may answer 400.
+        implied: list[tuple[int, str]] = [(400, "validation_error")]
         if self.body:
             implied.append((413, "request_too_large"))
         if self.path:
@@ -103,9 +101,9 @@ OPERATIONS: Mapping[str, Documented] = {
     ),
     "confirmUpload": Documented(CONFIRM_ERRORS, body=True),
     "cancelUpload": Documented({404: ["upload_not_found"], 409: ["already_confirmed"]}, body=True),
-    "getDownloadUrl": Documented({404: ["score_not_found"], 409: ["not_ready"]}, query=True),
+    "getDownloadUrl": Documented({404: ["score_not_found"], 409: ["not_ready"]}),
     "createScore": Documented({**CONFIRM_ERRORS, 409: ["upload_already_used", "upload_incomplete"]}, body=True),
-    "listScores": Documented(query=True),
+    "listScores": Documented(),
     "getScore": Documented(SCORE_NOT_FOUND, path=True),
     "updateScore": Documented(SCORE_NOT_FOUND, path=True, body=True),
     "deleteScore": Documented(SCORE_NOT_FOUND, path=True),
@@ -113,7 +111,7 @@ OPERATIONS: Mapping[str, Documented] = {
     "refreshInfo": Documented(SCORE_NOT_FOUND, path=True),
     "generateAllThumbnails": Documented(SCORE_NOT_FOUND, path=True),
     "createSetlist": Documented(body=True),
-    "listSetlists": Documented(query=True),
+    "listSetlists": Documented(),
     "getSetlist": Documented(SETLIST_NOT_FOUND, path=True),
     "updateSetlist": Documented(SETLIST_NOT_FOUND, path=True, body=True),
     "deleteSetlist": Documented(SETLIST_NOT_FOUND, path=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import cast
 
 from application.accounts import Account
 from application.dashboard import Dashboard
@@ -25,8 +26,9 @@ def user_body(account: Account) -> schemas.UserBody:
 
 
 def upload_body(upload: Upload) -> schemas.UploadBody:
+    status = cast(schemas.UploadState, upload.status.value)
     return schemas.UploadBody(
-        upload.id, upload.status, upload.filename, upload.size_bytes, upload.storage_key, upload.created_at
+        upload.id, status, upload.filename, upload.size_bytes, upload.storage_key, upload.created_at
     )
 
 

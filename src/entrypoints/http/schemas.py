@@ -19,7 +19,6 @@ from domain.scores import (
 )
 from domain.scores import UNSET as LEAVE_AS_IS
 from domain.setlists import MAX_NAME_LENGTH
-from domain.uploads import UploadStatus
 from domain.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 T = TypeVar("T")
@@ -153,9 +152,13 @@ class UploadTicketBody(Struct):
     expires_at: datetime
 
 
+# Confirm and cancel only ever answer these; uploads in other states end as errors (upload_not_found, ...).
+UploadState = Literal["pending", "confirmed", "cancelled"]
+
+
 class UploadBody(Struct):
     upload_id: UUID
-    status: UploadStatus
+    status: UploadState
     filename: str
     size_bytes: Bytes
     s3_key: str

@@ -165,6 +165,26 @@ async def test_each_page_is_fitted_on_its_own(renderer: PymupdfRenderer, entry: 
         _assert_size(result, size)
 
 
+async def test_colour_survives_and_colourless_pages_become_grey_jpegs(
+    renderer: PymupdfRenderer, tmp_path: Path
+) -> None:
+    document = pymupdf.open()
+    document.new_page().draw_rect(pymupdf.Rect(0, 0, 595, 842), color=(1, 0, 0), fill=(1, 0, 0))
+    document.new_page().draw_rect(pymupdf.Rect(0, 0, 595, 842), color=(0, 0, 0), fill=(0.5, 0.5, 0.5))
+    document.save(tmp_path / "colours.pdf")
+
+    red, grey = (await renderer.render_thumbnails(tmp_path / "colours.pdf", [1, 2])).values()
+
+    assert isinstance(red, bytes) and isinstance(grey, bytes)
+    with Image.open(io.BytesIO(red)) as image:
+        assert image.mode == "RGB"
+        r, g, b = image.getpixel((image.width // 2, image.height // 2))  # type: ignore[misc]
+        assert r > 200 and g < 60 and b < 60
+    with Image.open(io.BytesIO(grey)) as image:
+        assert image.mode == "L"
+        assert abs(image.getpixel((image.width // 2, image.height // 2)) - 128) < 8  # type: ignore[operator]
+
+
 # --- the protocol's details ---------------------------------------------------------------------
 
 

@@ -36,11 +36,29 @@ def render_thumbnail(document: pymupdf.Document, page_number: int, limits: Rende
     zoom = fitted_zoom(width, height)
     if math.ceil(width * zoom) * math.ceil(height * zoom) > limits.max_output_pixels:
         raise PdfError(PdfErrorKind.RENDER_LIMIT)
-    output = io.BytesIO()
     try:
-        pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
-        image = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
-        image.save(output, "JPEG", quality=THUMBNAIL_JPEG_QUALITY)
+        return _fitted_jpeg(page, zoom)
     except Exception as exc:
         raise PdfError(PdfErrorKind.RENDER_LIMIT, f"The page could not be rendered: {exc}") from exc
+
+
+def _fitted_jpeg(page: pymupdf.Page, zoom: float) -> bytes:
+    """Pages without colour (nearly all sheet music) render and encode as grey: one channel, same pixels."""
+    display_list = page.get_displaylist()
+    mode, colorspace = ("RGB", pymupdf.csRGB) if _has_colour(display_list) else ("L", pymupdf.csGRAY)
+    pixmap = display_list.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=colorspace, alpha=False)
+    image = Image.frombytes(mode, (pixmap.width, pixmap.height), pixmap.samples)
+    output = io.BytesIO()
+    image.save(output, "JPEG", quality=THUMBNAIL_JPEG_QUALITY)
     return output.getvalue()
+
+
+def _has_colour(display_list: pymupdf.DisplayList) -> bool:
+    """MuPDF's test device: any non-grey colour, or an image in a colour space, counts; it stops at the first."""
+    mupdf = pymupdf.mupdf
+    outcome = mupdf.ll_fz_new_test_device_outparams()
+    device = mupdf.FzDevice(mupdf.ll_fz_new_test_device_outparams_fn(0.0, 0, None, outcome))
+    everywhere = mupdf.FzRect(mupdf.FzRect.Fixed_INFINITE)
+    mupdf.fz_run_display_list(display_list.this, device, mupdf.FzMatrix(), everywhere, mupdf.FzCookie())
+    mupdf.fz_close_device(device)
+    return bool(outcome.is_color)

@@ -1,7 +1,10 @@
 """Thumbnail rendering benchmark: PymupdfRenderer against `mutool draw` and `pdftoppm` at the same output size.
 
-Run from the repository: ``python bench/render.py [--repeat N]``. Needs the shared corpus beside the repository;
+Run from the repository: ``python bench/render.py [--rounds N]``. Needs the shared corpus beside the repository;
 tools that are not installed (Debian: mupdf-tools, poppler-utils) are skipped with a note.
+
+Every round measures every runner on every file one after the other, so a machine that speeds up or slows down
+during the run moves all figures alike; each figure is the median over the rounds.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -33,7 +37,10 @@ FILES = [
     "scanned_etude_a4_3p.pdf",
     "stress_huge_mediabox_14400.pdf",
 ]
-WARM_UP = "engraved_etude_a4_8p.pdf"
+TARGET_FILE = "engraved_variations_quartet_a4_47p.pdf"
+TARGET_SPEED_UP = 1.5
+TARGET_SCALING = 1.8
+ONE, TWO = "ours, 1 process", "ours, 2 processes"
 
 
 @dataclass(frozen=True)
@@ -48,22 +55,23 @@ class Box:
         return self.height >= THUMBNAIL_MAX_HEIGHT - 1
 
 
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    peak_rss_mb: float
-
-
 # --- external tools ----------------------------------------------------------------------------
 
 ToolArgs = Callable[[Path, Path, Box, int | None], list[str]]
 
 
 def mutool_args(pdf: Path, out: Path, box: Box, page: int | None) -> list[str]:
-    # mutool fits each page inside -w x -h itself. This version (1.21) has no JPEG writer: PNM, no encoding.
+    # mutool fits each page inside -w x -h itself. This version (1.21) has no JPEG writer, and its PNM is grey:
+    # it neither encodes nor writes colour.
     argv = ["mutool", "draw", "-q", "-w", str(THUMBNAIL_MAX_WIDTH), "-h", str(THUMBNAIL_MAX_HEIGHT)]
     argv += ["-F", "pnm", "-o", str(out / "page-%d.pnm"), str(pdf)]
     return argv + ([str(page)] if page else [])
+
+
+def mutool_threaded_args(pdf: Path, out: Path, box: Box, page: int | None) -> list[str]:
+    """mutool with its own two-thread pipeline (-P: one thread interprets while the other rasterises)."""
+    argv = mutool_args(pdf, out, box, page)
+    return [*argv[:2], "-P", *argv[2:]]
 
 
 def pdftoppm_args(pdf: Path, out: Path, box: Box, page: int | None) -> list[str]:
@@ -74,11 +82,12 @@ def pdftoppm_args(pdf: Path, out: Path, box: Box, page: int | None) -> list[str]
     return [*argv, str(pdf), str(out / "page")]
 
 
-TOOLS: dict[str, ToolArgs] = {"mutool": mutool_args, "pdftoppm": pdftoppm_args}
+TOOLS: dict[str, ToolArgs] = {"mutool": mutool_args, "mutool -P": mutool_threaded_args, "pdftoppm": pdftoppm_args}
+COVER_TOOLS = ["mutool", "pdftoppm"]  # -P cannot help a single page
 
 
-def run_tool(args: ToolArgs, pdf: Path, box: Box, page: int | None) -> Run:
-    """Time one tool run, start-up included; wait4 gives the child's own peak RSS."""
+def run_tool(args: ToolArgs, pdf: Path, box: Box, page: int | None) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one tool run, start-up included; wait4 gives the child's own peak RSS."""
     with tempfile.TemporaryDirectory() as out:
         argv = args(pdf, Path(out), box, page)
         started = time.perf_counter()
@@ -88,7 +97,7 @@ def run_tool(args: ToolArgs, pdf: Path, box: Box, page: int | None) -> Run:
         elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(argv)} failed")
-    return Run(elapsed, usage.ru_maxrss / 1024)
+    return elapsed, usage.ru_maxrss / 1024
 
 
 def tool_version(name: str) -> str:
@@ -100,10 +109,6 @@ def tool_version(name: str) -> str:
 # --- our renderer ------------------------------------------------------------------------------
 
 
-async def page_count(renderer: PymupdfRenderer, name: str) -> int:
-    return (await renderer.inspect(CORPUS / name)).page_count
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -111,63 +116,79 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def render_all(renderer: PymupdfRenderer, name: str, pages: int) -> None:
+async def time_all_pages(renderer: PymupdfRenderer, name: str, pages: int) -> float:
+    started = time.perf_counter()
     results = await renderer.render_thumbnails(CORPUS / name, range(1, pages + 1))
+    elapsed = time.perf_counter() - started
     failed = {page: result for page, result in results.items() if isinstance(result, Exception)}
     if failed:
         raise RuntimeError(f"{name}: {failed}")
+    return elapsed
+
+
+async def time_cover(renderer: PymupdfRenderer, name: str) -> tuple[float, Box]:
+    started = time.perf_counter()
+    jpeg = await renderer.render_thumbnail(CORPUS / name, 1)
+    elapsed = time.perf_counter() - started
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return elapsed, Box(*image.size)
 
 
 @dataclass
-class Ours:
-    startup_ms: float
-    boxes: dict[str, Box]
+class Figures:
     pages: dict[str, int]
-    cover: dict[str, list[float]]
-    all_pages: dict[str, list[float]]
-    peak_rss_mb: float
+    startup_ms: float
+    # (runner, file) -> seconds for the cover, and seconds per page for all pages, one entry per round
+    cover: defaultdict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    per_page: defaultdict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+    # runner -> seconds for all pages of all files, one entry per round
+    round_seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    peak_rss_mb: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add_tool_run(
+        self,
+        tool: str,
+        run: tuple[float, float],
+        figures: dict[tuple[str, str], list[float]],
+        name: str,
+        pages: int = 1,
+    ) -> None:
+        seconds, rss = run
+        figures[tool, name].append(seconds / pages)
+        self.peak_rss_mb[tool] = max(self.peak_rss_mb[tool], rss)
 
 
-async def measure_ours(repeat: int) -> Ours:
-    async with PymupdfRenderer(processes=1) as renderer:
+async def measure(rounds: int, tools: dict[str, ToolArgs]) -> Figures:
+    async with PymupdfRenderer(processes=1) as one, PymupdfRenderer(processes=2) as two:
         started = time.perf_counter()
-        await renderer.inspect(CORPUS / WARM_UP)
-        startup = time.perf_counter() - started
-        pages = {name: await page_count(renderer, name) for name in FILES}
-        boxes: dict[str, Box] = {}
-        cover: dict[str, list[float]] = {name: [] for name in FILES}
-        all_pages: dict[str, list[float]] = {name: [] for name in FILES}
-        for _ in range(repeat):
+        pages = {name: (await one.inspect(CORPUS / name)).page_count for name in FILES}
+        startup_ms = (time.perf_counter() - started) * 1000
+        boxes = {name: (await time_cover(one, name))[1] for name in FILES}
+        await time_all_pages(two, FILES[0], 2)  # starts both of its processes
+        figures = Figures(pages, startup_ms)
+        for _ in range(rounds):
+            totals: defaultdict[str, float] = defaultdict(float)
             # Going round the files means every cover opens its document, as a tool run does.
             for name in FILES:
-                started = time.perf_counter()
-                jpeg = await renderer.render_thumbnail(CORPUS / name, 1)
-                cover[name].append(time.perf_counter() - started)
-                with Image.open(io.BytesIO(jpeg)) as image:
-                    boxes[name] = Box(*image.size)
-            for name in FILES:
-                started = time.perf_counter()
-                await render_all(renderer, name, pages[name])
-                all_pages[name].append((time.perf_counter() - started) / pages[name])
-        rss = max(peak_rss_mb(pid) for pid in renderer.worker_pids)
-    return Ours(startup * 1000, boxes, pages, cover, all_pages, rss)
+                figures.cover[ONE, name].append((await time_cover(one, name))[0])
+                for runner, renderer in ((ONE, one), (TWO, two)):
+                    seconds = await time_all_pages(renderer, name, pages[name])
+                    figures.per_page[runner, name].append(seconds / pages[name])
+                    totals[runner] += seconds
+                for tool, args in tools.items():
+                    if tool in COVER_TOOLS:
+                        cover = run_tool(args, CORPUS / name, boxes[name], 1)
+                        figures.add_tool_run(tool, cover, figures.cover, name)
+                    every_page = run_tool(args, CORPUS / name, boxes[name], None)
+                    figures.add_tool_run(tool, every_page, figures.per_page, name, pages[name])
+            for runner, seconds in totals.items():
+                figures.round_seconds[runner].append(seconds)
+        for runner, renderer in ((ONE, one), (TWO, two)):
+            figures.peak_rss_mb[runner] = max(peak_rss_mb(pid) for pid in renderer.worker_pids)
+    return figures
 
 
-async def throughput(processes: int, pages: dict[str, int], repeat: int) -> tuple[float, float]:
-    """(pages per second over all pages of all files, peak worker RSS in MB)."""
-    async with PymupdfRenderer(processes=processes) as renderer:
-        await render_all(renderer, WARM_UP, processes)  # starts every worker
-        runs = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            for name in FILES:
-                await render_all(renderer, name, pages[name])
-            runs.append(sum(pages.values()) / (time.perf_counter() - started))
-        rss = max(peak_rss_mb(pid) for pid in renderer.worker_pids)
-    return statistics.median(runs), rss
-
-
-def cpu_ceiling(repeat: int) -> float:
+def cpu_ceiling(rounds: int) -> float:
     """How two CPU-bound processes scale on this machine at all: the best the renderer can do."""
     burn = "import time; t = time.perf_counter(); sum(range(30_000_000)); print(time.perf_counter() - t)"
 
@@ -177,80 +198,101 @@ def cpu_ceiling(repeat: int) -> float:
         ]
         return max(float(child.communicate()[0]) for child in children)
 
-    return statistics.median(2 * slowest_of(1) / slowest_of(2) for _ in range(repeat))
+    return statistics.median(2 * slowest_of(1) / slowest_of(2) for _ in range(rounds))
 
 
 # --- report ------------------------------------------------------------------------------------
 
 
-def ms(seconds: Sequence[float]) -> float:
+def ms(seconds: list[float]) -> float:
     return statistics.median(seconds) * 1000
 
 
-def cell(value: float, digits: int = 1) -> str:
-    return f"{value:.{digits}f}"
+def speed_up(theirs: list[float], ours: list[float]) -> float:
+    """How many times faster ours is, round by round (both were measured in the same round), median."""
+    return statistics.median(t / o for t, o in zip(theirs, ours, strict=True))
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    print("| " + " | ".join(header) + " |")
+    print("|---|" + "---:|" * (len(header) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def report(figures: Figures, tools: list[str], rounds: int) -> None:
+    print(
+        f"Thumbnails fitted in {THUMBNAIL_MAX_WIDTH}x{THUMBNAIL_MAX_HEIGHT} px; median of {rounds} rounds; "
+        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}"
+    )
+    print(
+        f"ours: PymupdfRenderer with warm worker processes, JPEG q{THUMBNAIL_JPEG_QUALITY} "
+        f"(worker start-up and first inspect: {figures.startup_ms:.0f} ms, not counted)"
+    )
+    for tool in TOOLS:
+        if tool in tools:
+            output = "grey PNM, no encoding" if tool.startswith("mutool") else f"JPEG q{THUMBNAIL_JPEG_QUALITY}"
+            print(f"{tool}: {tool_version(tool.split()[0])}, {output}, one process per run, start-up included")
+        else:
+            print(f"{tool}: not installed, skipped (Debian: apt-get install mupdf-tools poppler-utils)")
+    print("speed-up = tool time / our time, per round (above 1: ours is faster)\n")
+
+    cover_tools = [tool for tool in COVER_TOOLS if tool in tools]
+    print("Cover (page 1), ms:\n")
+    rows = []
+    for name in FILES:
+        row = [name.removesuffix(".pdf"), str(figures.pages[name]), f"{ms(figures.cover[ONE, name]):.1f}"]
+        for tool in cover_tools:
+            theirs = figures.cover[tool, name]
+            row.append(f"{ms(theirs):.1f} (x{speed_up(theirs, figures.cover[ONE, name]):.2f})")
+        rows.append(row)
+    print_table(["file", "pages", "ours", *cover_tools], rows)
+
+    print("\nAll pages, ms per page (speed-up of ours with 1 / 2 processes):\n")
+    rows = []
+    for name in FILES:
+        one, two = figures.per_page[ONE, name], figures.per_page[TWO, name]
+        row = [name.removesuffix(".pdf"), str(figures.pages[name]), f"{ms(one):.2f}", f"{ms(two):.2f}"]
+        for tool in tools:
+            theirs = figures.per_page[tool, name]
+            row.append(f"{ms(theirs):.2f} (x{speed_up(theirs, one):.2f} / x{speed_up(theirs, two):.2f})")
+        rows.append(row)
+    print_table(["file", "pages", ONE, TWO, *tools], rows)
+
+    total = sum(figures.pages.values())
+    scaling = speed_up(figures.round_seconds[ONE], figures.round_seconds[TWO])
+    print(f"\nAll {total} pages of the {len(FILES)} files:")
+    for runner in (ONE, TWO):
+        print(f"  {runner + ':':19s} {total / statistics.median(figures.round_seconds[runner]):7.1f} pages/s")
+    print(f"  scaling x{scaling:.2f}")
+    print(f"  (two CPU-bound Python processes scale x{cpu_ceiling(rounds):.2f} on this machine)")
+    for runner, rss in figures.peak_rss_mb.items():
+        print(f"Peak RSS of {'a worker process of ' if runner.startswith('ours') else ''}{runner}: {rss:.0f} MB")
+
+    print("\nTargets:")
+    print(f"  2-process scaling x{scaling:.2f} (target x{TARGET_SCALING}): {verdict(scaling >= TARGET_SCALING)}")
+    if "mutool" in tools:
+        mutool = figures.per_page["mutool", TARGET_FILE]
+        for runner in (ONE, TWO):
+            faster = speed_up(mutool, figures.per_page[runner, TARGET_FILE])
+            print(
+                f"  {TARGET_FILE}, {runner} vs mutool draw: x{faster:.2f} "
+                f"(target x{TARGET_SPEED_UP}): {verdict(faster >= TARGET_SPEED_UP)}"
+            )
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is shown")
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of measurements; medians are shown")
+    rounds = parser.parse_args().rounds
     if not CORPUS.is_dir():
         sys.exit(f"The shared corpus is missing: {CORPUS}")
-
-    ours = asyncio.run(measure_ours(repeat))
-    tools = {name: args for name, args in TOOLS.items() if shutil.which(name)}
-    tool_cover: dict[tuple[str, str], list[Run]] = {}
-    tool_all: dict[tuple[str, str], list[Run]] = {}
-    for tool, args in tools.items():
-        for name in FILES:
-            box = ours.boxes[name]
-            tool_cover[tool, name] = [run_tool(args, CORPUS / name, box, 1) for _ in range(repeat)]
-            tool_all[tool, name] = [run_tool(args, CORPUS / name, box, None) for _ in range(repeat)]
-    scaling = {processes: asyncio.run(throughput(processes, ours.pages, repeat)) for processes in (1, 2)}
-
-    print(
-        f"Thumbnails fitted in {THUMBNAIL_MAX_WIDTH}x{THUMBNAIL_MAX_HEIGHT} px; median of {repeat} runs; "
-        f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}"
-    )
-    print(
-        f"ours: PymupdfRenderer, 1 warm worker process, JPEG q{THUMBNAIL_JPEG_QUALITY}, "
-        f"worker start-up (first job) {ours.startup_ms:.0f} ms"
-    )
-    for tool in TOOLS:
-        if tool in tools:
-            output = "PNM (no JPEG writer)" if tool == "mutool" else f"JPEG q{THUMBNAIL_JPEG_QUALITY}"
-            print(f"{tool}: {tool_version(tool)}, {output}, one process per run, start-up included")
-        else:
-            print(f"{tool}: not installed, skipped (Debian: apt-get install mupdf-tools poppler-utils)")
-    print("ratio = ours / tool time (below 1: ours is faster)\n")
-
-    header = ["file", "pages", "cover ms ours"]
-    header += [f"cover {tool} ms (ratio)" for tool in tools]
-    header += ["all pages ms/page ours"] + [f"all {tool} ms/page (ratio)" for tool in tools]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for name in FILES:
-        row = [name.removesuffix(".pdf"), str(ours.pages[name]), cell(ms(ours.cover[name]))]
-        for tool in tools:
-            theirs = ms([run.seconds for run in tool_cover[tool, name]])
-            row.append(f"{cell(theirs)} ({ms(ours.cover[name]) / theirs:.2f})")
-        row.append(cell(ms(ours.all_pages[name]), 2))
-        for tool in tools:
-            theirs = ms([run.seconds for run in tool_all[tool, name]]) / ours.pages[name]
-            row.append(f"{cell(theirs, 2)} ({ms(ours.all_pages[name]) / theirs:.2f})")
-        print("| " + " | ".join(row) + " |")
-
-    (one, rss_one), (two, rss_two) = scaling[1], scaling[2]
-    total = sum(ours.pages.values())
-    print(f"\nAll {total} pages of the {len(FILES)} files:")
-    print(f"  1 process:   {one:7.1f} pages/s")
-    print(f"  2 processes: {two:7.1f} pages/s   scaling x{two / one:.2f}")
-    print(f"  (two CPU-bound Python processes scale x{cpu_ceiling(repeat):.2f} on this machine)")
-    print(f"Peak RSS of a worker process: {max(ours.peak_rss_mb, rss_one, rss_two):.0f} MB")
-    for tool in tools:
-        runs = [run for name in FILES for run in (*tool_cover[tool, name], *tool_all[tool, name])]
-        print(f"Peak RSS of {tool}: {max(run.peak_rss_mb for run in runs):.0f} MB")
+    tools = {name: args for name, args in TOOLS.items() if shutil.which(name.split()[0])}
+    report(asyncio.run(measure(rounds, tools)), list(tools), rounds)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ same result. A score deleted while it is processed is left alone, and anything s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -72,21 +74,44 @@ class ThumbnailWriter:
             await self._storage.delete(key)
 
     async def pages(self, score: Score, path: Path, pages: Sequence[int]) -> None:
-        for start in range(0, len(pages), PAGES_PER_BATCH):
-            results = await self._renderer.render_thumbnails(path, pages[start : start + PAGES_PER_BATCH])
-            stored: list[int] = []
-            for page, result in sorted(results.items()):
-                if isinstance(result, PdfError):
-                    await self._updater.apply(score.id, _fail_with(result))
-                elif isinstance(result, Exception):
-                    raise result
-                else:
-                    await self._storage.put(page_thumbnail_key(score.user_id, score.upload_id, page), result, JPEG)
-                    stored.append(page)
-            if await self._updater.apply(score.id, _record_pages(stored)) is None:
-                for page in stored:
-                    await self._storage.delete(page_thumbnail_key(score.user_id, score.upload_id, page))
-                return
+        """Renders batch after batch, the next one while the current one is stored, so the renderer never waits."""
+        batches = [pages[start : start + PAGES_PER_BATCH] for start in range(0, len(pages), PAGES_PER_BATCH)]
+        upcoming: asyncio.Task[dict[int, bytes | Exception]] | None = None
+        try:
+            for index, batch in enumerate(batches):
+                results = await (upcoming or self._renderer.render_thumbnails(path, batch))
+                upcoming = None
+                if index + 1 < len(batches):
+                    upcoming = asyncio.create_task(self._renderer.render_thumbnails(path, batches[index + 1]))
+                if not await self._store(score, results):
+                    return
+        except asyncio.CancelledError:
+            if upcoming is not None:
+                upcoming.cancel()  # shutting down: no one will store that batch
+            raise
+        finally:
+            if upcoming is not None:
+                # Stopping early (score deleted, storage failing) lets a started batch finish rather than
+                # killing render processes mid-page; its pages are dropped.
+                with contextlib.suppress(Exception):
+                    await upcoming
+
+    async def _store(self, score: Score, results: dict[int, bytes | Exception]) -> bool:
+        """Store and record one batch; False when the score is gone (and nothing of the batch is kept)."""
+        stored: list[int] = []
+        for page, result in sorted(results.items()):
+            if isinstance(result, PdfError):
+                await self._updater.apply(score.id, _fail_with(result))
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                await self._storage.put(page_thumbnail_key(score.user_id, score.upload_id, page), result, JPEG)
+                stored.append(page)
+        if await self._updater.apply(score.id, _record_pages(stored)) is None:
+            for page in stored:
+                await self._storage.delete(page_thumbnail_key(score.user_id, score.upload_id, page))
+            return False
+        return True
 
 
 def _record_pages(pages: list[int]) -> Callable[[Score, datetime], None]:

@@ -381,6 +381,7 @@ class FakeStorage:
     def __init__(self, clock: FakeClock) -> None:
         self._clock = clock
         self.objects: dict[str, bytes] = {}
+        self.on_put: Callable[[str], Any] | None = None
         self.content_types: dict[str, str] = {}
         self.head_reads: list[tuple[str, int]] = []
         self.downloads: list[str] = []
@@ -421,6 +422,8 @@ class FakeStorage:
             raise FileNotFoundError(key)
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if self.on_put is not None:
+            await _maybe_await(self.on_put(key))
         self.objects[key] = data
         self.content_types[key] = content_type
 

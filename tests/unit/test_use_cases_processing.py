@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from uuid import uuid4
 
@@ -12,7 +13,7 @@ from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
 from domain.scores import ProcessingStatus, Score
 from domain.uploads import cover_thumbnail_key, page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
-from tests.unit.fakes import fake_jpeg
+from tests.unit.fakes import StorageUnavailable, fake_jpeg
 
 METADATA = PdfMetadata(
     title="Sonate", author="Beethoven", subject="Classical", keywords="piano; sonata", producer="Scanner"
@@ -316,7 +317,7 @@ async def test_an_unexpected_page_error_is_raised_for_a_retry(world: World) -> N
 
 async def test_a_score_deleted_during_page_thumbnails_keeps_nothing_of_the_batch(world: World) -> None:
     user = await world.user()
-    score = await world.processed_score(user, pages=40)
+    score = await world.processed_score(user, pages=4 * PAGES_PER_BATCH)
 
     def delete_during_second_batch(key: str, pages: list[int]) -> None:
         if pages[0] == PAGES_PER_BATCH + 1:
@@ -324,8 +325,41 @@ async def test_a_score_deleted_during_page_thumbnails_keeps_nothing_of_the_batch
 
     world.renderer.on_batch = delete_during_second_batch
     await world.generate_all_thumbnails(score.id)
-    assert len(world.renderer.batches) == 2
+    # The third batch was already rendering when the second found the score gone; no fourth is started.
+    assert len(world.renderer.batches) == 3
     assert page_keys(world, score) == sorted(page_key(score, page) for page in range(1, PAGES_PER_BATCH + 1))
+
+
+async def test_the_next_batch_renders_while_the_current_one_is_stored(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=3 * PAGES_PER_BATCH)
+    progress: list[int] = []
+    world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails_ready)
+    world.storage.on_put = lambda key: asyncio.sleep(0)  # a real store waits on the network
+
+    await world.generate_all_thumbnails(score.id)
+
+    # Batch 2 started before batch 1 was recorded, batch 3 before batch 2 was.
+    assert progress == [0, 0, PAGES_PER_BATCH]
+    assert world.stored_score(score.id).page_thumbnails_ready == 3 * PAGES_PER_BATCH
+
+
+async def test_a_storage_failure_stops_page_thumbnails_after_the_batch_in_flight(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=4 * PAGES_PER_BATCH)
+
+    def fail_in_second_batch(key: str) -> None:
+        if key == page_key(score, PAGES_PER_BATCH + 1):
+            raise StorageUnavailable(key)
+
+    world.storage.on_put = fail_in_second_batch
+
+    with pytest.raises(StorageUnavailable):
+        await world.generate_all_thumbnails(score.id)
+
+    assert len(world.renderer.batches) == 3
+    assert world.stored_score(score.id).page_thumbnails_ready == PAGES_PER_BATCH
+    assert world.scratch.open_copies == 0
 
 
 async def test_generate_all_for_a_missing_score_does_nothing(world: World) -> None:

@@ -314,6 +314,23 @@ async def test_a_render_timeout_kills_the_worker_and_the_next_job_works() -> Non
         assert slow_pid not in hasty.worker_pids
 
 
+async def test_a_page_timing_out_among_others_fails_alone(tmp_path: Path) -> None:
+    document = pymupdf.open()
+    for name in (SMALL, BOMB, SMALL, SMALL):
+        with pymupdf.open(CORPUS / name) as source:
+            document.insert_pdf(source, from_page=0, to_page=0)
+    document.save(tmp_path / "one_slow_page.pdf")
+
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=0.3) as hasty:
+        results = await hasty.render_thumbnails(tmp_path / "one_slow_page.pdf", [1, 2, 3, 4])
+
+    slow = results.pop(2)
+    assert isinstance(slow, PdfError) and slow.kind is PdfErrorKind.RENDER_TIMEOUT
+    for jpeg in results.values():
+        assert isinstance(jpeg, bytes)
+        _assert_size(jpeg, [283, 400])
+
+
 async def test_a_worker_killed_while_idle_is_replaced_for_the_next_job(single: PymupdfRenderer) -> None:
     await single.inspect(CORPUS / SMALL)
     [pid] = single.worker_pids

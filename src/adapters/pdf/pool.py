@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from .process import WorkerProcess, WorkerStartFailed
 from .protocol import Frame, Header
@@ -23,19 +24,24 @@ class WorkerPool:
         """Process ids of the workers started so far (they start on first use)."""
         return [worker.pid for worker in self._workers if worker is not None and worker.alive]
 
-    async def call(self, request: Header, time_limit: float) -> Frame:
-        """Run one job on the next free worker. Raises WorkerTimeout or WorkerDied after replacing the worker."""
+    async def call(self, request: Header, replies: int, time_limit: float, on_reply: Callable[[Frame], None]) -> None:
+        """Run one job on the next free worker (see WorkerProcess.call).
+
+        Raises WorkerTimeout or WorkerDied after replacing the worker.
+        """
         if self._free is None:
             self._free = asyncio.Queue()
             for slot in range(self.size):
                 self._free.put_nowait(slot)
         slot = await self._free.get()
         try:
-            return await self._call_in(slot, request, time_limit)
+            await self._call_in(slot, request, replies, time_limit, on_reply)
         finally:
             self._free.put_nowait(slot)
 
-    async def _call_in(self, slot: int, request: Header, time_limit: float) -> Frame:
+    async def _call_in(
+        self, slot: int, request: Header, replies: int, time_limit: float, on_reply: Callable[[Frame], None]
+    ) -> None:
         self._raise_if_closed()
         worker = self._workers[slot]
         if worker is None or not worker.alive:
@@ -43,7 +49,7 @@ class WorkerPool:
                 worker.kill()
             worker = self._workers[slot] = WorkerProcess(self._memory_limit_bytes)
         try:
-            return await worker.call(request, time_limit)
+            await worker.call(request, replies, time_limit, on_reply)
         except BaseException as exc:
             # Timed out, died, or the caller was cancelled mid-job: what the worker does next is unknown.
             worker.kill()

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from .protocol import Frame, FrameBuffer, Header, ProtocolError, write_frame
@@ -55,8 +56,11 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    async def call(self, request: Header, time_limit: float) -> Frame:
-        """Send one job and await its reply; the time limit starts once the worker is ready."""
+    async def call(self, request: Header, replies: int, time_limit: float, on_reply: Callable[[Frame], None]) -> None:
+        """Send one job and hand each of its `replies` to `on_reply` as it arrives.
+
+        Every reply gets the whole time limit, counted from the one before (the first: once the worker is ready).
+        """
         if not self._ready:
             try:
                 await self._receive(_STARTUP_TIMEOUT_SECONDS)
@@ -67,9 +71,16 @@ class WorkerProcess:
             write_frame(self._requests, request)
         except OSError as exc:
             raise WorkerDied from exc
-        return await self._receive(time_limit)
+        for _ in range(replies):
+            on_reply(await self._receive(time_limit))
 
     async def _receive(self, time_limit: float) -> Frame:
+        try:
+            frame = self._frames.pop()  # replies can arrive together in one read
+        except ProtocolError as exc:
+            raise WorkerDied(str(exc)) from exc
+        if frame is not None:
+            return frame
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[Frame] = loop.create_future()
         self._pending = reply

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -13,7 +14,11 @@ from domain.pdf import THUMBNAIL_MAX_HEIGHT, THUMBNAIL_MAX_WIDTH, PdfError, PdfE
 from .messages import info_from_header, raise_for_error
 from .pool import WorkerPool
 from .process import WorkerDied, WorkerTimeout
-from .protocol import Header
+from .protocol import Frame, Header
+
+# A worker renders a job's pages back to back instead of waiting for a round trip after each one;
+# small jobs keep both workers busy to the end of a document.
+_PAGES_PER_JOB = 4
 
 
 class PymupdfRenderer:
@@ -50,49 +55,69 @@ class PymupdfRenderer:
 
     async def inspect(self, path: Path) -> PdfInfo:
         request: Header = {"op": "inspect", "path": _absolute(path)}
+        replies: list[Frame] = []
         try:
-            header, _ = await self._pool.call(request, self._inspect_timeout)
+            await self._pool.call(request, 1, self._inspect_timeout, replies.append)
         except WorkerTimeout:
             raise PdfError(PdfErrorKind.CORRUPT, "The PDF took too long to read.") from None
         except WorkerDied:
             raise PdfError(PdfErrorKind.CORRUPT, "The PDF could not be read: it crashed the reader.") from None
+        header, _ = replies[0]
         raise_for_error(header)
         return info_from_header(header)
 
     async def render_thumbnail(self, path: Path, page: int) -> bytes:
         if page < 1:
             raise ValueError(f"Page numbers start at 1, not {page}.")
-        request: Header = {
-            "op": "render",
-            "path": _absolute(path),
-            "page": page,
-            "max_output_pixels": self._max_output_pixels,
-            "max_page_points": self._max_page_points,
-        }
-        try:
-            header, jpeg = await self._pool.call(request, self._render_timeout)
-        except WorkerTimeout:
-            raise PdfError(PdfErrorKind.RENDER_TIMEOUT) from None
-        except WorkerDied:
-            raise PdfError(PdfErrorKind.RENDER_LIMIT, "The page crashed the renderer.") from None
-        raise_for_error(header)
-        return jpeg
+        result = (await self.render_thumbnails(path, [page]))[page]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
         """Each page's JPEG or the exception that page raised, spread over all workers."""
         wanted = list(dict.fromkeys(pages))
+        jobs = deque(wanted[start : start + _PAGES_PER_JOB] for start in range(0, len(wanted), _PAGES_PER_JOB))
         results: dict[int, bytes | Exception] = {}
-        remaining = iter(wanted)
 
-        async def render_remaining() -> None:
-            for page in remaining:  # shared iterator: each runner takes the next page not yet taken
-                try:
-                    results[page] = await self.render_thumbnail(path, page)
-                except Exception as exc:
-                    results[page] = exc
+        async def take_jobs() -> None:
+            while jobs:
+                await self._render_job(path, jobs.popleft(), results)
 
-        await asyncio.gather(*(render_remaining() for _ in range(min(self._pool.size, len(wanted)))))
+        await asyncio.gather(*(take_jobs() for _ in range(min(self._pool.size, len(jobs)))))
         return {page: results[page] for page in wanted}
+
+    async def _render_job(self, path: Path, pages: list[int], results: dict[int, bytes | Exception]) -> None:
+        """Render `pages` in one worker; a page that times out or crashes it fails alone, the rest go on."""
+        remaining = deque(pages)
+
+        def on_reply(reply: Frame) -> None:
+            header, jpeg = reply
+            page = remaining.popleft()
+            try:
+                raise_for_error(header)
+            except Exception as exc:
+                results[page] = exc
+            else:
+                results[page] = jpeg
+
+        while remaining:
+            request: Header = {
+                "op": "render",
+                "path": _absolute(path),
+                "pages": list(remaining),
+                "max_output_pixels": self._max_output_pixels,
+                "max_page_points": self._max_page_points,
+            }
+            try:
+                await self._pool.call(request, len(remaining), self._render_timeout, on_reply)
+            except WorkerTimeout:
+                results[remaining.popleft()] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
+            except WorkerDied:
+                results[remaining.popleft()] = PdfError(PdfErrorKind.RENDER_LIMIT, "The page crashed the renderer.")
+            except Exception as exc:  # closed, or a worker that cannot start: no page of this job can be rendered
+                results.update(dict.fromkeys(remaining, exc))
+                return
 
     async def close(self) -> None:
         self._pool.close()

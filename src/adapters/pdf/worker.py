@@ -73,7 +73,15 @@ def serve(requests: int, replies: int) -> None:
         frame = read_frame(requests, frames)
         if frame is None:
             return
-        write_frame(replies, *handle(frame[0], documents))
+        for job in jobs_in(frame[0]):
+            write_frame(replies, *handle(job, documents))
+
+
+def jobs_in(request: Header) -> list[Header]:
+    """A render request names several pages, rendered back to back with one reply each."""
+    if request["op"] != "render":
+        return [request]
+    return [{**request, "page": page} for page in request["pages"]]
 
 
 def main() -> None:

@@ -24,9 +24,10 @@ _PAGES_PER_JOB = 4
 class PymupdfRenderer:
     """Inspects PDFs and renders fitted JPEG thumbnails in `processes` worker processes, started on first use.
 
-    PyMuPDF is not thread-safe and hostile files can hang or crash it, so each job runs in a worker
-    process with a timeout; a worker that times out or dies is killed and replaced, and the job fails:
-    inspect with CORRUPT, render with RENDER_TIMEOUT (timeout) or RENDER_LIMIT (crash, memory, MuPDF error).
+    PyMuPDF is not thread-safe and hostile files can hang or crash it, so every inspect and every page runs
+    in a worker process with a timeout; a worker that times out or dies is killed and replaced, and that
+    inspect or page fails: inspect with CORRUPT, a page with RENDER_TIMEOUT (timeout) or RENDER_LIMIT
+    (crash, memory, MuPDF error).
     A page number outside 1..page_count raises ValueError: asking for it is the caller's mistake.
     A file that cannot be opened at all raises OSError (e.g. FileNotFoundError).
     Workers are limited to `memory_limit_bytes` of address space (None: no limit).

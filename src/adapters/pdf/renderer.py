@@ -17,8 +17,9 @@ from .process import WorkerDied, WorkerTimeout
 from .protocol import Frame, Header
 
 # A worker renders a job's pages back to back instead of waiting for a round trip after each one;
-# small jobs keep both workers busy to the end of a document.
-_PAGES_PER_JOB = 4
+# jobs stay small enough that every worker gets several, and all stay busy to the end of a document.
+_MAX_PAGES_PER_JOB = 4
+_MIN_JOBS_PER_WORKER = 3
 
 
 class PymupdfRenderer:
@@ -78,7 +79,8 @@ class PymupdfRenderer:
     async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
         """Each page's JPEG or the exception that page raised, spread over all workers."""
         wanted = list(dict.fromkeys(pages))
-        jobs = deque(wanted[start : start + _PAGES_PER_JOB] for start in range(0, len(wanted), _PAGES_PER_JOB))
+        per_job = max(1, min(_MAX_PAGES_PER_JOB, len(wanted) // (_MIN_JOBS_PER_WORKER * self._pool.size)))
+        jobs = deque(wanted[start : start + per_job] for start in range(0, len(wanted), per_job))
         results: dict[int, bytes | Exception] = {}
 
         async def take_jobs() -> None:

@@ -144,6 +144,7 @@ class Figures:
     # runner -> seconds for all pages of all files, one entry per round
     round_seconds: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     peak_rss_mb: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    cpu_scaling: list[float] = field(default_factory=list)
 
     def add_tool_run(
         self,
@@ -159,18 +160,21 @@ class Figures:
 
 
 async def measure(rounds: int, tools: dict[str, ToolArgs]) -> Figures:
-    async with PymupdfRenderer(processes=1) as one, PymupdfRenderer(processes=2) as two:
+    # Each renderer keeps its last document open; going round the files means every run opens its document,
+    # as a tool run does.
+    renderers = PymupdfRenderer(processes=1), PymupdfRenderer(processes=1), PymupdfRenderer(processes=2)
+    async with renderers[0] as covers, renderers[1] as one, renderers[2] as two:
         started = time.perf_counter()
-        pages = {name: (await one.inspect(CORPUS / name)).page_count for name in FILES}
+        pages = {name: (await covers.inspect(CORPUS / name)).page_count for name in FILES}
         startup_ms = (time.perf_counter() - started) * 1000
-        boxes = {name: (await time_cover(one, name))[1] for name in FILES}
+        boxes = {name: (await time_cover(covers, name))[1] for name in FILES}
+        await time_all_pages(one, FILES[0], 1)  # starts its process
         await time_all_pages(two, FILES[0], 2)  # starts both of its processes
         figures = Figures(pages, startup_ms)
         for _ in range(rounds):
             totals: defaultdict[str, float] = defaultdict(float)
-            # Going round the files means every cover opens its document, as a tool run does.
             for name in FILES:
-                figures.cover[ONE, name].append((await time_cover(one, name))[0])
+                figures.cover[ONE, name].append((await time_cover(covers, name))[0])
                 for runner, renderer in ((ONE, one), (TWO, two)):
                     seconds = await time_all_pages(renderer, name, pages[name])
                     figures.per_page[runner, name].append(seconds / pages[name])
@@ -183,13 +187,14 @@ async def measure(rounds: int, tools: dict[str, ToolArgs]) -> Figures:
                     figures.add_tool_run(tool, every_page, figures.per_page, name, pages[name])
             for runner, seconds in totals.items():
                 figures.round_seconds[runner].append(seconds)
+            figures.cpu_scaling.append(cpu_scaling())
         for runner, renderer in ((ONE, one), (TWO, two)):
             figures.peak_rss_mb[runner] = max(peak_rss_mb(pid) for pid in renderer.worker_pids)
     return figures
 
 
-def cpu_ceiling(rounds: int) -> float:
-    """How two CPU-bound processes scale on this machine at all: the best the renderer can do."""
+def cpu_scaling() -> float:
+    """How two CPU-bound processes scale on this machine right now: the best the renderer can do."""
     burn = "import time; t = time.perf_counter(); sum(range(30_000_000)); print(time.perf_counter() - t)"
 
     def slowest_of(count: int) -> float:
@@ -198,7 +203,7 @@ def cpu_ceiling(rounds: int) -> float:
         ]
         return max(float(child.communicate()[0]) for child in children)
 
-    return statistics.median(2 * slowest_of(1) / slowest_of(2) for _ in range(rounds))
+    return 2 * slowest_of(1) / slowest_of(2)
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -265,7 +270,7 @@ def report(figures: Figures, tools: list[str], rounds: int) -> None:
     for runner in (ONE, TWO):
         print(f"  {runner + ':':19s} {total / statistics.median(figures.round_seconds[runner]):7.1f} pages/s")
     print(f"  scaling x{scaling:.2f}")
-    print(f"  (two CPU-bound Python processes scale x{cpu_ceiling(rounds):.2f} on this machine)")
+    print(f"  (two CPU-bound Python processes scale x{statistics.median(figures.cpu_scaling):.2f} on this machine)")
     for runner, rss in figures.peak_rss_mb.items():
         print(f"Peak RSS of {'a worker process of ' if runner.startswith('ours') else ''}{runner}: {rss:.0f} MB")
 

@@ -74,7 +74,7 @@ class ThumbnailWriter:
             await self._storage.delete(key)
 
     async def pages(self, score: Score, path: Path, pages: Sequence[int]) -> None:
-        """Renders batch after batch, the next one while the current one is stored, so the renderer never waits."""
+        """Renders batch after batch, the next while the current one is stored, so storing never idles the renderer."""
         batches = [pages[start : start + PAGES_PER_BATCH] for start in range(0, len(pages), PAGES_PER_BATCH)]
         upcoming: asyncio.Task[dict[int, bytes | Exception]] | None = None
         try:

@@ -79,11 +79,9 @@ class RegisterUser:
         return Account(user, QuotaUsage(user.quota_limit_bytes, 0, 0))
 
     async def _count_attempt(self, key: str) -> None:
-        rule = self._policy.register_rule
-        retry_after = await self._limiter.retry_after(key, rule)
+        retry_after = await self._limiter.acquire(key, self._policy.register_rule)
         if retry_after is not None:
             raise TooManyRequests("Too many registrations from this address; try again later.", retry_after=retry_after)
-        await self._limiter.hit(key, rule)
 
 
 class LogIn:
@@ -104,20 +102,26 @@ class LogIn:
 
     async def __call__(self, email: str, password: str, client_address: str) -> AccessToken:
         email = email.strip().lower()
-        keys = [f"login-email:{email}", f"login-address:{client_address}"]
-        for key in keys:
-            retry_after = await self._limiter.retry_after(key, self._rule)
-            if retry_after is not None:
-                raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
-        async with self._uow as uow:
-            user = await uow.users.get_by_email(email)
-        if user is None:
-            await self._hasher.verify_nobody(password)
-        if user is None or not await self._hasher.verify(user.password_hash, password):
-            for key in keys:
-                await self._limiter.hit(key, self._rule)
-            raise InvalidCredentials()
-        return self._tokens.issue(user.id)
+        # Every attempt is counted before the password is checked, so a burst of concurrent guesses cannot
+        # get past the limit together; attempts that turn out not to be failures are taken back.
+        counted: list[str] = []
+        try:
+            for key in (f"login-email:{email}", f"login-address:{client_address}"):
+                retry_after = await self._limiter.acquire(key, self._rule)
+                if retry_after is not None:
+                    raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
+                counted.append(key)
+            async with self._uow as uow:
+                user = await uow.users.get_by_email(email)
+            if user is None:
+                await self._hasher.verify_nobody(password)
+            if user is None or not await self._hasher.verify(user.password_hash, password):
+                counted.clear()
+                raise InvalidCredentials()
+            return self._tokens.issue(user.id)
+        finally:
+            for key in counted:
+                await self._limiter.release(key)
 
 
 class Authenticate:

@@ -300,11 +300,18 @@ class RateRule:
 
 
 class RateLimiter(Protocol):
-    async def retry_after(self, key: str, rule: RateRule) -> int | None:
-        """Seconds until `key` may act again, or None when it is under its limit."""
+    """Fixed windows of `rule.limit` actions per key; counting and checking are one atomic step."""
+
+    async def acquire(self, key: str, rule: RateRule) -> int | None:
+        """Count one action of `key` and return None; at the limit, count nothing and return the seconds to wait.
+
+        Concurrent callers never get past the limit together.
+        """
         ...
 
-    async def hit(self, key: str, rule: RateRule) -> None: ...
+    async def release(self, key: str) -> None:
+        """Take back one action counted in the key's current window (an attempt that turned out not to count)."""
+        ...
 
 
 def quota_of(user: User, used_and_reserved: tuple[int, int]) -> QuotaUsage:

@@ -127,11 +127,9 @@ class RequestUploadUrl:
         return UploadTicket(upload, request, policy.presign_expiry_seconds)
 
     async def _count_request(self, user_id: UUID) -> None:
-        key, rule = f"upload-url:{user_id}", self._policy.upload_rate_rule
-        retry_after = await self._limiter.retry_after(key, rule)
+        retry_after = await self._limiter.acquire(f"upload-url:{user_id}", self._policy.upload_rate_rule)
         if retry_after is not None:
             raise TooManyRequests("Too many upload requests; try again later.", retry_after=retry_after)
-        await self._limiter.hit(key, rule)
 
 
 class UploadVerifier:

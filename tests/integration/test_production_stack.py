@@ -225,3 +225,18 @@ async def test_failed_logins_are_limited_across_api_processes(stack: Stack) -> N
             limited = await client.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
             assert limited.status_code == 429
             assert limited.json()["code"] == "too_many_requests"
+
+
+async def test_a_burst_of_concurrent_guesses_cannot_pass_the_login_limit(stack: Stack) -> None:
+    first, second = stack.api(login_failure_limit="4/15min"), stack.api(login_failure_limit="4/15min")
+    async with (
+        httpx.AsyncClient(base_url=first, timeout=30) as one,
+        httpx.AsyncClient(base_url=second, timeout=30) as two,
+    ):
+        user = await register(one)
+        guesses = (
+            (one if n % 2 else two).post("/api/v1/auth/login", json={"email": user.email, "password": f"guess {n}"})
+            for n in range(20)
+        )
+        statuses = [response.status_code for response in await asyncio.gather(*guesses)]
+    assert sorted(statuses) == [401] * 4 + [429] * 16

@@ -26,34 +26,33 @@ class TestRedisRateLimiterContract(RateLimiterContract):
 async def test_the_key_may_act_again_once_the_window_ends(limiter: RedisRateLimiter) -> None:
     rule = RateRule(limit=3, window_seconds=1)
     for _ in range(3):
-        await limiter.hit("login:alice", rule)
-    assert await limiter.retry_after("login:alice", rule) == 1
+        assert await limiter.acquire("login:alice", rule) is None
+    assert await limiter.acquire("login:alice", rule) == 1
     await asyncio.sleep(1.05)
-    assert await limiter.retry_after("login:alice", rule) is None
+    assert await limiter.acquire("login:alice", rule) is None
 
 
-async def test_later_hits_do_not_extend_the_window(
+async def test_later_actions_do_not_extend_the_window(
     limiter: RedisRateLimiter, redis_client: aioredis.Redis, redis_key_prefix: str
 ) -> None:
     rule = RateRule(limit=2, window_seconds=1)
-    await limiter.hit("k", rule)
+    await limiter.acquire("k", rule)
     await asyncio.sleep(0.6)
-    await limiter.hit("k", rule)
-    assert await limiter.retry_after("k", rule) == 1
+    await limiter.acquire("k", rule)
+    assert await limiter.acquire("k", rule) == 1
     assert 0 < await redis_client.pttl(f"{redis_key_prefix}rate:k") <= 400
     await asyncio.sleep(0.45)
-    assert await limiter.retry_after("k", rule) is None
+    assert await limiter.acquire("k", rule) is None
 
 
-async def test_concurrent_hits_are_all_counted(redis_url: str, redis_key_prefix: str) -> None:
+async def test_concurrent_actions_never_pass_the_limit_together(redis_url: str, redis_key_prefix: str) -> None:
     rule = RateRule(limit=50, window_seconds=60)
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(3)]
     try:
         limiters = [RedisRateLimiter(client, key_prefix=redis_key_prefix) for client in clients]
-        await asyncio.gather(*(limiters[n % 3].hit("k", rule) for n in range(49)))
-        assert await limiters[0].retry_after("k", rule) is None
-        await limiters[1].hit("k", rule)
-        assert await limiters[2].retry_after("k", rule) == 60
+        answers = await asyncio.gather(*(limiters[n % 3].acquire("k", rule) for n in range(80)))
+        assert answers.count(None) == 50
+        assert {answer for answer in answers if answer is not None} == {60}
     finally:
         for client in clients:
             await client.aclose()
@@ -64,5 +63,5 @@ async def test_a_counter_that_lost_its_ttl_gets_one_back(
 ) -> None:
     rule = RateRule(limit=1, window_seconds=30)
     await redis_client.set(f"{redis_key_prefix}rate:k", 5)
-    assert await limiter.retry_after("k", rule) == 30
+    assert await limiter.acquire("k", rule) == 30
     assert 29_000 < await redis_client.pttl(f"{redis_key_prefix}rate:k") <= 30_000

@@ -7,6 +7,7 @@ write that private copy (always handing out and taking in deep copies, like rows
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -603,6 +604,7 @@ class FakeHasher:
 
     async def verify(self, password_hash: str, password: str) -> bool:
         self.verified += 1
+        await asyncio.sleep(0)  # the real hasher lets other requests run while it works
         return password_hash == await self.hash(password)
 
 

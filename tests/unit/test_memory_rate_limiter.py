@@ -26,30 +26,36 @@ class FakeClock:
 class RateLimiterContract:
     """Behaviour every RateLimiter shares; subclasses provide the `limiter` fixture."""
 
-    async def test_a_fresh_key_may_act(self, limiter: RateLimiter) -> None:
-        assert await limiter.retry_after(f"k{uuid4()}", THREE_A_MINUTE) is None
-
-    async def test_a_key_under_its_limit_may_act(self, limiter: RateLimiter) -> None:
+    async def test_a_key_may_act_up_to_its_limit_then_waits_for_the_window(self, limiter: RateLimiter) -> None:
         key = f"k{uuid4()}"
-        for _ in range(2):
-            await limiter.hit(key, THREE_A_MINUTE)
-        assert await limiter.retry_after(key, THREE_A_MINUTE) is None
-
-    async def test_a_key_at_its_limit_waits_for_the_window(self, limiter: RateLimiter) -> None:
-        key = f"k{uuid4()}"
-        for _ in range(3):
-            await limiter.hit(key, THREE_A_MINUTE)
-        retry_after = await limiter.retry_after(key, THREE_A_MINUTE)
+        assert [await limiter.acquire(key, THREE_A_MINUTE) for _ in range(3)] == [None, None, None]
+        retry_after = await limiter.acquire(key, THREE_A_MINUTE)
         assert retry_after is not None
         assert 59 <= retry_after <= 60
+
+    async def test_refused_actions_are_not_counted(self, limiter: RateLimiter) -> None:
+        key = f"k{uuid4()}"
+        for _ in range(6):
+            await limiter.acquire(key, THREE_A_MINUTE)
+        await limiter.release(key)
+        assert await limiter.acquire(key, THREE_A_MINUTE) is None  # 3 counted, 1 released: room for one
+        assert await limiter.acquire(key, THREE_A_MINUTE) is not None
+
+    async def test_releasing_more_than_was_counted_gives_no_credit(self, limiter: RateLimiter) -> None:
+        key = f"k{uuid4()}"
+        await limiter.release(key)
+        await limiter.acquire(key, THREE_A_MINUTE)
+        await limiter.release(key)
+        await limiter.release(key)
+        assert [await limiter.acquire(key, THREE_A_MINUTE) for _ in range(3)] == [None, None, None]
+        assert await limiter.acquire(key, THREE_A_MINUTE) is not None
 
     async def test_keys_are_counted_apart(self, limiter: RateLimiter) -> None:
         busy, quiet = f"k{uuid4()}", f"k{uuid4()}"
         for _ in range(3):
-            await limiter.hit(busy, THREE_A_MINUTE)
-        await limiter.hit(quiet, THREE_A_MINUTE)
-        assert await limiter.retry_after(busy, THREE_A_MINUTE) is not None
-        assert await limiter.retry_after(quiet, THREE_A_MINUTE) is None
+            await limiter.acquire(busy, THREE_A_MINUTE)
+        assert await limiter.acquire(quiet, THREE_A_MINUTE) is None
+        assert await limiter.acquire(busy, THREE_A_MINUTE) is not None
 
 
 class TestInMemoryRateLimiterContract(RateLimiterContract):
@@ -68,47 +74,45 @@ def limiter(clock: FakeClock) -> InMemoryRateLimiter:
     return InMemoryRateLimiter(clock=clock)
 
 
-async def test_retry_after_counts_down_to_the_end_of_the_window(limiter: InMemoryRateLimiter, clock: FakeClock) -> None:
-    for _ in range(3):
-        await limiter.hit("k", THREE_A_MINUTE)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) == 60
+async def _use_up(limiter: InMemoryRateLimiter, key: str, count: int = 3) -> None:
+    for _ in range(count):
+        assert await limiter.acquire(key, THREE_A_MINUTE) is None
+
+
+async def test_the_wait_counts_down_to_the_end_of_the_window(limiter: InMemoryRateLimiter, clock: FakeClock) -> None:
+    await _use_up(limiter, "k")
+    assert await limiter.acquire("k", THREE_A_MINUTE) == 60
     clock.advance(45.5)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) == 15
+    assert await limiter.acquire("k", THREE_A_MINUTE) == 15
     clock.advance(14.4)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) == 1
+    assert await limiter.acquire("k", THREE_A_MINUTE) == 1
 
 
 async def test_the_key_may_act_again_once_the_window_ends(limiter: InMemoryRateLimiter, clock: FakeClock) -> None:
-    for _ in range(3):
-        await limiter.hit("k", THREE_A_MINUTE)
+    await _use_up(limiter, "k")
     clock.advance(60)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) is None
-    for _ in range(2):
-        await limiter.hit("k", THREE_A_MINUTE)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) is None
-    await limiter.hit("k", THREE_A_MINUTE)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) == 60
+    await _use_up(limiter, "k")
+    assert await limiter.acquire("k", THREE_A_MINUTE) == 60
 
 
-async def test_later_hits_do_not_extend_the_window(limiter: InMemoryRateLimiter, clock: FakeClock) -> None:
-    await limiter.hit("k", THREE_A_MINUTE)
+async def test_later_actions_do_not_extend_the_window(limiter: InMemoryRateLimiter, clock: FakeClock) -> None:
+    await _use_up(limiter, "k", 1)
     clock.advance(50)
-    await limiter.hit("k", THREE_A_MINUTE)
-    await limiter.hit("k", THREE_A_MINUTE)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) == 10
+    await _use_up(limiter, "k", 2)
+    assert await limiter.acquire("k", THREE_A_MINUTE) == 10
     clock.advance(10)
-    assert await limiter.retry_after("k", THREE_A_MINUTE) is None
+    assert await limiter.acquire("k", THREE_A_MINUTE) is None
 
 
 async def test_lapsed_windows_are_dropped(limiter: InMemoryRateLimiter, clock: FakeClock) -> None:
     one_a_second = RateRule(limit=1, window_seconds=1)
     for n in range(5000):
-        await limiter.hit(f"client-{n}", one_a_second)
+        await limiter.acquire(f"client-{n}", one_a_second)
         clock.advance(0.01)
     # About 100 windows are live at any time; lapsed ones are swept whenever 1024 are held.
     assert len(limiter) <= 1024
-    await limiter.hit("late", THREE_A_MINUTE)
+    await limiter.acquire("late", THREE_A_MINUTE)
     held = len(limiter)
     clock.advance(60)
-    assert await limiter.retry_after("late", THREE_A_MINUTE) is None
+    await limiter.release("late")  # finds the window lapsed and drops it
     assert len(limiter) == held - 1

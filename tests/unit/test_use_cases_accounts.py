@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
 import pytest
@@ -119,6 +120,18 @@ async def test_repeated_failures_for_one_email_are_refused_even_with_the_right_p
     assert error.value.kind is ErrorKind.RATE_LIMITED
     assert error.value.retry_after is not None
     assert 0 < error.value.retry_after <= world.policy.login_failure_rule.window_seconds
+
+
+async def test_a_burst_of_concurrent_guesses_cannot_pass_the_limit_together(world: World) -> None:
+    await world.user("ann@example.com")
+    limit = world.policy.login_failure_rule.limit
+    guesses = (world.log_in("ann@example.com", f"guess {n}", f"198.51.100.{n}") for n in range(3 * limit))
+
+    outcomes = await asyncio.gather(*guesses, return_exceptions=True)
+
+    assert sum(isinstance(outcome, InvalidCredentials) for outcome in outcomes) == limit
+    assert sum(isinstance(outcome, TooManyRequests) for outcome in outcomes) == 2 * limit
+    assert world.hasher.verified == limit
 
 
 async def test_the_email_limit_ignores_case(world: World) -> None:

@@ -29,9 +29,9 @@ class Account:
     quota: QuotaUsage
 
 
-async def existing_user(uow: UnitOfWork, user_id: UUID) -> User:
+async def existing_user(uow: UnitOfWork, user_id: UUID, *, for_update: bool = False) -> User:
     """The user a valid token names; a token can outlive its account."""
-    user = await uow.users.get(user_id)
+    user = await uow.users.get(user_id, for_update=for_update)
     if user is None:
         raise NotAuthenticated("The account of this token no longer exists.")
     return user

@@ -84,7 +84,8 @@ class RequestUploadUrl:
         now = self._clock.now()
         upload_id = uuid4()
         async with self._uow as uow:
-            user = await existing_user(uow, user_id)
+            # Locked, so that concurrent requests of one user count each other's pending uploads.
+            user = await existing_user(uow, user_id, for_update=True)
             upload = Upload(
                 id=upload_id,
                 user_id=user_id,

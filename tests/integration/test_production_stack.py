@@ -126,6 +126,24 @@ async def test_concurrent_reservations_across_two_api_processes(stack: Stack) ->
         assert await _database_usage(stack, user.email) == (0, size * fits)
 
 
+async def test_concurrent_requests_cannot_pass_the_pending_upload_limit(stack: Stack) -> None:
+    pending = 5
+    first, second = stack.api(max_pending_uploads=pending), stack.api(max_pending_uploads=pending)
+    async with (
+        httpx.AsyncClient(base_url=first, timeout=60) as one,
+        httpx.AsyncClient(base_url=second, timeout=60) as two,
+    ):
+        user = await register(one)
+        body = {"filename": "part.pdf", "content_type": "application/pdf", "size_bytes": 1000}
+        requests = [
+            (one if index % 2 else two).post("/api/v1/files/upload-url", json=body, headers=user.headers)
+            for index in range(40)
+        ]
+        statuses = sorted(response.status_code for response in await asyncio.gather(*requests))
+        assert statuses == [201] * pending + [429] * (40 - pending), statuses
+        assert await _database_usage(stack, user.email) == (0, 1000 * pending)
+
+
 async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerInfo) -> None:
     s3 = s3_server
     # A short idle timeout so the test need not wait 15 minutes for the reclaim.

@@ -104,12 +104,18 @@ class _Repository:
 
 
 class FakeUserRepository(_Repository):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        super().__init__(uow)
+        self.locked: list[UUID] = []
+
     async def add(self, user: User) -> None:
         if user.id in self._state.users or any(u.email == user.email for u in self._state.users.values()):
             raise LookupError(f"user {user.id} / {user.email} already stored")
         self._state.users[user.id] = copy.deepcopy(user)
 
-    async def get(self, user_id: UUID) -> User | None:
+    async def get(self, user_id: UUID, *, for_update: bool = False) -> User | None:
+        if for_update:
+            self.locked.append(user_id)
         return copy.deepcopy(self._state.users.get(user_id))
 
     async def get_by_email(self, email: str) -> User | None:

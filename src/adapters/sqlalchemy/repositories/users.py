@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import user_from_row, user_to_row
 from adapters.sqlalchemy.models import UserRow
 from domain.errors import EmailTaken
@@ -27,8 +28,12 @@ class SqlAlchemyUserRepository:
                 raise EmailTaken() from error
             raise
 
-    async def get(self, user_id: UUID) -> User | None:
-        row = await self._session.get(UserRow, user_id)
+    async def get(self, user_id: UUID, *, for_update: bool = False) -> User | None:
+        if for_update:
+            await lock_for_writing(self._session)
+            row = await self._session.get(UserRow, user_id, with_for_update=True, populate_existing=True)
+        else:
+            row = await self._session.get(UserRow, user_id)
         return None if row is None else user_from_row(row)
 
     async def list_ids(self) -> Sequence[UUID]:

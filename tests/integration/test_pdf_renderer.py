@@ -332,6 +332,43 @@ async def test_a_page_timing_out_among_others_fails_alone(tmp_path: Path) -> Non
         _assert_size(jpeg, [283, 400])
 
 
+def _slow_to_open_pdf(path: Path, pages: int = 150_000) -> Path:
+    """Blank pages and no cross-reference table: MuPDF must scan the whole file to open it (about a second)."""
+    kids = " ".join(f"{3 + n} 0 R" for n in range(pages))
+    objects = [
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n",
+        f"2 0 obj << /Type /Pages /Kids [{kids}] /Count {pages} >> endobj\n".encode(),
+        *(
+            f"{3 + n} 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n".encode()
+            for n in range(pages)
+        ),
+        b"trailer << /Root 1 0 R >>\n%%EOF\n",
+    ]
+    path.write_bytes(b"".join(objects))
+    return path
+
+
+async def test_the_page_time_limit_starts_once_the_document_is_open(tmp_path: Path) -> None:
+    slow = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=0.3) as hasty:
+        started = time.monotonic()
+        cover = await hasty.render_thumbnail(slow, 1)
+        assert time.monotonic() - started > 0.3  # opening alone took longer than a page may
+    _assert_size(cover, [283, 400])
+
+
+async def test_a_document_too_slow_to_open_fails_every_page_once(tmp_path: Path) -> None:
+    slow = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
+    async with PymupdfRenderer(processes=1, inspect_timeout_seconds=0.1) as hasty:
+        started = time.monotonic()
+        results = await hasty.render_thumbnails(slow, [1, 2, 3])
+        assert time.monotonic() - started < 5  # one timeout for the job, not one per page
+        for result in results.values():
+            assert isinstance(result, PdfError) and result.kind is PdfErrorKind.RENDER_TIMEOUT
+            assert "open" in str(result.detail)
+        _assert_size(await hasty.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+
+
 async def test_a_worker_killed_while_idle_is_replaced_for_the_next_job(single: PymupdfRenderer) -> None:
     await single.inspect(CORPUS / SMALL)
     [pid] = single.worker_pids

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .process import WorkerProcess, WorkerStartFailed
 from .protocol import Frame, Header
@@ -24,7 +24,7 @@ class WorkerPool:
         """Process ids of the workers started so far (they start on first use)."""
         return [worker.pid for worker in self._workers if worker is not None and worker.alive]
 
-    async def call(self, request: Header, replies: int, time_limit: float, on_reply: Callable[[Frame], None]) -> None:
+    async def call(self, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]) -> None:
         """Run one job on the next free worker (see WorkerProcess.call).
 
         Raises WorkerTimeout or WorkerDied after replacing the worker.
@@ -35,12 +35,12 @@ class WorkerPool:
                 self._free.put_nowait(slot)
         slot = await self._free.get()
         try:
-            await self._call_in(slot, request, replies, time_limit, on_reply)
+            await self._call_in(slot, request, time_limits, on_reply)
         finally:
             self._free.put_nowait(slot)
 
     async def _call_in(
-        self, slot: int, request: Header, replies: int, time_limit: float, on_reply: Callable[[Frame], None]
+        self, slot: int, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]
     ) -> None:
         self._raise_if_closed()
         worker = self._workers[slot]
@@ -49,7 +49,7 @@ class WorkerPool:
                 worker.kill()
             worker = self._workers[slot] = WorkerProcess(self._memory_limit_bytes)
         try:
-            await worker.call(request, replies, time_limit, on_reply)
+            await worker.call(request, time_limits, on_reply)
         except BaseException as exc:
             # Timed out, died, or the caller was cancelled mid-job: what the worker does next is unknown.
             worker.kill()

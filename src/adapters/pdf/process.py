@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .protocol import Frame, FrameBuffer, Header, ProtocolError, write_frame
@@ -56,10 +56,10 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._process.poll() is None
 
-    async def call(self, request: Header, replies: int, time_limit: float, on_reply: Callable[[Frame], None]) -> None:
-        """Send one job and hand each of its `replies` to `on_reply` as it arrives.
+    async def call(self, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]) -> None:
+        """Send one job and hand each of its replies, one per time limit, to `on_reply` as it arrives.
 
-        Every reply gets the whole time limit, counted from the one before (the first: once the worker is ready).
+        A reply's time limit counts from the reply before (the first: from once the worker is ready).
         """
         if not self._ready:
             try:
@@ -71,7 +71,7 @@ class WorkerProcess:
             write_frame(self._requests, request)
         except OSError as exc:
             raise WorkerDied from exc
-        for _ in range(replies):
+        for time_limit in time_limits:
             on_reply(await self._receive(time_limit))
 
     async def _receive(self, time_limit: float) -> Frame:

@@ -59,7 +59,7 @@ class PymupdfRenderer:
         request: Header = {"op": "inspect", "path": _absolute(path)}
         replies: list[Frame] = []
         try:
-            await self._pool.call(request, 1, self._inspect_timeout, replies.append)
+            await self._pool.call(request, [self._inspect_timeout], replies.append)
         except WorkerTimeout:
             raise PdfError(PdfErrorKind.CORRUPT, "The PDF took too long to read.") from None
         except WorkerDied:
@@ -91,10 +91,18 @@ class PymupdfRenderer:
         return {page: results[page] for page in wanted}
 
     async def _render_job(self, path: Path, pages: list[int], results: dict[int, bytes | Exception]) -> None:
-        """Render `pages` in one worker; a page that times out or crashes it fails alone, the rest go on."""
+        """Render `pages` in one worker; a page that times out or crashes it fails alone, the rest go on.
+
+        The worker opens the document first, within the inspect timeout; each page then has the render timeout.
+        """
         remaining = deque(pages)
+        opened = False
 
         def on_reply(reply: Frame) -> None:
+            nonlocal opened
+            if not opened:
+                opened = True
+                return
             header, jpeg = reply
             page = remaining.popleft()
             try:
@@ -105,6 +113,7 @@ class PymupdfRenderer:
                 results[page] = jpeg
 
         while remaining:
+            opened = False
             request: Header = {
                 "op": "render",
                 "path": _absolute(path),
@@ -112,12 +121,14 @@ class PymupdfRenderer:
                 "max_output_pixels": self._max_output_pixels,
                 "max_page_points": self._max_page_points,
             }
+            time_limits = [self._inspect_timeout] + [self._render_timeout] * len(remaining)
             try:
-                await self._pool.call(request, len(remaining), self._render_timeout, on_reply)
-            except WorkerTimeout:
-                results[remaining.popleft()] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
-            except WorkerDied:
-                results[remaining.popleft()] = PdfError(PdfErrorKind.RENDER_LIMIT, "The page crashed the renderer.")
+                await self._pool.call(request, time_limits, on_reply)
+            except (WorkerTimeout, WorkerDied) as exc:
+                if not opened:  # the document itself is the problem: every page would meet it
+                    results.update(dict.fromkeys(remaining, _opening_error(exc)))
+                    return
+                results[remaining.popleft()] = _rendering_error(exc)
             except Exception as exc:  # closed, or a worker that cannot start: no page of this job can be rendered
                 results.update(dict.fromkeys(remaining, exc))
                 return
@@ -137,3 +148,15 @@ class PymupdfRenderer:
 def _absolute(path: Path) -> str:
     """Workers resolve paths on their own, so relative ones are anchored here."""
     return str(Path(path).absolute())
+
+
+def _opening_error(exc: WorkerTimeout | WorkerDied) -> PdfError:
+    if isinstance(exc, WorkerTimeout):
+        return PdfError(PdfErrorKind.RENDER_TIMEOUT, "The PDF took too long to open.")
+    return PdfError(PdfErrorKind.RENDER_LIMIT, "The PDF crashed the renderer while opening.")
+
+
+def _rendering_error(exc: WorkerTimeout | WorkerDied) -> PdfError:
+    if isinstance(exc, WorkerTimeout):
+        return PdfError(PdfErrorKind.RENDER_TIMEOUT)
+    return PdfError(PdfErrorKind.RENDER_LIMIT, "The page crashed the renderer.")

@@ -9,10 +9,12 @@ Started by the renderer as ``python -m adapters.pdf.worker [--memory-limit BYTES
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import select
 import signal
+from collections.abc import Iterator
 
 import pymupdf
 
@@ -73,15 +75,22 @@ def serve(requests: int, replies: int) -> None:
         frame = read_frame(requests, frames)
         if frame is None:
             return
-        for job in jobs_in(frame[0]):
-            write_frame(replies, *handle(job, documents))
+        for reply in replies_to(frame[0], documents):
+            write_frame(replies, *reply)
 
 
-def jobs_in(request: Header) -> list[Header]:
-    """A render request names several pages, rendered back to back with one reply each."""
+def replies_to(request: Header, documents: DocumentCache) -> Iterator[Frame]:
+    """One reply to an inspect; to a render, one when the document is open, then one per page, back to back."""
     if request["op"] != "render":
-        return [request]
-    return [{**request, "page": page} for page in request["pages"]]
+        yield handle(request, documents)
+        return
+    # Opening a large or damaged file can take long: it is done before the pages' time limits start.
+    # A failure is left for the pages to report.
+    with contextlib.suppress(Exception):
+        documents.open(request["path"])
+    yield {"opened": True}, b""
+    for page in request["pages"]:
+        yield handle({**request, "page": page}, documents)
 
 
 def main() -> None:

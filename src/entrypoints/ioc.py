@@ -128,7 +128,12 @@ class InfrastructureProvider(Provider):
     @provide
     async def renderer(self, settings: Settings) -> AsyncIterator[PdfRenderer]:
         renderer = PymupdfRenderer(
-            processes=settings.render_processes, render_timeout_seconds=settings.render_timeout_seconds
+            processes=settings.render_processes,
+            render_timeout_seconds=settings.render_timeout_seconds,
+            inspect_timeout_seconds=settings.inspect_timeout_seconds,
+            max_output_pixels=settings.render_max_output_pixels,
+            max_page_points=settings.render_max_page_points,
+            memory_limit_bytes=settings.render_memory_limit_bytes,
         )
         yield renderer
         await renderer.close()

@@ -80,6 +80,10 @@ class Settings:
     max_request_body_bytes: int = 1024 * 1024
     render_processes: int = 2
     render_timeout_seconds: float = 10.0
+    inspect_timeout_seconds: float = 30.0
+    render_max_output_pixels: int = 480_000  # four times the 300x400 thumbnail box
+    render_max_page_points: float = 57_600.0  # four times the largest page PDF 1.7 allows (14,400 pt)
+    render_memory_limit_bytes: int = 1024**3  # address space of each render process
     max_page_thumbnails: int = 2000
     task_max_retries: int = 3
     task_retry_base_seconds: float = 1.0
@@ -160,9 +164,23 @@ class Settings:
         self.register_rule  # noqa: B018
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
             raise SettingsError(f"SCOREMATE_JWT_SECRET must have at least {MIN_SECRET_LENGTH} characters")
-        for name in ("default_quota_bytes", "max_upload_bytes", "presign_expiry_seconds", "reservation_ttl_seconds"):
+        for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise SettingsError(f"SCOREMATE_{name.upper()} must be positive")
+
+
+_POSITIVE = (
+    "default_quota_bytes",
+    "max_upload_bytes",
+    "presign_expiry_seconds",
+    "reservation_ttl_seconds",
+    "render_processes",
+    "render_timeout_seconds",
+    "inspect_timeout_seconds",
+    "render_max_output_pixels",
+    "render_max_page_points",
+    "render_memory_limit_bytes",
+)
 
 
 def _convert(name: str, annotation: Any, raw: str) -> Any:

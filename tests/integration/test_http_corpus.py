@@ -120,5 +120,18 @@ async def test_all_page_thumbnails_of_mixed_sizes_are_each_fitted_to_their_page(
     assert _fits(sizes[3], [283, 400], 1)
 
 
+async def test_the_render_limits_are_the_operators_to_set(tmp_path: Path) -> None:
+    with serve(tmp_path, render_max_page_points=1000) as limited:
+        async with httpx.AsyncClient(base_url=limited.base_url, timeout=60) as client:
+            musician = await register(client)
+            huge = await musician.create_score(corpus_file("stress_huge_mediabox_14400.pdf"), title="Huge")
+            score = await musician.wait_for_score(huge["id"])
+    # The page count and metadata still come through; only the oversized cover is refused.
+    assert score["processing_status"] == "ready"
+    assert score["page_count"] == 2
+    assert score["thumbnail_ready"] is False
+    assert score["processing_error_code"] == "render_limit"
+
+
 def test_corpus_is_present() -> None:
     assert Path(CORPUS, "manifest.json").is_file(), f"the shared corpus is missing at {CORPUS}"

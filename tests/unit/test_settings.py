@@ -1,0 +1,80 @@
+"""Settings: SCOREMATE_* variables read into one typed object, and refused at start when they make no sense."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from application.ports import RateRule
+from entrypoints.settings import Settings, SettingsError, parse_rate
+
+
+def from_env(**variables: str) -> Settings:
+    return Settings.from_env({f"SCOREMATE_{name.upper()}": value for name, value in variables.items()}, env_file=None)
+
+
+def test_nothing_set_is_the_embedded_default() -> None:
+    settings = from_env()
+    assert settings.storage == "local"
+    assert settings.redis_url is None
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.render_timeout_seconds == 10.0
+
+
+def test_values_take_the_type_of_their_setting() -> None:
+    settings = from_env(
+        render_max_page_points="1000",
+        render_max_output_pixels="120000",
+        s3_secure="yes",
+        trusted_proxies="10.0.0.1, 10.0.0.2,",
+        data_dir="/srv/scoremate",
+        redis_url="",
+    )
+    assert settings.render_max_page_points == 1000.0
+    assert settings.render_max_output_pixels == 120_000
+    assert settings.s3_secure is True
+    assert settings.trusted_proxies == ("10.0.0.1", "10.0.0.2")
+    assert settings.data_dir == Path("/srv/scoremate")
+    assert settings.redis_url is None
+
+
+def test_overrides_win_over_the_environment() -> None:
+    settings = Settings.from_env({"SCOREMATE_RENDER_PROCESSES": "4"}, env_file=None, render_processes=1)
+    assert settings.render_processes == 1
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"render_processes": "0"}, "SCOREMATE_RENDER_PROCESSES"),
+        ({"render_timeout_seconds": "-1"}, "SCOREMATE_RENDER_TIMEOUT_SECONDS"),
+        ({"render_max_page_points": "0"}, "SCOREMATE_RENDER_MAX_PAGE_POINTS"),
+        ({"default_quota_bytes": "0"}, "SCOREMATE_DEFAULT_QUOTA_BYTES"),
+        ({"max_upload_bytes": "many"}, "SCOREMATE_MAX_UPLOAD_BYTES"),
+        ({"storage": "ftp"}, "SCOREMATE_STORAGE"),
+        ({"jwt_secret": "short"}, "SCOREMATE_JWT_SECRET"),
+    ],
+)
+def test_a_value_that_makes_no_sense_is_refused_by_name(variables: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        from_env(**variables)
+
+
+def test_a_rate_that_cannot_be_read_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError, match="10/15min"):
+        from_env(login_failure_limit="ten a minute")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("10/15min", RateRule(10, 900)),
+        ("60/minute", RateRule(60, 60)),
+        ("5/h", RateRule(5, 3600)),
+        ("20 / hours", RateRule(20, 3600)),
+        ("3/2d", RateRule(3, 172_800)),
+    ],
+)
+def test_rates_read_as_count_per_window(text: str, rule: RateRule) -> None:
+    assert parse_rate(text) == rule

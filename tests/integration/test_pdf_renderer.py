@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import io
 import json
+import logging
 import os
 import signal
 import time
@@ -332,40 +333,61 @@ async def test_a_page_timing_out_among_others_fails_alone(tmp_path: Path) -> Non
         _assert_size(jpeg, [283, 400])
 
 
-def _slow_to_open_pdf(path: Path, pages: int = 150_000) -> Path:
-    """Blank pages and no cross-reference table: MuPDF must scan the whole file to open it (about a second)."""
+def _slow_to_open_pdf(path: Path, first_page_points: int = 842, pages: int = 150_000) -> tuple[Path, float]:
+    """Pages without content and no cross-reference table: MuPDF scans the whole file to open it.
+
+    Returns the file and how long opening it takes here, so time limits can be set below that.
+    """
     kids = " ".join(f"{3 + n} 0 R" for n in range(pages))
+    boxes = [first_page_points, *[842] * (pages - 1)]
     objects = [
         b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n",
         f"2 0 obj << /Type /Pages /Kids [{kids}] /Count {pages} >> endobj\n".encode(),
         *(
-            f"{3 + n} 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n".encode()
-            for n in range(pages)
+            f"{3 + n} 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 {box}] >> endobj\n".encode()
+            for n, box in enumerate(boxes)
         ),
         b"trailer << /Root 1 0 R >>\n%%EOF\n",
     ]
     path.write_bytes(b"".join(objects))
-    return path
+    started = time.monotonic()
+    with pymupdf.open(path) as document:
+        assert document.page_count == pages
+    return path, time.monotonic() - started
 
 
 async def test_the_page_time_limit_starts_once_the_document_is_open(tmp_path: Path) -> None:
-    slow = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
-    async with PymupdfRenderer(processes=1, render_timeout_seconds=0.3) as hasty:
-        started = time.monotonic()
+    slow, opening = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=opening / 3) as hasty:
         cover = await hasty.render_thumbnail(slow, 1)
-        assert time.monotonic() - started > 0.3  # opening alone took longer than a page may
     _assert_size(cover, [283, 400])
 
 
-async def test_a_document_too_slow_to_open_fails_every_page_once(tmp_path: Path) -> None:
-    slow = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
-    async with PymupdfRenderer(processes=1, inspect_timeout_seconds=0.1) as hasty:
-        started = time.monotonic()
-        results = await hasty.render_thumbnails(slow, [1, 2, 3])
-        assert time.monotonic() - started < 5  # one timeout for the job, not one per page
+async def test_a_failed_page_does_not_make_the_next_one_reopen_the_document(tmp_path: Path) -> None:
+    slow, opening = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf", first_page_points=100_000)
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=opening / 3) as hasty:
+        results = await hasty.render_thumbnails(slow, range(1, 9))
+    oversized = results.pop(1)
+    assert isinstance(oversized, PdfError) and oversized.kind is PdfErrorKind.RENDER_LIMIT
+    for jpeg in results.values():
+        assert isinstance(jpeg, bytes)
+        _assert_size(jpeg, [283, 400])
+
+
+async def test_a_document_too_slow_to_open_fails_every_page_after_one_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    slow, opening = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
+    async with PymupdfRenderer(processes=1, inspect_timeout_seconds=opening / 3) as hasty:
+        await hasty.inspect(CORPUS / SMALL)  # the worker is up
+        with caplog.at_level(logging.WARNING, logger="adapters.pdf.pool"):
+            results = await hasty.render_thumbnails(slow, range(1, 13))  # three jobs of four pages
         for result in results.values():
             assert isinstance(result, PdfError) and result.kind is PdfErrorKind.RENDER_TIMEOUT
             assert "open" in str(result.detail)
+        # One timeout for the document, not one per job.
+        [stopped] = caplog.records
+        assert stopped.getMessage().endswith("stopped: it ran past its time limit")
         _assert_size(await hasty.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
 
 

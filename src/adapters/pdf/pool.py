@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
-from .process import WorkerProcess, WorkerStartFailed
+from .process import WorkerDied, WorkerProcess, WorkerStartFailed, WorkerTimeout
 from .protocol import Frame, Header
+
+logger = logging.getLogger(__name__)
+
+_STOPPED: dict[type[BaseException], str] = {
+    WorkerTimeout: "it ran past its time limit",
+    WorkerDied: "it died",
+    WorkerStartFailed: "it did not start",
+    asyncio.CancelledError: "its job was cancelled",
+}
 
 
 class WorkerPool:
@@ -53,6 +63,7 @@ class WorkerPool:
         except BaseException as exc:
             # Timed out, died, or the caller was cancelled mid-job: what the worker does next is unknown.
             worker.kill()
+            logger.warning("PDF worker process %d stopped: %s", worker.pid, _STOPPED.get(type(exc), type(exc).__name__))
             if self._closed:
                 self._workers[slot] = None
                 if isinstance(exc, Exception):

@@ -19,7 +19,7 @@ from .protocol import Frame, Header
 # A worker renders a job's pages back to back instead of waiting for a round trip after each one;
 # jobs stay small enough that every worker gets several, and all stay busy to the end of a document.
 _MAX_PAGES_PER_JOB = 4
-_MIN_JOBS_PER_WORKER = 3
+_MIN_JOBS_PER_WORKER = 2
 
 
 class PymupdfRenderer:
@@ -85,15 +85,18 @@ class PymupdfRenderer:
 
         async def take_jobs() -> None:
             while jobs:
-                await self._render_job(path, jobs.popleft(), results)
+                unopenable = await self._render_job(path, jobs.popleft(), results)
+                while unopenable is not None and jobs:  # no other job would get further
+                    results.update(dict.fromkeys(jobs.popleft(), unopenable))
 
         await asyncio.gather(*(take_jobs() for _ in range(min(self._pool.size, len(jobs)))))
         return {page: results[page] for page in wanted}
 
-    async def _render_job(self, path: Path, pages: list[int], results: dict[int, bytes | Exception]) -> None:
+    async def _render_job(self, path: Path, pages: list[int], results: dict[int, bytes | Exception]) -> PdfError | None:
         """Render `pages` in one worker; a page that times out or crashes it fails alone, the rest go on.
 
         The worker opens the document first, within the inspect timeout; each page then has the render timeout.
+        Returns the error when the document could not be opened in time (or crashed the worker opening it).
         """
         remaining = deque(pages)
         opened = False
@@ -126,12 +129,14 @@ class PymupdfRenderer:
                 await self._pool.call(request, time_limits, on_reply)
             except (WorkerTimeout, WorkerDied) as exc:
                 if not opened:  # the document itself is the problem: every page would meet it
-                    results.update(dict.fromkeys(remaining, _opening_error(exc)))
-                    return
+                    error = _opening_error(exc)
+                    results.update(dict.fromkeys(remaining, error))
+                    return error
                 results[remaining.popleft()] = _rendering_error(exc)
             except Exception as exc:  # closed, or a worker that cannot start: no page of this job can be rendered
                 results.update(dict.fromkeys(remaining, exc))
-                return
+                return None
+        return None
 
     async def close(self) -> None:
         self._pool.close()

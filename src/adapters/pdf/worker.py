@@ -9,7 +9,6 @@ Started by the renderer as ``python -m adapters.pdf.worker [--memory-limit BYTES
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import resource
 import select
@@ -17,6 +16,8 @@ import signal
 from collections.abc import Iterator
 
 import pymupdf
+
+from domain.pdf import PdfError
 
 from .document import open_pdf, read_info
 from .messages import error_to_header, info_to_header
@@ -53,10 +54,15 @@ class DocumentCache:
 def handle(request: Header, documents: DocumentCache) -> Frame:
     try:
         document = documents.open(request["path"])
+        if request["op"] == "open":
+            return {"opened": True}, b""
         if request["op"] == "inspect":
             return info_to_header(read_info(document)), b""
         limits = RenderLimits(request["max_output_pixels"], request["max_page_points"])
         return {}, render_thumbnail(document, request["page"], limits)
+    except (PdfError, ValueError) as exc:
+        # Says what is wrong with the file or one page of it: an open document stays good for its other pages.
+        return error_to_header(exc), b""
     except Exception as exc:
         documents.close()
         return error_to_header(exc), b""
@@ -80,17 +86,15 @@ def serve(requests: int, replies: int) -> None:
 
 
 def replies_to(request: Header, documents: DocumentCache) -> Iterator[Frame]:
-    """One reply to an inspect; to a render, one when the document is open, then one per page, back to back."""
+    """One reply to an inspect; to a render, one once the document is open, then one per page, back to back."""
     if request["op"] != "render":
         yield handle(request, documents)
         return
-    # Opening a large or damaged file can take long: it is done before the pages' time limits start.
-    # A failure is left for the pages to report.
-    with contextlib.suppress(Exception):
-        documents.open(request["path"])
-    yield {"opened": True}, b""
+    # Opening a large or damaged file can take long: it is done once, before the pages' time limits start.
+    opened = handle({**request, "op": "open"}, documents)
+    yield opened
     for page in request["pages"]:
-        yield handle({**request, "page": page}, documents)
+        yield opened if "error" in opened[0] else handle({**request, "page": page}, documents)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -21,6 +22,8 @@ from domain.quota import QuotaUsage
 from domain.users import User, check_password, default_username, normalize_email
 
 MAX_USERNAME_LENGTH = 64
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ class LogIn:
     """Exchange email and password for an access token.
 
     Failed attempts are counted per email and per client address; once either reaches the limit, further
-    attempts are refused until the window passes, even with the right password. Successes are not counted.
+    attempts are refused until the window passes, even with the right password. An attempt counts while its
+    password is checked (so a burst of guesses cannot pass the limit together); a success is then taken back.
     """
 
     def __init__(
@@ -121,7 +125,13 @@ class LogIn:
             return self._tokens.issue(user.id)
         finally:
             for key in counted:
-                await self._limiter.release(key)
+                await self._give_back(key)
+
+    async def _give_back(self, key: str) -> None:
+        try:
+            await self._limiter.release(key)
+        except Exception:  # the answer stands; at worst this attempt counts until its window ends
+            logger.warning("could not take back a counted login attempt for %s", key.partition(":")[0], exc_info=True)
 
 
 class Authenticate:

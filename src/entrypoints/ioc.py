@@ -133,7 +133,7 @@ class InfrastructureProvider(Provider):
             inspect_timeout_seconds=settings.inspect_timeout_seconds,
             max_output_pixels=settings.render_max_output_pixels,
             max_page_points=settings.render_max_page_points,
-            memory_limit_bytes=settings.render_memory_limit_bytes,
+            memory_limit_bytes=settings.render_memory_limit_bytes or None,
         )
         yield renderer
         await renderer.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -83,7 +84,7 @@ class Settings:
     inspect_timeout_seconds: float = 30.0
     render_max_output_pixels: int = 480_000  # four times the 300x400 thumbnail box
     render_max_page_points: float = 57_600.0  # four times the largest page PDF 1.7 allows (14,400 pt)
-    render_memory_limit_bytes: int = 1024**3  # address space of each render process
+    render_memory_limit_bytes: int = 1024**3  # address space of each render process; 0: no limit
     max_page_thumbnails: int = 2000
     task_max_retries: int = 3
     task_retry_base_seconds: float = 1.0
@@ -165,8 +166,11 @@ class Settings:
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
             raise SettingsError(f"SCOREMATE_JWT_SECRET must have at least {MIN_SECRET_LENGTH} characters")
         for name in _POSITIVE:
-            if getattr(self, name) < 1:
-                raise SettingsError(f"SCOREMATE_{name.upper()} must be positive")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise SettingsError(f"SCOREMATE_{name.upper()} must be a positive number")
+        if self.render_memory_limit_bytes < 0:
+            raise SettingsError("SCOREMATE_RENDER_MEMORY_LIMIT_BYTES must be 0 (no limit) or more")
 
 
 _POSITIVE = (
@@ -179,7 +183,6 @@ _POSITIVE = (
     "inspect_timeout_seconds",
     "render_max_output_pixels",
     "render_max_page_points",
-    "render_memory_limit_bytes",
 )
 
 

@@ -39,6 +39,12 @@ def test_values_take_the_type_of_their_setting() -> None:
     assert settings.redis_url is None
 
 
+def test_time_limits_may_be_fractions_and_the_memory_limit_may_be_off() -> None:
+    settings = from_env(render_timeout_seconds="0.5", render_memory_limit_bytes="0")
+    assert settings.render_timeout_seconds == 0.5
+    assert settings.render_memory_limit_bytes == 0
+
+
 def test_overrides_win_over_the_environment() -> None:
     settings = Settings.from_env({"SCOREMATE_RENDER_PROCESSES": "4"}, env_file=None, render_processes=1)
     assert settings.render_processes == 1
@@ -50,6 +56,8 @@ def test_overrides_win_over_the_environment() -> None:
         ({"render_processes": "0"}, "SCOREMATE_RENDER_PROCESSES"),
         ({"render_timeout_seconds": "-1"}, "SCOREMATE_RENDER_TIMEOUT_SECONDS"),
         ({"render_max_page_points": "0"}, "SCOREMATE_RENDER_MAX_PAGE_POINTS"),
+        ({"inspect_timeout_seconds": "nan"}, "SCOREMATE_INSPECT_TIMEOUT_SECONDS"),
+        ({"render_memory_limit_bytes": "-1"}, "SCOREMATE_RENDER_MEMORY_LIMIT_BYTES"),
         ({"default_quota_bytes": "0"}, "SCOREMATE_DEFAULT_QUOTA_BYTES"),
         ({"max_upload_bytes": "many"}, "SCOREMATE_MAX_UPLOAD_BYTES"),
         ({"storage": "ftp"}, "SCOREMATE_STORAGE"),

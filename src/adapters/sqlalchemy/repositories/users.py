@@ -31,7 +31,8 @@ class SqlAlchemyUserRepository:
     async def get(self, user_id: UUID, *, for_update: bool = False) -> User | None:
         if for_update:
             await lock_for_writing(self._session)
-            row = await self._session.get(UserRow, user_id, with_for_update=True, populate_existing=True)
+            # FOR NO KEY UPDATE: rows that merely reference the user (scores, uploads) can still be added meanwhile.
+            row = await self._session.get(UserRow, user_id, with_for_update={"key_share": True}, populate_existing=True)
         else:
             row = await self._session.get(UserRow, user_id)
         return None if row is None else user_from_row(row)

@@ -252,7 +252,12 @@ class PdfRenderer(Protocol):
         """A JPEG of the 1-based page fitted inside 300x400; raises PdfError for render limits and timeouts."""
         ...
 
-    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]: ...
+    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
+        """Each page's JPEG or the PdfError it met.
+
+        Raises PdfError when no page can be rendered at all (the document cannot be opened in time).
+        """
+        ...
 
 
 class TaskQueue(Protocol):

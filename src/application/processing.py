@@ -85,6 +85,8 @@ class ThumbnailWriter:
                     upcoming = asyncio.create_task(self._renderer.render_thumbnails(path, batches[index + 1]))
                 if not await self._store(score, results):
                     return
+        except PdfError as error:  # the document cannot be rendered at all: later batches would meet it too
+            await self._updater.apply(score.id, _fail_with(error))
         except asyncio.CancelledError:
             if upcoming is not None:
                 upcoming.cancel()  # shutting down: no one will store that batch

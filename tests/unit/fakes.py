@@ -27,7 +27,7 @@ from application.ports import (
     ScoreSummary,
     StoredObject,
 )
-from domain.pdf import PdfInfo, PdfMetadata
+from domain.pdf import PdfError, PdfInfo, PdfMetadata
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
 from domain.uploads import Upload, UploadStatus
@@ -495,6 +495,7 @@ class FakeRenderer:
     def __init__(self) -> None:
         self.infos: dict[str, PdfInfo | Exception] = {}
         self.renders: dict[tuple[str, int], bytes | Exception] = {}
+        self.unopenable: dict[str, PdfError] = {}  # documents that cannot be opened for rendering
         self.default_info: PdfInfo = DEFAULT_INFO
         self.inspected: list[str] = []
         self.rendered: list[tuple[str, int]] = []
@@ -528,6 +529,8 @@ class FakeRenderer:
         self.batches.append(list(pages))
         if self.on_batch is not None:
             await _maybe_await(self.on_batch(key, list(pages)))
+        if key in self.unopenable:
+            raise self.unopenable[key]
         results: dict[int, bytes | Exception] = {}
         for page in pages:
             try:

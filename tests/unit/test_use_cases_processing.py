@@ -306,6 +306,18 @@ async def test_a_page_that_cannot_be_rendered_is_noted_and_the_others_kept(world
     assert page_key(score, 2) not in world.storage.objects
 
 
+async def test_a_document_that_cannot_be_opened_for_rendering_is_asked_for_once(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=4 * PAGES_PER_BATCH)
+    world.renderer.unopenable[score.storage_key] = PdfError(PdfErrorKind.RENDER_TIMEOUT, "too long to open")
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert len(world.renderer.batches) == 1
+    assert done.processing_status is ProcessingStatus.READY and done.page_count == 4 * PAGES_PER_BATCH
+    assert done.processing_error_code == PdfErrorKind.RENDER_TIMEOUT and done.thumbnail_pages == []
+    assert world.scratch.open_copies == 0
+
+
 async def test_an_unexpected_page_error_is_raised_for_a_retry(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=3)

@@ -77,19 +77,26 @@ class PymupdfRenderer:
         return result
 
     async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
-        """Each page's JPEG or the exception that page raised, spread over all workers."""
+        """Each page's JPEG or the exception that page raised, spread over all workers.
+
+        Raises PdfError when the document cannot be opened in time (or crashes the worker opening it):
+        no page would get further, so the caller should not ask again.
+        """
         wanted = list(dict.fromkeys(pages))
         per_job = max(1, min(_MAX_PAGES_PER_JOB, len(wanted) // (_MIN_JOBS_PER_WORKER * self._pool.size)))
         jobs = deque(wanted[start : start + per_job] for start in range(0, len(wanted), per_job))
         results: dict[int, bytes | Exception] = {}
+        unopenable: list[PdfError] = []
 
         async def take_jobs() -> None:
-            while jobs:
-                unopenable = await self._render_job(path, jobs.popleft(), results)
-                while unopenable is not None and jobs:  # no other job would get further
-                    results.update(dict.fromkeys(jobs.popleft(), unopenable))
+            while jobs and not unopenable:
+                error = await self._render_job(path, jobs.popleft(), results)
+                if error is not None:
+                    unopenable.append(error)
 
         await asyncio.gather(*(take_jobs() for _ in range(min(self._pool.size, len(jobs)))))
+        if unopenable:
+            raise unopenable[0]
         return {page: results[page] for page in wanted}
 
     async def _render_job(self, path: Path, pages: list[int], results: dict[int, bytes | Exception]) -> PdfError | None:
@@ -129,9 +136,7 @@ class PymupdfRenderer:
                 await self._pool.call(request, time_limits, on_reply)
             except (WorkerTimeout, WorkerDied) as exc:
                 if not opened:  # the document itself is the problem: every page would meet it
-                    error = _opening_error(exc)
-                    results.update(dict.fromkeys(remaining, error))
-                    return error
+                    return _opening_error(exc)
                 results[remaining.popleft()] = _rendering_error(exc)
             except Exception as exc:  # closed, or a worker that cannot start: no page of this job can be rendered
                 results.update(dict.fromkeys(remaining, exc))

@@ -135,6 +135,7 @@ class InfrastructureProvider(Provider):
             max_page_points=settings.render_max_page_points,
             memory_limit_bytes=settings.render_memory_limit_bytes or None,
         )
+        renderer.start()
         yield renderer
         await renderer.close()
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from adapters.storage.local import LocalObjectStorage
 from tests.integration.support.api import User, corpus_file, register
-from tests.integration.support.server import Server, serve, signing_key
+from tests.integration.support.server import Server, render_processes, serve, signing_key
 
 ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
 ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
@@ -45,6 +45,12 @@ def _with_query(url: str, **changes: str) -> str:
 
 
 # --- the happy path ----------------------------------------------------------------------------
+
+
+def test_the_render_processes_start_with_the_server(tmp_path: Path) -> None:
+    with serve(tmp_path, render_processes=2) as fresh:
+        # Ready before the first score arrives, so its cover does not wait for PyMuPDF to load.
+        assert len(render_processes(fresh.process)) == 2
 
 
 async def test_register_login_upload_confirm_create_process_and_download(alice: User, server: Server) -> None:

@@ -17,7 +17,7 @@ from PIL import Image
 from tests.integration.support.api import User, corpus_file, register
 from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.integration.support.seaweed import S3ServerInfo
-from tests.integration.support.server import free_port
+from tests.integration.support.server import free_port, render_processes
 from tests.integration.support.stack import Stack, collecting_logs, delete_redis_keys, production_stack
 
 ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
@@ -142,6 +142,18 @@ async def test_concurrent_requests_cannot_pass_the_pending_upload_limit(stack: S
         statuses = sorted(response.status_code for response in await asyncio.gather(*requests))
         assert statuses == [201] * pending + [429] * (40 - pending), statuses
         assert await _database_usage(stack, user.email) == (0, 1000 * pending)
+
+
+async def test_a_worker_starts_its_render_processes_before_its_first_task(stack: Stack) -> None:
+    worker = stack.worker(render_processes=2)
+    for _ in range(600):
+        if "worker listening" in worker.log():
+            break
+        assert worker.process.poll() is None, worker.log()
+        await asyncio.sleep(0.05)
+    assert len(render_processes(worker)) == 2, worker.log()
+    stack.api()
+    assert render_processes(stack.processes[-1]) == []  # an API process on Redis renders nothing
 
 
 async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerInfo) -> None:

@@ -53,11 +53,7 @@ class WorkerPool:
         self, slot: int, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]
     ) -> None:
         self._raise_if_closed()
-        worker = self._workers[slot]
-        if worker is None or not worker.alive:
-            if worker is not None:
-                worker.kill()
-            worker = self._workers[slot] = WorkerProcess(self._memory_limit_bytes)
+        worker = self._started(slot)
         try:
             await worker.call(request, time_limits, on_reply)
         except BaseException as exc:
@@ -72,6 +68,20 @@ class WorkerPool:
             restart = not isinstance(exc, WorkerStartFailed)
             self._workers[slot] = WorkerProcess(self._memory_limit_bytes) if restart else None
             raise
+
+    def start(self) -> None:
+        """Start every worker process now instead of on first use; they load PyMuPDF while the caller goes on."""
+        self._raise_if_closed()
+        for slot in range(self.size):
+            self._started(slot)
+
+    def _started(self, slot: int) -> WorkerProcess:
+        worker = self._workers[slot]
+        if worker is None or not worker.alive:
+            if worker is not None:
+                worker.kill()
+            worker = self._workers[slot] = WorkerProcess(self._memory_limit_bytes)
+        return worker
 
     def _raise_if_closed(self) -> None:
         if self._closed:

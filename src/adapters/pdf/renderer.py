@@ -23,7 +23,8 @@ _MIN_JOBS_PER_WORKER = 2
 
 
 class PymupdfRenderer:
-    """Inspects PDFs and renders fitted JPEG thumbnails in `processes` worker processes, started on first use.
+    """Inspects PDFs and renders fitted JPEG thumbnails in `processes` worker processes, started by `start()`
+    or on first use.
 
     PyMuPDF is not thread-safe and hostile files can hang or crash it, so every inspect and every page runs
     in a worker process with a timeout; a worker that times out or dies is killed and replaced, and that
@@ -54,6 +55,10 @@ class PymupdfRenderer:
     @property
     def worker_pids(self) -> list[int]:
         return self._pool.pids
+
+    def start(self) -> None:
+        """Start the worker processes now, so the first document does not wait for them."""
+        self._pool.start()
 
     async def inspect(self, path: Path) -> PdfInfo:
         request: Header = {"op": "inspect", "path": _absolute(path)}

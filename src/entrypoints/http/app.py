@@ -19,6 +19,7 @@ from taskiq import AsyncBroker
 
 from adapters.sqlalchemy.migrate import migrate
 from application.maintenance import ReconcileQuota, SweepStuckScores
+from application.ports import PdfRenderer
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider, authenticate_first
 from entrypoints.http.dashboard import DashboardController
@@ -138,6 +139,7 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
     stop = asyncio.Event()
     housekeeping: asyncio.Task[None] | None = None
     if embedded:
+        await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
         async with container() as request:
             await (await request.get(ReconcileQuota))()
             await (await request.get(SweepStuckScores)).resume()

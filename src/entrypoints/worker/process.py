@@ -19,6 +19,7 @@ from taskiq_redis import RedisStreamBroker
 from adapters.prometheus.queue_depth import measure_stream
 from adapters.taskiq.names import TaskName
 from adapters.taskiq.queue import TaskiqQueue
+from application.ports import PdfRenderer
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import build_runtime
 
@@ -40,6 +41,7 @@ async def run_worker(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     try:
+        await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
         with ThreadPoolExecutor(max_workers=2) as executor:
             receiver = Receiver(
                 broker,

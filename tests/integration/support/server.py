@@ -80,6 +80,20 @@ def start_process(args: list[str], env: dict[str, str], log_path: Path) -> Runni
     return RunningProcess(process, log_path)
 
 
+def render_processes(running: RunningProcess) -> list[int]:
+    """Pids of the live PDF render processes that a scoremate process has started."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rpartition(")")[2].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue  # the process ended meanwhile
+        if parent == running.process.pid and b"adapters.pdf.worker" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def stop_process(running: RunningProcess, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     if running.process.poll() is not None:
         return

@@ -26,12 +26,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.integration.support.api import corpus_file, register
+from tests.integration.support import samples
+from tests.integration.support.api import register
 from tests.integration.support.backends import serve_on
 from tests.integration.support.server import REPO_ROOT, Server
 
 API = "/api/v1"
-ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
+ODE = samples.ode()
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 PUBLIC = {"register", "login", "liveness", "readiness"}

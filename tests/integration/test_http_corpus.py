@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from domain.pdf import PdfErrorKind
+from tests.integration.support import samples
 from tests.integration.support.api import User, corpus_file, register
 from tests.integration.support.server import CORPUS, Server, serve
 
@@ -101,7 +102,7 @@ async def test_bad_files_fail_with_a_clear_reason_and_leave_no_quota_behind(
 
 
 async def test_all_page_thumbnails_of_mixed_sizes_are_each_fitted_to_their_page(musician: User) -> None:
-    created = await musician.create_score(corpus_file("mixed_sizes_4p.pdf"), title="Mixed")
+    created = await musician.create_score(samples.mixed_sizes(), title="Mixed")
     await musician.wait_for_score(created["id"])
     accepted = await musician.post(f"/api/v1/scores/{created['id']}/generate_all_thumbnails")
     assert accepted.status_code == 202
@@ -124,7 +125,7 @@ async def test_the_render_limits_are_the_operators_to_set(tmp_path: Path) -> Non
     with serve(tmp_path, render_max_page_points=1000) as limited:
         async with httpx.AsyncClient(base_url=limited.base_url, timeout=60) as client:
             musician = await register(client)
-            huge = await musician.create_score(corpus_file("stress_huge_mediabox_14400.pdf"), title="Huge")
+            huge = await musician.create_score(samples.huge_first_page(), title="Huge")
             score = await musician.wait_for_score(huge["id"])
     # The page count and metadata still come through; only the oversized cover is refused.
     assert score["processing_status"] == "ready"

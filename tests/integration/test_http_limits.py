@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.support.api import User, corpus_file
+from tests.integration.support import samples
+from tests.integration.support.api import User
 from tests.integration.support.server import Server, serve
 
 API = "/api/v1"
@@ -112,7 +113,7 @@ async def test_text_with_a_nul_character_is_a_400(client: httpx.AsyncClient, ali
 
 
 async def test_file_uploads_to_storage_are_not_bound_by_the_json_limit(alice: User) -> None:
-    scanned = corpus_file("scanned_etude_a4_3p.pdf")
+    scanned = samples.scanned()
     assert len(scanned) > LIMIT
     ticket = await alice.request_upload(scanned, "scanned.pdf")
     stored = await alice.send_file(ticket, scanned)

@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.support.api import corpus_file, register
+from tests.integration.support import samples
+from tests.integration.support.api import register
 from tests.integration.support.server import TEST_SECRET, Server, serve
 
-ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
+ODE = samples.ode()
 PASSWORD = "correct horse battery"
 
 

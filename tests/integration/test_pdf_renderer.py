@@ -24,10 +24,10 @@ from PIL import Image
 
 from adapters.pdf import PymupdfRenderer
 from domain.pdf import PdfError, PdfErrorKind
+from tests.integration.support import samples
+from tests.integration.support.samples import SampleFiles
+from tests.integration.support.server import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-BOMB = "bomb_flate_gray_20000px.pdf"
-SMALL = "engraved_ode_to_joy_a4_1p.pdf"
 # The manifest's names that differ from PdfErrorKind values.
 KIND_ALIASES = {"empty_file": PdfErrorKind.EMPTY.value}
 
@@ -111,7 +111,7 @@ async def single() -> AsyncIterator[PymupdfRenderer]:
 
 
 def test_corpus_is_complete() -> None:
-    assert len(ENTRIES) >= 17
+    assert OK and BAD
     assert all((CORPUS / entry["file"]).is_file() for entry in ENTRIES)
 
 
@@ -189,8 +189,10 @@ async def test_colour_survives_and_colourless_pages_become_grey_jpegs(
 # --- the protocol's details ---------------------------------------------------------------------
 
 
-async def test_render_thumbnails_returns_every_page_of_the_8_page_file(renderer: PymupdfRenderer) -> None:
-    thumbnails = await renderer.render_thumbnails(CORPUS / "engraved_etude_a4_8p.pdf", [3, *range(1, 9), 3])
+async def test_render_thumbnails_returns_every_page_of_the_8_page_file(
+    renderer: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    thumbnails = await renderer.render_thumbnails(sample_files(samples.etude), [3, *range(1, 9), 3])
 
     assert sorted(thumbnails) == list(range(1, 9))
     for jpeg in thumbnails.values():
@@ -198,18 +200,22 @@ async def test_render_thumbnails_returns_every_page_of_the_8_page_file(renderer:
         _assert_size(jpeg, [283, 400])
 
 
-async def test_render_thumbnails_reports_a_missing_page_without_losing_the_others(renderer: PymupdfRenderer) -> None:
-    thumbnails = await renderer.render_thumbnails(CORPUS / "real_lilypond_bach_bwv610_2p.pdf", [1, 2, 3])
+async def test_render_thumbnails_reports_a_missing_page_without_losing_the_others(
+    renderer: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    thumbnails = await renderer.render_thumbnails(sample_files(samples.mixed_sizes), [1, 4, 5])
 
     assert isinstance(thumbnails[1], bytes)
-    assert isinstance(thumbnails[2], bytes)
-    assert isinstance(thumbnails[3], ValueError)
+    assert isinstance(thumbnails[4], bytes)
+    assert isinstance(thumbnails[5], ValueError)
 
 
 @pytest.mark.parametrize("page", [0, -1, 2])
-async def test_a_page_outside_the_document_is_a_value_error(renderer: PymupdfRenderer, page: int) -> None:
+async def test_a_page_outside_the_document_is_a_value_error(
+    renderer: PymupdfRenderer, page: int, sample_files: SampleFiles
+) -> None:
     with pytest.raises(ValueError, match=r"[Pp]age"):
-        await renderer.render_thumbnail(CORPUS / SMALL, page)
+        await renderer.render_thumbnail(sample_files(samples.ode), page)
 
 
 async def test_a_missing_file_is_an_os_error(renderer: PymupdfRenderer, tmp_path: Path) -> None:
@@ -277,49 +283,50 @@ async def test_concurrent_callers_each_get_their_own_answer(renderer: PymupdfRen
 # --- limits and worker failures ---------------------------------------------------------------
 
 
-async def test_a_page_larger_than_the_limit_is_refused_before_rendering() -> None:
+async def test_a_page_larger_than_the_limit_is_refused_before_rendering(sample_files: SampleFiles) -> None:
     async with PymupdfRenderer(processes=1, max_page_points=1000) as limited:
         with pytest.raises(PdfError) as raised:
-            await limited.render_thumbnail(CORPUS / "stress_huge_mediabox_14400.pdf", 1)
+            await limited.render_thumbnail(sample_files(samples.huge_first_page), 1)
         assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
-        _assert_size(await limited.render_thumbnail(CORPUS / "stress_huge_mediabox_14400.pdf", 2), [283, 400])
+        _assert_size(await limited.render_thumbnail(sample_files(samples.huge_first_page), 2), [283, 400])
 
 
-async def test_the_pixel_cap_is_enforced() -> None:
+async def test_the_pixel_cap_is_enforced(sample_files: SampleFiles) -> None:
     async with PymupdfRenderer(processes=1, max_output_pixels=100 * 100) as limited:
         with pytest.raises(PdfError) as raised:
-            await limited.render_thumbnail(CORPUS / SMALL, 1)
+            await limited.render_thumbnail(sample_files(samples.ode), 1)
         assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
 
 
-async def test_a_worker_out_of_memory_fails_the_page_and_keeps_serving() -> None:
+async def test_a_worker_out_of_memory_fails_the_page_and_keeps_serving(sample_files: SampleFiles) -> None:
     # Page 4 of the essay holds images MuPDF wants ~80 MB for; the worker's baseline address space is ~100 MB.
     async with PymupdfRenderer(processes=1, memory_limit_bytes=140 << 20) as starved:
         with pytest.raises(PdfError) as raised:
-            await starved.render_thumbnail(CORPUS / "real_lilypond_essay_manual_40p.pdf", 4)
+            await starved.render_thumbnail(sample_files(samples.big_indexed_image), 1)
         assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
-        _assert_size(await starved.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+        _assert_size(await starved.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
 
 
-async def test_a_render_timeout_kills_the_worker_and_the_next_job_works() -> None:
+async def test_a_render_timeout_kills_the_worker_and_the_next_job_works(sample_files: SampleFiles) -> None:
     async with PymupdfRenderer(processes=1, render_timeout_seconds=0.1) as hasty:
-        await hasty.inspect(CORPUS / BOMB)  # starts the worker, and shows metadata survives the bomb
+        await hasty.inspect(sample_files(samples.decompression_bomb))  # starts the worker; metadata survives the bomb
         [slow_pid] = hasty.worker_pids
 
         with pytest.raises(PdfError) as raised:
-            await hasty.render_thumbnail(CORPUS / BOMB, 1)
+            await hasty.render_thumbnail(sample_files(samples.decompression_bomb), 1)
 
         assert raised.value.kind is PdfErrorKind.RENDER_TIMEOUT
         await _wait_until_gone(slow_pid)
-        _assert_size(await hasty.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+        _assert_size(await hasty.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
         assert slow_pid not in hasty.worker_pids
 
 
-async def test_a_page_timing_out_among_others_fails_alone(tmp_path: Path) -> None:
+async def test_a_page_timing_out_among_others_fails_alone(tmp_path: Path, sample_files: SampleFiles) -> None:
     # Twelve pages make jobs of four for one worker: the slow page is second in the first job.
     document = pymupdf.open()
-    for name in (SMALL, BOMB, *[SMALL] * 10):
-        with pymupdf.open(CORPUS / name) as source:
+    small, bomb = sample_files(samples.ode), sample_files(samples.decompression_bomb)
+    for path in (small, bomb, *[small] * 10):
+        with pymupdf.open(path) as source:
             document.insert_pdf(source, from_page=0, to_page=0)
     document.save(tmp_path / "one_slow_page.pdf")
 
@@ -375,36 +382,38 @@ async def test_a_failed_page_does_not_make_the_next_one_reopen_the_document(tmp_
 
 
 async def test_a_document_too_slow_to_open_fails_the_whole_call_after_one_timeout(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, sample_files: SampleFiles
 ) -> None:
     slow, opening = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf")
     async with PymupdfRenderer(processes=1, inspect_timeout_seconds=opening / 3) as hasty:
-        await hasty.inspect(CORPUS / SMALL)  # the worker is up
+        await hasty.inspect(sample_files(samples.ode))  # the worker is up
         with caplog.at_level(logging.WARNING, logger="adapters.pdf.pool"), pytest.raises(PdfError) as raised:
             await hasty.render_thumbnails(slow, range(1, 13))  # three jobs of four pages
         assert raised.value.kind is PdfErrorKind.RENDER_TIMEOUT and "open" in str(raised.value.detail)
         # One timeout for the document, not one per job.
         [stopped] = caplog.records
         assert stopped.getMessage().endswith("stopped: it ran past its time limit")
-        _assert_size(await hasty.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+        _assert_size(await hasty.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
 
 
-async def test_a_worker_killed_while_idle_is_replaced_for_the_next_job(single: PymupdfRenderer) -> None:
-    await single.inspect(CORPUS / SMALL)
+async def test_a_worker_killed_while_idle_is_replaced_for_the_next_job(
+    single: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    await single.inspect(sample_files(samples.ode))
     [pid] = single.worker_pids
 
     os.kill(pid, signal.SIGKILL)
     await _wait_until_gone(pid)
 
-    _assert_size(await single.render_thumbnail(CORPUS / SMALL, 1), [283, 400])
+    _assert_size(await single.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
     assert single.worker_pids
     assert pid not in single.worker_pids
 
 
-async def test_a_worker_dying_mid_job_fails_that_job_only(single: PymupdfRenderer) -> None:
-    await single.inspect(CORPUS / BOMB)
+async def test_a_worker_dying_mid_job_fails_that_job_only(single: PymupdfRenderer, sample_files: SampleFiles) -> None:
+    await single.inspect(sample_files(samples.decompression_bomb))
     [pid] = single.worker_pids
-    job = asyncio.create_task(single.render_thumbnail(CORPUS / BOMB, 1))
+    job = asyncio.create_task(single.render_thumbnail(sample_files(samples.decompression_bomb), 1))
     await asyncio.sleep(0.05)
 
     os.kill(pid, signal.SIGKILL)
@@ -412,24 +421,26 @@ async def test_a_worker_dying_mid_job_fails_that_job_only(single: PymupdfRendere
     with pytest.raises(PdfError) as raised:
         await job
     assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
-    assert (await single.inspect(CORPUS / SMALL)).page_count == 1
+    assert (await single.inspect(sample_files(samples.ode))).page_count == 1
 
 
-async def test_a_cancelled_job_does_not_leave_its_reply_for_the_next(single: PymupdfRenderer) -> None:
-    await single.inspect(CORPUS / BOMB)
-    job = asyncio.create_task(single.render_thumbnail(CORPUS / BOMB, 1))
+async def test_a_cancelled_job_does_not_leave_its_reply_for_the_next(
+    single: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    await single.inspect(sample_files(samples.decompression_bomb))
+    job = asyncio.create_task(single.render_thumbnail(sample_files(samples.decompression_bomb), 1))
     await asyncio.sleep(0.1)  # into the render, which takes about 0.5 s
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
 
-    info = await single.inspect(CORPUS / "engraved_etude_a4_8p.pdf")
+    info = await single.inspect(sample_files(samples.etude))
 
     assert info.page_count == 8
 
 
-async def test_rendering_does_not_block_the_event_loop(single: PymupdfRenderer) -> None:
-    await single.inspect(CORPUS / BOMB)
+async def test_rendering_does_not_block_the_event_loop(single: PymupdfRenderer, sample_files: SampleFiles) -> None:
+    await single.inspect(sample_files(samples.decompression_bomb))
     gaps: list[float] = []
 
     async def tick() -> None:
@@ -441,16 +452,16 @@ async def test_rendering_does_not_block_the_event_loop(single: PymupdfRenderer) 
             last = now
 
     ticker = asyncio.create_task(tick())
-    await single.render_thumbnail(CORPUS / BOMB, 1)
+    await single.render_thumbnail(sample_files(samples.decompression_bomb), 1)
     ticker.cancel()
 
     assert len(gaps) > 10
     assert max(gaps) < 0.2
 
 
-async def test_render_thumbnails_uses_every_process() -> None:
+async def test_render_thumbnails_uses_every_process(sample_files: SampleFiles) -> None:
     async with PymupdfRenderer(processes=2) as pair:
-        thumbnails = await pair.render_thumbnails(CORPUS / "engraved_etude_a4_8p.pdf", range(1, 9))
+        thumbnails = await pair.render_thumbnails(sample_files(samples.etude), range(1, 9))
 
         assert all(isinstance(jpeg, bytes) for jpeg in thumbnails.values())
         assert len(pair.worker_pids) == 2
@@ -467,13 +478,13 @@ async def test_workers_stay_under_300_mb_on_the_whole_corpus(single: PymupdfRend
     assert _peak_rss_mb(pid) < 300
 
 
-async def test_a_closed_renderer_refuses_work() -> None:
+async def test_a_closed_renderer_refuses_work(sample_files: SampleFiles) -> None:
     renderer = PymupdfRenderer(processes=1)
-    await renderer.inspect(CORPUS / SMALL)
+    await renderer.inspect(sample_files(samples.ode))
     [pid] = renderer.worker_pids
 
     await renderer.close()
 
     await _wait_until_gone(pid)
     with pytest.raises(RuntimeError):
-        await renderer.inspect(CORPUS / SMALL)
+        await renderer.inspect(sample_files(samples.ode))

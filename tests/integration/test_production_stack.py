@@ -14,16 +14,17 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support import samples
+from tests.integration.support.api import User, register
 from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.integration.support.seaweed import S3ServerInfo
 from tests.integration.support.server import free_port, render_processes
 from tests.integration.support.stack import Stack, collecting_logs, delete_redis_keys, production_stack
 
-ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
-ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
-ENCRYPTED = corpus_file("bad_encrypted_aes256.pdf")
-TINY_PAGES = corpus_file("stress_2000_tiny_pages.pdf")
+ETUDE = samples.etude()
+ODE = samples.ode()
+ENCRYPTED = samples.encrypted()
+TINY_PAGES = samples.tiny_pages()
 
 
 @pytest.fixture

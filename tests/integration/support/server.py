@@ -18,7 +18,8 @@ import httpx
 from entrypoints.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+# The corpus of real and hostile PDFs with its manifest; another set can be tested in its place.
+CORPUS = Path(os.environ.get("SCOREMATE_TEST_CORPUS") or REPO_ROOT.parent / "shared" / "corpus")
 TEST_SECRET = "integration-test-secret-please-change"
 
 

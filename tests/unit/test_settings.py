@@ -22,6 +22,13 @@ def test_nothing_set_is_the_embedded_default() -> None:
     assert settings.render_timeout_seconds == 10.0
 
 
+def test_the_rendering_limits_have_their_documented_defaults() -> None:
+    settings = from_env()
+    assert settings.max_page_thumbnails == 2000
+    assert settings.render_timeout_seconds == 10.0
+    assert settings.render_processes == 2
+
+
 def test_values_take_the_type_of_their_setting() -> None:
     settings = from_env(
         render_max_page_points="1000",

@@ -19,7 +19,7 @@ from application.ports import (
 )
 from application.uploads import UploadVerifier, owned_upload
 from domain.errors import NotReady, ScoreNotFound, ValidationError
-from domain.scores import Score, ScoreDetails
+from domain.scores import ProcessingStatus, Score, ScoreDetails
 from domain.uploads import cover_thumbnail_key, page_thumbnail_key
 
 logger = logging.getLogger(__name__)
@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 ORDERINGS = ("title", "-title", "created_at", "-created_at", "composer", "-composer")
 
 
-async def owned_score(uow: UnitOfWork, user_id: UUID, score_id: UUID) -> Score:
-    score = await uow.scores.get(score_id)
+async def owned_score(uow: UnitOfWork, user_id: UUID, score_id: UUID, *, for_update: bool = False) -> Score:
+    score = await uow.scores.get(score_id, for_update=for_update)
     if score is None or score.user_id != user_id:
         raise ScoreNotFound()
     return score
@@ -114,7 +114,7 @@ class UpdateScore:
     async def __call__(self, user_id: UUID, score_id: UUID, changes: ScoreDetails) -> Score:
         changes = changes.cleaned()
         async with self._uow as uow:
-            score = await owned_score(uow, user_id, score_id)
+            score = await owned_score(uow, user_id, score_id, for_update=True)
             score.update_details(changes, self._clock.now())
             await uow.scores.save(score)
             await uow.commit()
@@ -130,8 +130,11 @@ class DeleteScore:
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> None:
         async with self._uow as uow:
-            score = await owned_score(uow, user_id, score_id)
-            for setlist in await uow.setlists.containing_score(score.id):
+            await owned_score(uow, user_id, score_id)
+            setlists = await uow.setlists.containing_score(score_id)
+            # Locked after its setlists, as adding it to a setlist does; a concurrent delete may have won meanwhile.
+            score = await owned_score(uow, user_id, score_id, for_update=True)
+            for setlist in setlists:
                 setlist.remove_score(score.id)
                 await uow.setlists.save(setlist)
             upload = await uow.uploads.get(score.upload_id, for_update=True)
@@ -193,16 +196,23 @@ class GetDownloadUrl:
             key, filename = score.storage_key, score.original_filename
         elif file_type == "thumbnail":
             if not score.thumbnail_ready:
-                raise NotReady("The cover thumbnail has not been generated yet.")
+                raise _not_ready(score, "The cover thumbnail")
             key = cover_thumbnail_key(user_id, score.upload_id)
         elif file_type == "page_thumbnail":
             if page is None:
                 raise ValidationError("page is required for a page thumbnail.")
             score.ensure_page_exists(page)
             if not score.has_page_thumbnail(page):
-                raise NotReady(f"The thumbnail of page {page} has not been generated yet.")
+                raise _not_ready(score, f"The thumbnail of page {page}")
             key = page_thumbnail_key(user_id, score.upload_id, page)
         else:
             raise ValidationError("file_type must be original, thumbnail or page_thumbnail.")
         request = await self._storage.presign_download(key, self._expires_in, filename)
         return DownloadLink(request.url, self._expires_in, request.expires_at)
+
+
+def _not_ready(score: Score, thumbnail: str) -> NotReady:
+    """Says whether waiting helps: a failed score gets no thumbnails until it is processed again."""
+    if score.processing_status is ProcessingStatus.FAILED:
+        return NotReady(f"{thumbnail} cannot be made: {score.processing_error}")
+    return NotReady(f"{thumbnail} has not been generated yet.")

@@ -13,11 +13,12 @@ import pytest
 from PIL import Image
 
 from adapters.storage.local import LocalObjectStorage
-from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support import samples
+from tests.integration.support.api import User, register
 from tests.integration.support.server import Server, render_processes, serve, signing_key
 
-ETUDE = corpus_file("engraved_etude_a4_8p.pdf")
-ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
+ETUDE = samples.etude()
+ODE = samples.ode()
 QUOTA = 2 * 1024 * 1024
 
 
@@ -409,6 +410,9 @@ BAD_BODIES = [
     ("/api/v1/scores", b'{"upload_id": "00000000-0000-0000-0000-000000000000"}'),
     ("/api/v1/scores", b'{"upload_id": "00000000-0000-0000-0000-000000000000", "title": "' + b"t" * 10_000 + b'"}'),
     ("/api/v1/setlists", b'{"name": ""}'),
+    # A decoder that recursed into this would run out of stack.
+    ("/api/v1/auth/login", b"[" * 2000 + b"]" * 2000),
+    ("/api/v1/setlists", b'{"name": "deep", "description": ' + b"[" * 2000 + b"]" * 2000 + b"}"),
 ]
 
 

@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.support.api import User, corpus_file, register
+from tests.integration.support import samples
+from tests.integration.support.api import User, register
 from tests.integration.support.backends import serve_on
 from tests.integration.support.server import Server
 
 API = "/api/v1"
-ODE = corpus_file("engraved_ode_to_joy_a4_1p.pdf")
-ENCRYPTED = corpus_file("bad_encrypted_aes256.pdf")
+ODE = samples.ode()
+ENCRYPTED = samples.encrypted()
 CONCURRENT_ADDS = 20
 
 
@@ -462,6 +463,29 @@ async def test_deleting_a_score_while_items_are_added_leaves_no_gap(alice: User)
     assert [r.status_code for r in responses] == [201] * 4 + [204] + [201] * 4, [r.text for r in responses]
     items = await items_of(alice, setlist["id"])
     assert score_ids(items) == [kept["id"]] * 10
+
+
+async def test_a_score_deleted_edited_and_added_all_at_once_ends_deleted_once(alice: User) -> None:
+    doomed, kept = await scores(alice, 2)
+    setlist = await new_setlist(alice)
+    await add(alice, setlist["id"], doomed["id"])
+    score_path = f"{API}/scores/{doomed['id']}"
+    requests = [
+        *(alice.delete(score_path) for _ in range(4)),
+        *(alice.patch(score_path, json={"title": f"Take {n}"}) for n in range(4)),
+        *(alice.post(f"{API}/setlists/{setlist['id']}/items", json={"score_id": doomed["id"]}) for _ in range(4)),
+    ]
+    random.Random(3).shuffle(requests)
+
+    responses = await asyncio.gather(*requests)
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses[204] == 1, [(r.status_code, r.text[:200]) for r in responses]
+    assert set(statuses) <= {200, 201, 204, 404}, [(r.status_code, r.text[:200]) for r in responses]
+    assert all(r.json()["code"] == "score_not_found" for r in responses if r.status_code == 404)
+    expect_error(await alice.get(score_path), 404, "score_not_found")
+    assert await items_of(alice, setlist["id"]) == []
+    assert (await alice.quota())["used_bytes"] == kept["size_bytes"]
 
 
 # --- the score library -------------------------------------------------------------------------

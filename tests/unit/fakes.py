@@ -208,6 +208,9 @@ class FakeScoreRepository(_Repository):
     async def get(self, score_id: UUID, *, for_update: bool = False) -> Score | None:
         if for_update:
             self.locked.append(score_id)
+            if score_id not in self._uow.database.state.scores:
+                # Deleted by a transaction that committed while this one waited for the lock.
+                self._state.scores.pop(score_id, None)
         return copy.deepcopy(self._state.scores.get(score_id))
 
     async def save(self, score: Score) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -19,7 +20,9 @@ from domain.errors import (
     UploadNotFound,
     ValidationError,
 )
+from domain.pdf import PdfError, PdfErrorKind
 from domain.scores import UNSET, ProcessingStatus, Score, ScoreDetails
+from domain.setlists import Setlist
 from domain.uploads import UploadStatus, cover_thumbnail_key, page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import QueueUnavailable
@@ -272,6 +275,14 @@ async def test_an_invalid_update_is_refused_and_changes_nothing(world: World) ->
     assert world.stored_score(score.id).title == "Keep"
 
 
+async def test_update_locks_the_score_so_a_concurrent_delete_cannot_slip_between(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.uow.scores.locked.clear()
+    await world.update_score(user.id, score.id, ScoreDetails(title="Renamed"))
+    assert world.uow.scores.locked == [score.id]
+
+
 async def test_update_of_another_users_score_is_not_found(world: World) -> None:
     ann, bob = await world.user(), await world.user()
     score = await world.score(ann, title="Ann's")
@@ -323,6 +334,24 @@ async def test_delete_falls_back_to_removing_the_files_at_once(world: World) -> 
     assert world.storage.keys_under(upload_prefix(user.id, neighbour.upload_id)) == [neighbour.storage_key]
     assert score.id not in world.db.scores
     assert await world.usage(user.id) == (neighbour.size_bytes, 0)
+
+
+async def test_a_delete_that_loses_the_race_to_another_is_not_found(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user, size=900)
+    world.queue.sent.clear()
+    find_setlists = world.uow.setlists.containing_score
+
+    async def deleted_meanwhile(score_id: UUID) -> Sequence[Setlist]:
+        found = await find_setlists(score_id)
+        world.db.scores.pop(score_id)  # the other request committed while this one waited for the locks
+        return found
+
+    world.uow.setlists.containing_score = deleted_meanwhile  # type: ignore[method-assign]
+    await expect_score_not_found(world, world.delete_score(user.id, score.id))
+    assert world.uow.scores.locked[-1] == score.id
+    assert world.stored_upload(score.upload_id).status is not UploadStatus.DELETED
+    assert world.queue.sent == []
 
 
 async def test_delete_of_another_users_score_is_not_found_and_changes_nothing(world: World) -> None:
@@ -406,6 +435,16 @@ async def test_the_cover_is_not_ready_before_it_is_rendered(world: World) -> Non
     await world.process_score(score.id)
     link = await world.get_download_url(user.id, score.id, "thumbnail", None)
     assert cover_thumbnail_key(user.id, score.upload_id) in link.url
+
+
+async def test_a_failed_score_says_its_cover_will_not_come_by_waiting(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED)
+    await world.process_score(score.id)
+    with pytest.raises(NotReady) as error:
+        await world.get_download_url(user.id, score.id, "thumbnail", None)
+    assert str(error.value) == f"The cover thumbnail cannot be made: {PdfErrorKind.ENCRYPTED.sentence}"
 
 
 async def test_page_thumbnails_need_a_page_in_range_that_was_rendered(world: World) -> None:

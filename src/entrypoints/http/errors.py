@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -11,10 +12,16 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from minio.error import S3Error
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import DomainError, ErrorKind
 
 logger = logging.getLogger(__name__)
+
+MAX_JSON_NESTING = 32  # the API's bodies nest three levels at most
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+_LOST_RACE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 STATUS_BY_KIND = {
     ErrorKind.INVALID: 400,
@@ -95,6 +102,23 @@ async def read_json_body(request: Request[Any, Any, Any]) -> None:
             f"The request body is not valid UTF-8 (byte {error.start}).",
             extra=[{"message": "not valid UTF-8", "source": "body"}],
         ) from None
+    if _nesting_exceeds(body, MAX_JSON_NESTING):
+        # The JSON decoder would run out of stack (RecursionError) on a few kilobytes of brackets.
+        raise ValidationException(
+            f"The request body nests deeper than {MAX_JSON_NESTING} levels.",
+            extra=[{"message": "nested too deeply", "source": "body"}],
+        )
+
+
+def _nesting_exceeds(body: bytes, limit: int) -> bool:
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRINGS.sub(b"", body)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def unavailable_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -102,6 +126,14 @@ def unavailable_handler(request: Request[Any, Any, Any], error: Exception) -> Re
     return error_response(
         503, "service_unavailable", "A backing service is unavailable; try again shortly.", {"Retry-After": "5"}
     )
+
+
+def database_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """A deadlock or serialization failure lost a race (409, retry); anything else is an outage (503)."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if sqlstate in _LOST_RACE_SQLSTATES:
+        return conflict_handler(request, error)
+    return unavailable_handler(request, error)
 
 
 def conflict_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -131,8 +163,9 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     # Outages of the database, Redis or storage are the service's state, not the request's fault.
     OSError: unavailable_handler,
     RedisError: unavailable_handler,
-    DBAPIError: unavailable_handler,
+    DBAPIError: database_error_handler,
     IntegrityError: conflict_handler,
+    StaleDataError: conflict_handler,  # the row went away or changed under a concurrent request
     S3Error: unavailable_handler,
     Exception: unexpected_error_handler,
 }

@@ -19,11 +19,7 @@ from tests.integration.support.server import CORPUS, Server, serve
 
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())["files"]
 REJECTED_AT_CONFIRM = {"not_pdf"}  # bytes without a PDF signature never become a score
-KIND_SENTENCES = {
-    "encrypted": {PdfErrorKind.ENCRYPTED.sentence},
-    "corrupt": {PdfErrorKind.CORRUPT.sentence, PdfErrorKind.NO_PAGES.sentence},
-    "no_pages": {PdfErrorKind.NO_PAGES.sentence, PdfErrorKind.CORRUPT.sentence},
-}
+KIND_ALIASES = {"empty_file": PdfErrorKind.EMPTY.value}  # the manifest's names that differ from ours
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +64,31 @@ async def test_real_scores_get_page_count_title_and_a_fitted_jpeg_cover(musician
     assert _fits(image.size, expected["thumbnail_page1_px"], expected["thumbnail_px_tolerance"]) or tiny_page_unscaled
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in MANIFEST if e["expected"]["outcome"] == "ok" and e["facts"].get("thumb_px_first_pages")],
+    ids=lambda e: e["file"],
+)
+async def test_every_page_gets_its_own_fitted_thumbnail(musician: User, entry: dict[str, Any]) -> None:
+    expected, sizes = entry["expected"], entry["facts"]["thumb_px_first_pages"]
+    created = await musician.create_score(corpus_file(entry["file"]), title="All pages")
+    await musician.wait_for_score(created["id"], timeout=90)
+    accepted = await musician.post(f"/api/v1/scores/{created['id']}/generate_all_thumbnails")
+    assert accepted.status_code == 202, accepted.text
+    score = await musician.wait_for_score(created["id"], timeout=120, page_thumbnails_ready=expected["page_count"])
+    assert score["processing_status"] == "ready", score
+
+    for page, size in enumerate(sizes, start=1):
+        response = await musician.download(score["id"], "page_thumbnail", page=page)
+        assert response.status_code == 200, response.text
+        image = Image.open(io.BytesIO(response.content))
+        assert image.format == "JPEG"
+        tiny_page_unscaled = image.size == (36, 36) and tuple(expected["page1_size_pt"]) == (36.0, 36.0)
+        assert _fits(image.size, size, expected["thumbnail_px_tolerance"]) or tiny_page_unscaled, (page, image.size)
+
+
 @pytest.mark.parametrize("entry", [e for e in MANIFEST if e["expected"]["outcome"] == "error"], ids=lambda e: e["file"])
-async def test_bad_files_fail_with_a_clear_reason_and_leave_no_quota_behind(
-    musician: User, entry: dict[str, Any]
-) -> None:
+async def test_bad_files_fail_with_their_kind_and_a_clear_reason(musician: User, entry: dict[str, Any]) -> None:
     expected = entry["expected"]
     kinds = {expected["error_kind"], *expected.get("also_acceptable", [])}
     data = corpus_file(entry["file"])
@@ -96,9 +113,13 @@ async def test_bad_files_fail_with_a_clear_reason_and_leave_no_quota_behind(
     assert response.status_code == 201, response.text
     score = await musician.wait_for_score(response.json()["id"])
     assert score["processing_status"] == "failed"
-    allowed = set().union(*(KIND_SENTENCES.get(kind, set()) for kind in kinds))
-    assert score["processing_error"] in allowed, score
+    codes = {KIND_ALIASES.get(kind, kind) for kind in kinds}
+    assert score["processing_error_code"] in codes, score
+    assert score["processing_error"] == PdfErrorKind(score["processing_error_code"]).sentence
     assert score["thumbnail_ready"] is False
+    quota = await musician.quota()
+    assert quota["used_bytes"] == before["used_bytes"] + len(data)  # counted once, as the stored file
+    assert quota["reserved_bytes"] == before["reserved_bytes"]
 
 
 async def test_all_page_thumbnails_of_mixed_sizes_are_each_fitted_to_their_page(musician: User) -> None:

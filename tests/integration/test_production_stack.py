@@ -145,6 +145,24 @@ async def test_concurrent_requests_cannot_pass_the_pending_upload_limit(stack: S
         assert await _database_usage(stack, user.email) == (0, 1000 * pending)
 
 
+async def test_a_bomb_that_times_out_leaves_the_worker_serving_the_next_score(stack: Stack) -> None:
+    base_url = stack.api()
+    worker = stack.worker(render_processes=1, render_timeout_seconds=0.2)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        bomb = await user.create_score(samples.decompression_bomb(), title="Bomb")
+        bombed = await user.wait_for_score(bomb["id"], processing_error_code="render_timeout")
+        # The page count and metadata survive; only the cover is missing, and it says why.
+        assert (bombed["processing_status"], bombed["page_count"], bombed["thumbnail_ready"]) == ("ready", 1, False)
+        assert bombed["processing_error"] == "The page took too long to render, so no thumbnail was made."
+
+        after = await user.create_score(ODE, title="Next")
+        served = await user.wait_for_score(after["id"], thumbnail_ready=True)
+        assert (served["processing_status"], served["page_count"]) == ("ready", 1)
+    assert worker.process.poll() is None
+    assert "PDF worker process" in worker.log() and "ran past its time limit" in worker.log()
+
+
 async def test_a_worker_starts_its_render_processes_before_its_first_task(stack: Stack) -> None:
     worker = stack.worker(render_processes=2)
     for _ in range(600):

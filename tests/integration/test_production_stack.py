@@ -7,7 +7,9 @@ import io
 import os
 import signal
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -36,18 +38,24 @@ async def stack(tmp_path: Path, s3_server: S3ServerInfo) -> AsyncIterator[Stack]
             yield running
 
 
-async def _database_usage(stack: Stack, user_email: str) -> tuple[int, int]:
+@asynccontextmanager
+async def _database(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(
         host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database=stack.database_name
     )
     try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def _database_usage(stack: Stack, user_email: str) -> tuple[int, int]:
+    async with _database(stack) as connection:
         rows = await connection.fetch(
             "SELECT uploads.status, coalesce(sum(uploads.size_bytes), 0) AS total FROM uploads "
             "JOIN users ON users.id = uploads.user_id WHERE users.email = $1 GROUP BY uploads.status",
             user_email,
         )
-    finally:
-        await connection.close()
     totals = {row["status"]: int(row["total"]) for row in rows}
     return totals.get("confirmed", 0), totals.get("pending", 0)
 
@@ -143,6 +151,32 @@ async def test_concurrent_requests_cannot_pass_the_pending_upload_limit(stack: S
         statuses = sorted(response.status_code for response in await asyncio.gather(*requests))
         assert statuses == [201] * pending + [429] * (40 - pending), statuses
         assert await _database_usage(stack, user.email) == (0, 1000 * pending)
+
+
+async def test_the_scheduled_sweep_requeues_lost_tasks_and_fails_stalled_scores(stack: Stack) -> None:
+    settings = {"stuck_processing_seconds": 2, "maintenance_interval_seconds": 0.5}
+    base_url = stack.api(**settings)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        lost = await user.create_score(ODE, title="Lost")
+        stalled = await user.create_score(ETUDE, title="Stalled")
+        # No worker has run yet: losing the stream loses both tasks; one score then looks stuck mid-way.
+        assert await delete_redis_keys(f"{stack.redis_prefix}tasks") >= 1
+        async with _database(stack) as connection:
+            await connection.execute(
+                "UPDATE scores SET processing_status = 'processing', processing_started_at = now() - interval '1 hour'"
+                " WHERE id = $1",
+                UUID(stalled["id"]),
+            )
+
+        stack.worker(**settings)
+        stack.start("scheduler", **settings)
+
+        requeued = await user.wait_for_score(lost["id"], timeout=60, thumbnail_ready=True)
+        assert (requeued["processing_status"], requeued["page_count"]) == ("ready", 1)
+        failed = await user.wait_for_score(stalled["id"], timeout=60, processing_status="failed")
+        assert failed["processing_error_code"] == "processing_stalled"
+        assert failed["processing_error"] == "Processing did not finish in time; try refreshing the score's info."
 
 
 async def test_a_bomb_that_times_out_leaves_the_worker_serving_the_next_score(stack: Stack) -> None:

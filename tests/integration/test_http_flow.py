@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -299,6 +300,26 @@ async def test_another_users_things_are_404_everywhere(alice: User, bob: User) -
     assert codes == {"score_not_found", "upload_not_found"}
     assert (await bob.get("/api/v1/scores")).json()["total"] == 0
     assert (await alice.get(f"/api/v1/scores/{score['id']}")).json()["title"] == "Private"
+
+
+async def test_ids_that_are_not_uuids_are_not_found_like_unknown_ones(alice: User) -> None:
+    probes = {
+        "score_not_found": [
+            await alice.get("/api/v1/scores/abc"),
+            await alice.patch("/api/v1/scores/abc", json={"title": "x"}),
+            await alice.delete("/api/v1/scores/12345"),
+            await alice.post("/api/v1/scores/abc/refresh_info"),
+        ],
+        "setlist_not_found": [
+            await alice.get("/api/v1/setlists/notauuid"),
+            await alice.post("/api/v1/setlists/notauuid/items", json={"score_id": str(uuid.uuid4())}),
+        ],
+    }
+    for code, responses in probes.items():
+        for response in responses:
+            assert (response.status_code, response.json()["code"]) == (404, code), response.request.url
+    unknown_route = await alice.get(f"/api/v1/scores/{uuid.uuid4()}/nothing-here")
+    assert (unknown_route.status_code, unknown_route.json()["code"]) == (404, "not_found")
 
 
 async def test_missing_or_bad_tokens_are_401(client: httpx.AsyncClient, alice: User) -> None:

@@ -14,16 +14,16 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from domain.errors import DomainError, ErrorKind, ScoreNotFound, SetlistNotFound
+from domain.errors import DomainError, ErrorKind, ScoreNotFound, SetlistItemNotFound, SetlistNotFound
 
 logger = logging.getLogger(__name__)
 
 MAX_JSON_NESTING = 32  # the API's bodies nest three levels at most
 _JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(rb"[\[\]{}]")
-_UNPARSABLE_ID = re.compile(
-    r"^/api/v1/(?P<collection>scores|setlists)/(?![0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}(?:/|$))"
-)
+_UUID = r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}"
+_UNPARSABLE_ID = re.compile(rf"^/api/v1/(?:setlists/{_UUID}/)?(?P<collection>scores|setlists|items)/(?!{_UUID}(?:/|$))")
+_NOT_FOUND_BY_COLLECTION = {"scores": ScoreNotFound, "setlists": SetlistNotFound, "items": SetlistItemNotFound}
 _LOST_RACE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 STATUS_BY_KIND = {
@@ -77,8 +77,8 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     code = CODE_BY_STATUS.get(status, "error" if status < 500 else "internal_error")
     detail = _body_limit_detail(request) if status == 413 else str(error.detail)
     if status == 404 and (unparsable := _UNPARSABLE_ID.match(request.url.path)):
-        # An id that is not even a UUID names no score or setlist either: the same answer as an unknown one.
-        missing = ScoreNotFound() if unparsable["collection"] == "scores" else SetlistNotFound()
+        # An id that is not even a UUID names nothing either: the same answer as an unknown one.
+        missing = _NOT_FOUND_BY_COLLECTION[unparsable["collection"]]()
         code, detail = missing.code, str(missing)
     return error_response(status, code, detail, error.headers)
 

@@ -39,7 +39,7 @@ from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_sess
 from adapters.sqlalchemy.migrate import alembic_config, migrate
 from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
 from application.ports import ScoreQuery
-from domain.scores import ProcessingStatus
+from domain.scores import ProcessingStatus, sort_key
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BATCH = 2000
@@ -119,7 +119,9 @@ def _score_rows(rng: random.Random, user_id: UUID, count: int, now: datetime) ->
             "user_id": user_id,
             "upload_id": upload_id,
             "title": title,
+            "title_sort": sort_key(title),
             "composer": composer,
+            "composer_sort": None if composer is None else sort_key(composer),
             "genre": rng.choice(GENRES),
             "tags": rng.sample(TAGS, rng.randrange(0, 4)),
             "description": None,

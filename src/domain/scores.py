@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -12,6 +13,17 @@ from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata, keywords_to
 
 MAX_TITLE_LENGTH = 300
 MAX_TEXT_FIELD_LENGTH = 300
+
+
+def sort_key(text: str) -> str:
+    """How musicians expect a library to sort: ignoring case and accents ("Étude" beside "etude", before "Fugue").
+
+    At most MAX_TEXT_FIELD_LENGTH characters: decomposing and case folding can lengthen a text.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()[:MAX_TEXT_FIELD_LENGTH]
+
+
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64

@@ -84,3 +84,37 @@ async def test_migrate_twice_changes_nothing(database_url: str, executed: list[s
     writes = [s for s in executed if s.lstrip().split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE"}]
     assert writes == []
     assert kept == "kept"
+
+
+async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> None:
+    await migrate(database_url, "0003")
+    engine = create_engine(database_url)
+    user_id, upload_id, score_id = uuid4(), uuid4(), uuid4()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with engine.begin() as connection:
+            tables = Base.metadata.tables
+            await connection.execute(tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
+            file = {"size_bytes": 1, "storage_key": "k", "created_at": now}
+            await connection.execute(
+                tables["uploads"]
+                .insert()
+                .values(id=upload_id, user_id=user_id, filename="a.pdf", content_type="application/pdf", **file)
+                .values(status="confirmed", expires_at=now)
+            )
+            # Only the columns revision 0003 has.
+            await connection.execute(
+                tables["scores"]
+                .insert()
+                .values(id=score_id, user_id=user_id, upload_id=upload_id, title="Étude No. 1", composer="Dvořák")
+                .values(tags=[], original_filename="a.pdf", processing_status="ready", updated_at=now, **file)
+                .values(thumbnail_ready=False, thumbnail_pages=[])
+            )
+
+        await migrate(database_url)
+
+        async with engine.connect() as connection:
+            keys = (await connection.execute(text("SELECT title_sort, composer_sort FROM scores"))).one()
+    finally:
+        await engine.dispose()
+    assert tuple(keys) == ("etude no. 1", "dvorak")

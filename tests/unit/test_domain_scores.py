@@ -19,6 +19,7 @@ from domain.scores import (
     ProcessingStatus,
     Score,
     ScoreDetails,
+    sort_key,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -313,3 +314,11 @@ def test_the_page_limit_note_names_the_cap_and_the_page_count() -> None:
     assert score.processing_status is ProcessingStatus.READY
     assert score.processing_error_code == "page_limit"
     assert score.processing_error == "Only the first 2000 of 3000 pages have thumbnails."
+
+
+def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> None:
+    names = ["zelda", "Étude", "alpha", "Beta", "éclair", "Ave Maria", "ÉTUDE"]
+    assert sorted(names, key=sort_key) == ["alpha", "Ave Maria", "Beta", "éclair", "Étude", "ÉTUDE", "zelda"]
+    assert sort_key("Dvořák") == sort_key("DVORAK") == "dvorak"
+    assert sort_key("Straße") == "strasse"
+    assert len(sort_key("ß" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH

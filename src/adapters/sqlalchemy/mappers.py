@@ -7,7 +7,7 @@ from typing import Any
 
 from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
 from domain.pdf import PdfMetadata
-from domain.scores import ProcessingStatus, Score
+from domain.scores import ProcessingStatus, Score, sort_key
 from domain.setlists import Setlist, SetlistItem
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
@@ -100,7 +100,9 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.user_id = score.user_id
     row.upload_id = score.upload_id
     row.title = score.title
+    row.title_sort = sort_key(score.title)
     row.composer = score.composer
+    row.composer_sort = None if score.composer is None else sort_key(score.composer)
     row.genre = score.genre
     row.tags = list(score.tags)
     row.description = score.description

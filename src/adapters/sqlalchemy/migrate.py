@@ -22,9 +22,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def migrate(url: str) -> None:
-    """Upgrade the database at `url` to the newest revision; a database already there is left alone."""
-    await _run(url, lambda config: command.upgrade(config, "head"))
+async def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database at `url` to `revision` (the newest by default); a database already there is left alone."""
+    await _run(url, lambda config: command.upgrade(config, revision))
 
 
 async def autogenerate(url: str, message: str, rev_id: str) -> None:

@@ -82,6 +82,9 @@ class ScoreRow(Base):
     upload_id: Mapped[UUID] = mapped_column(ForeignKey("uploads.id"), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     composer: Mapped[str | None] = mapped_column(String(300))
+    # domain.scores.sort_key of title and composer: what the library is ordered by (migration 0004).
+    title_sort: Mapped[str] = mapped_column(String(300))
+    composer_sort: Mapped[str | None] = mapped_column(String(300))
     genre: Mapped[str | None] = mapped_column(String(300))
     tags: Mapped[list[str]] = mapped_column(JsonB)
     description: Mapped[str | None] = mapped_column(Text)
@@ -106,15 +109,15 @@ class ScoreRow(Base):
     # first page is read in index order without a sort.
     __table_args__ = (
         Index("ix_scores_user_id_created_at_id", "user_id", "created_at", "id"),
-        Index("ix_scores_user_id_title_id", "user_id", "title", "id"),
-        Index("ix_scores_user_id_composer_id", "user_id", "composer", "id"),
+        Index("ix_scores_user_id_title_sort_id", "user_id", "title_sort", "id"),
+        Index("ix_scores_user_id_composer_sort_id", "user_id", "composer_sort", "id"),
         Index("ix_scores_user_id_processing_status", "user_id", "processing_status"),
         # Postgres only (migration 0002): -composer puts scores without a composer last, which a backward
         # scan of the index above cannot; the case-insensitive composer and genre filters; the tag filter; and
         # trigram indexes for ?q= (a substring of lower(title) or lower(composer)). SQLite has no NULLS LAST in
         # indexes, no GIN or trigrams, and its lower() is a function of ours that other SQLite clients lack.
         Index(
-            "ix_scores_user_id_composer_desc_id", "user_id", text("composer DESC NULLS LAST"), text("id DESC")
+            "ix_scores_user_id_composer_sort_desc_id", "user_id", text("composer_sort DESC NULLS LAST"), text("id DESC")
         ).ddl_if(dialect="postgresql"),
         # INCLUDE lets a count use an index-only scan (Postgres does not see that lower(x) needs no x).
         Index(

@@ -16,7 +16,7 @@ from adapters.sqlalchemy.models import ScoreRow
 from application.ports import Page, ScoreQuery, ScoreSummary
 from domain.scores import ProcessingStatus, Score
 
-_SORT_COLUMNS = {"title": ScoreRow.title, "created_at": ScoreRow.created_at, "composer": ScoreRow.composer}
+_SORT_COLUMNS = {"title": ScoreRow.title_sort, "created_at": ScoreRow.created_at, "composer": ScoreRow.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
 
 

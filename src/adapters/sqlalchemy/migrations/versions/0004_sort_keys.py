@@ -1,0 +1,94 @@
+"""Sort keys: the library orders titles and composers ignoring case and accents (domain.scores.sort_key).
+
+Byte order put "Beta" before "alpha" and "Étude" after "Zelda". The keys are stored beside the names, so
+both databases order and index them alike; existing scores get theirs here.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-27 03:30:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from domain.scores import sort_key
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | tuple[str, ...] | None = None
+depends_on: str | tuple[str, ...] | None = None
+
+_BATCH = 1000
+_SCORES = sa.table(
+    "scores",
+    sa.column("id", sa.Uuid()),
+    sa.column("title", sa.String()),
+    sa.column("composer", sa.String()),
+    sa.column("title_sort", sa.String()),
+    sa.column("composer_sort", sa.String()),
+)
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("scores") as batch:
+        batch.add_column(sa.Column("title_sort", sa.String(length=300), nullable=True))
+        batch.add_column(sa.Column("composer_sort", sa.String(length=300), nullable=True))
+    _fill_sort_keys()
+    with op.batch_alter_table("scores") as batch:
+        batch.alter_column("title_sort", existing_type=sa.String(length=300), nullable=False)
+    op.create_index("ix_scores_user_id_title_sort_id", "scores", ["user_id", "title_sort", "id"])
+    op.create_index("ix_scores_user_id_composer_sort_id", "scores", ["user_id", "composer_sort", "id"])
+    op.drop_index("ix_scores_user_id_title_id", table_name="scores")
+    op.drop_index("ix_scores_user_id_composer_id", table_name="scores")
+    if _postgres():
+        op.execute(
+            "CREATE INDEX ix_scores_user_id_composer_sort_desc_id "
+            "ON scores (user_id, composer_sort DESC NULLS LAST, id DESC)"
+        )
+        op.execute("DROP INDEX ix_scores_user_id_composer_desc_id")
+
+
+def _fill_sort_keys() -> None:
+    connection = op.get_bind()
+    update = (
+        _SCORES.update()
+        .where(_SCORES.c.id == sa.bindparam("score_id"))
+        .values(title_sort=sa.bindparam("title_key"), composer_sort=sa.bindparam("composer_key"))
+    )
+    last = None
+    while True:
+        page = sa.select(_SCORES.c.id, _SCORES.c.title, _SCORES.c.composer).order_by(_SCORES.c.id).limit(_BATCH)
+        rows = connection.execute(page if last is None else page.where(_SCORES.c.id > last)).all()
+        if not rows:
+            return
+        keys = [
+            {
+                "score_id": row.id,
+                "title_key": sort_key(row.title),
+                "composer_key": None if row.composer is None else sort_key(row.composer),
+            }
+            for row in rows
+        ]
+        connection.execute(update, keys)
+        last = rows[-1].id
+
+
+def downgrade() -> None:
+    if _postgres():
+        op.execute(
+            "CREATE INDEX ix_scores_user_id_composer_desc_id ON scores (user_id, composer DESC NULLS LAST, id DESC)"
+        )
+        op.execute("DROP INDEX ix_scores_user_id_composer_sort_desc_id")
+    op.create_index("ix_scores_user_id_title_id", "scores", ["user_id", "title", "id"])
+    op.create_index("ix_scores_user_id_composer_id", "scores", ["user_id", "composer", "id"])
+    op.drop_index("ix_scores_user_id_composer_sort_id", table_name="scores")
+    op.drop_index("ix_scores_user_id_title_sort_id", table_name="scores")
+    with op.batch_alter_table("scores") as batch:
+        batch.drop_column("composer_sort")
+        batch.drop_column("title_sort")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -38,11 +39,21 @@ async def test_request_ids_are_echoed_and_on_every_line_of_the_request(server: S
     assert given.headers["x-request-id"] == "trace-42"
     assert made.headers["x-request-id"] != "bad id with spaces"
     assert len(made.headers["x-request-id"]) == 32
-    access = [e for e in _log_entries(server) if e["logger"] == "scoremate.access"]
+    access = await _access_lines_once_written(server, {"trace-42", made.headers["x-request-id"]})
     assert {"path": "/health", "status": 200, "request_id": "trace-42"}.items() <= next(
         e for e in access if e.get("request_id") == "trace-42"
     ).items()
     assert any(e["status"] == 404 and e["request_id"] == made.headers["x-request-id"] for e in access)
+
+
+async def _access_lines_once_written(server: Server, request_ids: set[str]) -> list[dict[str, Any]]:
+    """Access lines are written as responses complete, which the client may see first."""
+    for _ in range(100):
+        access = [e for e in _log_entries(server) if e["logger"] == "scoremate.access"]
+        if request_ids <= {e.get("request_id") for e in access}:
+            return access
+        await asyncio.sleep(0.05)
+    return access
 
 
 async def test_task_lines_name_the_task_and_score_and_no_secret_is_ever_logged(server: Server) -> None:

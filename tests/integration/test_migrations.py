@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -107,14 +108,17 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
                 tables["scores"]
                 .insert()
                 .values(id=score_id, user_id=user_id, upload_id=upload_id, title="Étude No. 1", composer="Dvořák")
-                .values(tags=[], original_filename="a.pdf", processing_status="ready", updated_at=now, **file)
+                .values(tags=["Klavier", "Übung"], original_filename="a.pdf", processing_status="ready", updated_at=now)
+                .values(**file)
                 .values(thumbnail_ready=False, thumbnail_pages=[])
             )
 
         await migrate(database_url)
 
         async with engine.connect() as connection:
-            keys = (await connection.execute(text("SELECT title_sort, composer_sort FROM scores"))).one()
+            keys = (await connection.execute(text("SELECT title_sort, composer_sort, tag_keys FROM scores"))).one()
     finally:
         await engine.dispose()
-    assert tuple(keys) == ("etude no. 1", "dvorak")
+    title_key, composer_key, tag_keys = keys
+    assert (title_key, composer_key) == ("etude no. 1", "dvorak")
+    assert (json.loads(tag_keys) if isinstance(tag_keys, str) else tag_keys) == ["klavier", "ubung"]

@@ -85,6 +85,7 @@ class ScoreRow(Base):
     # domain.scores.sort_key of title and composer: what the library is ordered by (migration 0004).
     title_sort: Mapped[str] = mapped_column(String(300))
     composer_sort: Mapped[str | None] = mapped_column(String(300))
+    tag_keys: Mapped[list[str]] = mapped_column(JsonB)  # the same key of each tag: what ?tag= matches
     genre: Mapped[str | None] = mapped_column(String(300))
     tags: Mapped[list[str]] = mapped_column(JsonB)
     description: Mapped[str | None] = mapped_column(Text)
@@ -126,9 +127,12 @@ class ScoreRow(Base):
         Index("ix_scores_user_id_lower_genre", "user_id", func.lower(genre), postgresql_include=["genre"]).ddl_if(
             dialect="postgresql"
         ),
-        # tags @> '["x"]'; spelled as a literal column so that Alembic, like the DDL, leaves it to Postgres.
+        # tag_keys @> '["x"]'; spelled as a literal column so that Alembic, like the DDL, leaves it to Postgres.
         Index(
-            "ix_scores_tags", literal_column("tags"), postgresql_using="gin", postgresql_ops={"tags": "jsonb_path_ops"}
+            "ix_scores_tag_keys",
+            literal_column("tag_keys"),
+            postgresql_using="gin",
+            postgresql_ops={"tag_keys": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
         Index(
             "ix_scores_lower_title_trgm",

@@ -74,8 +74,9 @@ class ScoreController(Controller):
         offset: Offset = 0,
     ) -> ScorePage:
         """The user's scores, one page at a time. `q` finds a substring of the title or the composer, ignoring case;
-        `composer` and `genre` filter by value (ignoring case), `tag` by an exact tag, `status` by processing status.
-        Titles and composers sort ignoring case and accents; scores without a composer come last either way."""
+        `composer` and `genre` filter by value (ignoring case), `tag` by a whole tag (ignoring case and accents),
+        `status` by processing status. Titles and composers sort ignoring case and accents; scores without a
+        composer come last either way."""
         page = window(limit, offset)
         query = ScoreQuery(
             user.id, q or None, composer or None, genre or None, tag or None, status, ordering, page.limit, page.offset

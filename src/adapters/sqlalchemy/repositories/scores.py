@@ -14,7 +14,7 @@ from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import score_from_row, score_to_row
 from adapters.sqlalchemy.models import ScoreRow
 from application.ports import Page, ScoreQuery, ScoreSummary
-from domain.scores import ProcessingStatus, Score
+from domain.scores import ProcessingStatus, Score, sort_key
 
 _SORT_COLUMNS = {"title": ScoreRow.title_sort, "created_at": ScoreRow.created_at, "composer": ScoreRow.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
@@ -124,12 +124,14 @@ class SqlAlchemyScoreRepository:
         return conditions
 
     def _has_tag(self, tag: str) -> ColumnElement[bool]:
+        """Ignoring case and accents, as the library's ordering does."""
+        key = sort_key(tag)
         dialect = self._session.get_bind().dialect.name
         if dialect == "postgresql":
-            return type_coerce(ScoreRow.tags, JSONB).contains([tag])
+            return type_coerce(ScoreRow.tag_keys, JSONB).contains([key])
         if dialect == "sqlite":
-            elements = func.json_each(ScoreRow.tags).table_valued("value")
-            return select(literal(1)).select_from(elements).where(elements.c.value == tag).exists()
+            elements = func.json_each(ScoreRow.tag_keys).table_valued("value")
+            return select(literal(1)).select_from(elements).where(elements.c.value == key).exists()
         raise NotImplementedError(f"tag search is not implemented for {dialect}")
 
 

@@ -1,7 +1,8 @@
-"""Sort keys: the library orders titles and composers ignoring case and accents (domain.scores.sort_key).
+"""Sort keys: the library orders titles and composers, and matches tags, ignoring case and accents.
 
-Byte order put "Beta" before "alpha" and "Étude" after "Zelda". The keys are stored beside the names, so
-both databases order and index them alike; existing scores get theirs here.
+Byte order put "Beta" before "alpha" and "Étude" after "Zelda", and ?tag=Piano missed "piano". The keys
+(domain.scores.sort_key) are stored beside the names, so both databases order, match and index them alike;
+existing scores get theirs here.
 
 Revision ID: 0004
 Revises: 0003
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.scores import sort_key
 
@@ -28,6 +30,8 @@ _SCORES = sa.table(
     sa.column("composer", sa.String()),
     sa.column("title_sort", sa.String()),
     sa.column("composer_sort", sa.String()),
+    sa.column("tags", sa.JSON()),
+    sa.column("tag_keys", sa.JSON()),
 )
 
 
@@ -39,9 +43,11 @@ def upgrade() -> None:
     with op.batch_alter_table("scores") as batch:
         batch.add_column(sa.Column("title_sort", sa.String(length=300), nullable=True))
         batch.add_column(sa.Column("composer_sort", sa.String(length=300), nullable=True))
+        batch.add_column(sa.Column("tag_keys", _json_type(), nullable=True))
     _fill_sort_keys()
     with op.batch_alter_table("scores") as batch:
         batch.alter_column("title_sort", existing_type=sa.String(length=300), nullable=False)
+        batch.alter_column("tag_keys", existing_type=_json_type(), nullable=False)
     op.create_index("ix_scores_user_id_title_sort_id", "scores", ["user_id", "title_sort", "id"])
     op.create_index("ix_scores_user_id_composer_sort_id", "scores", ["user_id", "composer_sort", "id"])
     op.drop_index("ix_scores_user_id_title_id", table_name="scores")
@@ -52,6 +58,12 @@ def upgrade() -> None:
             "ON scores (user_id, composer_sort DESC NULLS LAST, id DESC)"
         )
         op.execute("DROP INDEX ix_scores_user_id_composer_desc_id")
+        op.execute("CREATE INDEX ix_scores_tag_keys ON scores USING gin (tag_keys jsonb_path_ops)")
+        op.execute("DROP INDEX ix_scores_tags")
+
+
+def _json_type() -> sa.types.TypeEngine[object]:
+    return JSONB() if _postgres() else sa.JSON()
 
 
 def _fill_sort_keys() -> None:
@@ -59,11 +71,16 @@ def _fill_sort_keys() -> None:
     update = (
         _SCORES.update()
         .where(_SCORES.c.id == sa.bindparam("score_id"))
-        .values(title_sort=sa.bindparam("title_key"), composer_sort=sa.bindparam("composer_key"))
+        .values(
+            title_sort=sa.bindparam("title_key"),
+            composer_sort=sa.bindparam("composer_key"),
+            tag_keys=sa.bindparam("tag_keys", type_=_json_type()),
+        )
     )
     last = None
     while True:
-        page = sa.select(_SCORES.c.id, _SCORES.c.title, _SCORES.c.composer).order_by(_SCORES.c.id).limit(_BATCH)
+        page = sa.select(_SCORES.c.id, _SCORES.c.title, _SCORES.c.composer, _SCORES.c.tags)
+        page = page.order_by(_SCORES.c.id).limit(_BATCH)
         rows = connection.execute(page if last is None else page.where(_SCORES.c.id > last)).all()
         if not rows:
             return
@@ -72,6 +89,7 @@ def _fill_sort_keys() -> None:
                 "score_id": row.id,
                 "title_key": sort_key(row.title),
                 "composer_key": None if row.composer is None else sort_key(row.composer),
+                "tag_keys": [sort_key(tag) for tag in row.tags],
             }
             for row in rows
         ]
@@ -81,6 +99,8 @@ def _fill_sort_keys() -> None:
 
 def downgrade() -> None:
     if _postgres():
+        op.execute("CREATE INDEX ix_scores_tags ON scores USING gin (tags jsonb_path_ops)")
+        op.execute("DROP INDEX ix_scores_tag_keys")
         op.execute(
             "CREATE INDEX ix_scores_user_id_composer_desc_id ON scores (user_id, composer DESC NULLS LAST, id DESC)"
         )
@@ -90,5 +110,6 @@ def downgrade() -> None:
     op.drop_index("ix_scores_user_id_composer_sort_id", table_name="scores")
     op.drop_index("ix_scores_user_id_title_sort_id", table_name="scores")
     with op.batch_alter_table("scores") as batch:
+        batch.drop_column("tag_keys")
         batch.drop_column("composer_sort")
         batch.drop_column("title_sort")

@@ -15,7 +15,7 @@ from PIL import Image
 from domain.pdf import PdfErrorKind
 from tests.integration.support import samples
 from tests.integration.support.api import User, corpus_file, register
-from tests.integration.support.server import CORPUS, Server, serve
+from tests.integration.support.server import CORPUS, Server, peak_rss_mb, render_processes, serve
 
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())["files"]
 REJECTED_AT_CONFIRM = {"not_pdf"}  # bytes without a PDF signature never become a score
@@ -157,3 +157,15 @@ async def test_the_render_limits_are_the_operators_to_set(tmp_path: Path) -> Non
 
 def test_corpus_is_present() -> None:
     assert Path(CORPUS, "manifest.json").is_file(), f"the shared corpus is missing at {CORPUS}"
+
+
+def test_the_server_and_its_render_processes_stay_under_300_mb(server: Server) -> None:
+    """Last in this module: by now every corpus file went through this server, every page of the readable ones.
+
+    The server streams uploads and scratch copies instead of holding files; a render process replaced after a
+    timeout (the bomb) starts its count again.
+    """
+    pids = [server.process.process.pid, *render_processes(server.process)]
+    assert len(pids) == 3
+    peaks = {pid: peak_rss_mb(pid) for pid in pids}
+    assert max(peaks.values()) < 300, peaks

@@ -26,7 +26,7 @@ from adapters.pdf import PymupdfRenderer
 from domain.pdf import PdfError, PdfErrorKind
 from tests.integration.support import samples
 from tests.integration.support.samples import SampleFiles
-from tests.integration.support.server import CORPUS
+from tests.integration.support.server import CORPUS, peak_rss_mb
 
 # The manifest's names that differ from PdfErrorKind values.
 KIND_ALIASES = {"empty_file": PdfErrorKind.EMPTY.value}
@@ -81,13 +81,6 @@ async def _wait_until_gone(pid: int) -> None:
             return
         await asyncio.sleep(0.01)
     pytest.fail(f"worker {pid} did not die")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -475,7 +468,7 @@ async def test_workers_stay_under_300_mb_on_the_whole_corpus(single: PymupdfRend
                 await job
     [pid] = single.worker_pids
 
-    assert _peak_rss_mb(pid) < 300
+    assert peak_rss_mb(pid) < 300
 
 
 async def test_a_closed_renderer_refuses_work(sample_files: SampleFiles) -> None:

@@ -95,6 +95,13 @@ def render_processes(running: RunningProcess) -> list[int]:
     return found
 
 
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"process {pid} reports no VmHWM")
+
+
 def stop_process(running: RunningProcess, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     if running.process.poll() is not None:
         return

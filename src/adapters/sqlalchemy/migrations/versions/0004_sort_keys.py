@@ -44,7 +44,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("title_sort", sa.String(length=300), nullable=True))
         batch.add_column(sa.Column("composer_sort", sa.String(length=300), nullable=True))
         batch.add_column(sa.Column("tag_keys", _json_type(), nullable=True))
-    _fill_sort_keys()
+    _fill_keys()
     with op.batch_alter_table("scores") as batch:
         batch.alter_column("title_sort", existing_type=sa.String(length=300), nullable=False)
         batch.alter_column("tag_keys", existing_type=_json_type(), nullable=False)
@@ -66,7 +66,7 @@ def _json_type() -> sa.types.TypeEngine[object]:
     return JSONB() if _postgres() else sa.JSON()
 
 
-def _fill_sort_keys() -> None:
+def _fill_keys() -> None:
     connection = op.get_bind()
     update = (
         _SCORES.update()

@@ -108,9 +108,9 @@ def test_a_png_with_the_pdf_magic_in_a_text_chunk_is_refused(tmp_path: Path, nam
     path = _png_with_pdf_magic_in_text_chunk(tmp_path / name)
     assert b"%PDF-" in path.read_bytes()[:1024]  # it passes the magic-bytes check
 
-    # Only the PDF parser may read it, and it finds no PDF. Were MuPDF allowed to sniff the content, it would
-    # open the image as a one-page document (not_pdf from the is_pdf guard at best, `ready` at worst).
-    assert _kind(path) is PdfErrorKind.CORRUPT
+    # Only the PDF parser may read it, and it finds no PDF; the file begins as a PNG. Were MuPDF allowed to sniff
+    # the content, it would open the image as a one-page document and the score could end up `ready`.
+    assert _kind(path) is PdfErrorKind.NOT_PDF
 
 
 @pytest.mark.parametrize("name", [*NAMES, "upload.epub", "upload.cbz"])
@@ -121,7 +121,7 @@ def test_a_zip_with_the_pdf_magic_in_its_first_kilobyte_is_refused(
     path = make(tmp_path / name)
     assert b"%PDF-" in path.read_bytes()[:1024]
 
-    assert _kind(path) is PdfErrorKind.CORRUPT
+    assert _kind(path) is PdfErrorKind.NOT_PDF
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -164,14 +164,27 @@ def test_a_pdf_with_only_an_owner_password_opens(tmp_path: Path) -> None:
     [
         (b"", PdfErrorKind.EMPTY),
         (b"<!DOCTYPE html><html><body><p>Not a score</p></body></html>", PdfErrorKind.NOT_PDF),
+        (b"<!DOCTYPE html><html><head><title>%PDF-1.7 manual</title></head></html>", PdfErrorKind.NOT_PDF),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><!-- %PDF-1.7 --></svg>', PdfErrorKind.NOT_PDF),
+        (b"\xff\xd8\xff\xfe\x00\x0c%PDF-1.7 \xff\xd9", PdfErrorKind.NOT_PDF),
         (b"%PDF-1.7\nnothing but a header\n", PdfErrorKind.CORRUPT),
+        (b"notes %PDF-1.7 no objects\n", PdfErrorKind.CORRUPT),
         (
             b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
             b"trailer<</Root 1 0 R>>\n%%EOF\n",
             PdfErrorKind.NO_PAGES,
         ),
     ],
-    ids=["zero_bytes", "html", "header_only", "no_pages"],
+    ids=[
+        "zero_bytes",
+        "html",
+        "html_with_magic",
+        "svg_with_magic",
+        "jpeg_with_magic",
+        "header_only",
+        "text_with_magic",
+        "no_pages",
+    ],
 )
 def test_files_that_are_not_readable_pdfs_keep_their_kind(tmp_path: Path, data: bytes, kind: PdfErrorKind) -> None:
     assert _kind(_write(tmp_path / "file.pdf", data)) is kind
@@ -382,10 +395,10 @@ async def test_the_renderer_refuses_a_png_with_the_pdf_magic(renderer: PymupdfRe
 
     with pytest.raises(PdfError) as inspected:
         await renderer.inspect(path)
-    assert inspected.value.kind is PdfErrorKind.CORRUPT
+    assert inspected.value.kind is PdfErrorKind.NOT_PDF
     with pytest.raises(PdfError) as rendered:
         await renderer.render_thumbnail(path, 1)
-    assert rendered.value.kind is PdfErrorKind.CORRUPT
+    assert rendered.value.kind is PdfErrorKind.NOT_PDF
 
 
 # --- JPEG quality -------------------------------------------------------------------------------

@@ -14,6 +14,19 @@ from .dates import pdf_date_to_iso
 _MAGIC = b"%PDF-"
 _MAGIC_WINDOW = 1024
 _METADATA_MAX_CHARS = 1000
+# Files that carry "%PDF-" in their first kilobyte yet begin as something else: PNG, JPEG, GIF, ZIP (EPUB,
+# comic archives, Office files), TIFF, RIFF, OLE (old Office files), and markup (HTML, XML, SVG).
+_OTHER_FORMATS = (
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF",
+    b"\xd0\xcf\x11\xe0",
+    b"<",
+)
 
 
 def open_pdf(path: str) -> pymupdf.Document:
@@ -30,13 +43,23 @@ def open_pdf(path: str) -> pymupdf.Document:
     except pymupdf.EmptyFileError as exc:
         raise PdfError(PdfErrorKind.EMPTY) from exc
     except Exception as exc:
-        raise PdfError(PdfErrorKind.CORRUPT) from exc
+        raise PdfError(_not_pdf_or(PdfErrorKind.CORRUPT, head)) from exc
     try:
         _check(document)
+    except PdfError as exc:
+        document.close()
+        if exc.kind in (PdfErrorKind.CORRUPT, PdfErrorKind.NO_PAGES):
+            raise PdfError(_not_pdf_or(exc.kind, head)) from exc
+        raise
     except BaseException:
         document.close()
         raise
     return document
+
+
+def _not_pdf_or(kind: PdfErrorKind, head: bytes) -> PdfErrorKind:
+    """No PDF could be read from the file: it is not one if it begins as another format does."""
+    return PdfErrorKind.NOT_PDF if head.lstrip().startswith(_OTHER_FORMATS) else kind
 
 
 def _check(document: pymupdf.Document) -> None:

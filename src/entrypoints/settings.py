@@ -84,7 +84,8 @@ class Settings:
     inspect_timeout_seconds: float = 30.0
     render_max_output_pixels: int = 480_000  # four times the 300x400 thumbnail box
     render_max_page_points: float = 57_600.0  # four times the largest page PDF 1.7 allows (14,400 pt)
-    render_memory_limit_bytes: int = 1024**3  # address space of each render process; 0: no limit
+    # Address space of each render process (0: no limit); its resident memory stays some 40 MB below.
+    render_memory_limit_bytes: int = 320 * 1024**2
     max_page_thumbnails: int = 2000
     task_max_retries: int = 3
     task_retry_base_seconds: float = 1.0

@@ -300,6 +300,19 @@ async def test_a_worker_out_of_memory_fails_the_page_and_keeps_serving(sample_fi
         _assert_size(await starved.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
 
 
+async def test_by_default_a_page_that_needs_too_much_memory_fails_under_300_mb(
+    single: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    with pytest.raises(PdfError) as raised:
+        await single.render_thumbnail(sample_files(samples.huge_indexed_image), 1)
+    assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
+    [pid] = single.worker_pids
+
+    assert peak_rss_mb(pid) < 300
+    _assert_size(await single.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
+    assert single.worker_pids == [pid]  # a failed allocation is a MuPDF error, not a crash
+
+
 async def test_a_render_timeout_kills_the_worker_and_the_next_job_works(sample_files: SampleFiles) -> None:
     async with PymupdfRenderer(processes=1, render_timeout_seconds=0.1) as hasty:
         await hasty.inspect(sample_files(samples.decompression_bomb))  # starts the worker; metadata survives the bomb

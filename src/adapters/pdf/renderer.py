@@ -44,7 +44,7 @@ class PymupdfRenderer:
         max_output_pixels: int = THUMBNAIL_MAX_WIDTH * THUMBNAIL_MAX_HEIGHT * 4,
         max_page_points: float = 14400 * 4,
         inspect_timeout_seconds: float = 30.0,
-        memory_limit_bytes: int | None = 1 << 30,
+        memory_limit_bytes: int | None = 320 << 20,
     ) -> None:
         self._pool = WorkerPool(processes, memory_limit_bytes)
         self._render_timeout = render_timeout_seconds

@@ -135,6 +135,11 @@ def big_indexed_image() -> bytes:
     return _image_page(4450, 5948, b"[/Indexed /DeviceRGB 1 <000000FFFFFF>]")
 
 
+def huge_indexed_image() -> bytes:
+    """One A4 page with a 12000x12000 indexed image: 140 KB of file, over 400 MB for MuPDF to draw."""
+    return _image_page(12000, 12000, b"[/Indexed /DeviceRGB 1 <000000FFFFFF>]")
+
+
 def _image_page(width: int, height: int, colorspace: bytes) -> bytes:
     compressor = zlib.compressobj(9)
     row_block = bytes(width * 256)

@@ -19,6 +19,7 @@ class Policy:
     unused_upload_grace_seconds: int = 24 * 3600
     stuck_processing_seconds: int = 30 * 60
     max_page_thumbnails: int = 2000
+    page_thumbnails_seconds: float = 600.0
     max_pending_uploads: int = 50
     login_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
     upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)

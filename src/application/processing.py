@@ -10,14 +10,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 from application.policy import Policy
 from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
 from domain.pdf import PdfError
-from domain.scores import Score
+from domain.scores import ProcessingProblem, Score
 from domain.uploads import cover_thumbnail_key, page_thumbnail_key
 
 logger = logging.getLogger(__name__)
@@ -52,10 +52,11 @@ class ScoreUpdater:
 class ThumbnailWriter:
     """Renders a page, stores the JPEG and records it; a render failure is recorded, not raised."""
 
-    def __init__(self, renderer: PdfRenderer, storage: ObjectStorage, updater: ScoreUpdater) -> None:
+    def __init__(self, renderer: PdfRenderer, storage: ObjectStorage, updater: ScoreUpdater, clock: Clock) -> None:
         self._renderer = renderer
         self._storage = storage
         self._updater = updater
+        self._clock = clock
 
     async def cover(self, score: Score, path: Path, page: int) -> None:
         try:
@@ -73,18 +74,26 @@ class ThumbnailWriter:
         if await self._updater.apply(score.id, Score.record_cover_thumbnail) is None:
             await self._storage.delete(key)
 
-    async def pages(self, score: Score, path: Path, pages: Sequence[int]) -> None:
-        """Renders batch after batch, the next while the current one is stored, so storing never idles the renderer."""
+    async def pages(self, score: Score, path: Path, pages: Sequence[int], time_limit_seconds: float) -> bool:
+        """Renders batch after batch, the next while the current one is stored, so storing never idles the renderer.
+
+        Starts no batch after `time_limit_seconds`; False when pages were left for that reason.
+        """
+        deadline = self._clock.now() + timedelta(seconds=time_limit_seconds)
         batches = [pages[start : start + PAGES_PER_BATCH] for start in range(0, len(pages), PAGES_PER_BATCH)]
         upcoming: asyncio.Task[dict[int, bytes | Exception]] | None = None
         try:
             for index, batch in enumerate(batches):
                 results = await (upcoming or self._renderer.render_thumbnails(path, batch))
                 upcoming = None
-                if index + 1 < len(batches):
+                more = index + 1 < len(batches)
+                out_of_time = self._clock.now() >= deadline
+                if more and not out_of_time:
                     upcoming = asyncio.create_task(self._renderer.render_thumbnails(path, batches[index + 1]))
                 if not await self._store(score, results):
-                    return
+                    return True
+                if more and out_of_time:
+                    return False
         except PdfError as error:  # the document cannot be rendered at all: later batches would meet it too
             await self._updater.apply(score.id, _fail_with(error))
         except asyncio.CancelledError:
@@ -97,6 +106,7 @@ class ThumbnailWriter:
                 # killing render processes mid-page; its pages are dropped.
                 with contextlib.suppress(Exception):
                     await upcoming
+        return True
 
     async def _store(self, score: Score, results: dict[int, bytes | Exception]) -> bool:
         """Store and record one batch; False when the score is gone (and nothing of the batch is kept)."""
@@ -176,7 +186,11 @@ class GenerateThumbnail:
 
 
 class GenerateAllThumbnails:
-    """Thumbnails of every page up to the policy's cap, skipping pages already done; progress is visible."""
+    """Thumbnails of every page up to the policy's cap, skipping pages already done; progress is visible.
+
+    A run stops after the policy's time limit, so the broker never takes the task for lost and hands it to
+    another worker; the next run goes on from there.
+    """
 
     def __init__(
         self,
@@ -191,6 +205,7 @@ class GenerateAllThumbnails:
         self._renderer = renderer
         self._thumbnails = thumbnails
         self._cap = policy.max_page_thumbnails
+        self._seconds = policy.page_thumbnails_seconds
 
     async def __call__(self, score_id: UUID) -> None:
         score = await self._updater.get(score_id)
@@ -207,10 +222,15 @@ class GenerateAllThumbnails:
                 if score is None:
                     return
             page_count = score.page_count or 0
-            if page_count > self._cap:
-                await self._updater.apply(score_id, lambda s, now: s.note_page_limit(self._cap, now))
             todo = [page for page in range(1, min(page_count, self._cap) + 1) if not score.has_page_thumbnail(page)]
-            await self._thumbnails.pages(score, path, todo)
+            finished = await self._thumbnails.pages(score, path, todo, self._seconds)
+        # Last, so that a page's render error does not hide why pages are missing.
+        if not finished:
+            await self._updater.apply(score_id, lambda s, now: s.note_time_limit(self._seconds, now))
+        elif page_count > self._cap:
+            await self._updater.apply(score_id, lambda s, now: s.note_page_limit(self._cap, now))
+        elif score.processing_error_code == ProcessingProblem.TIME_LIMIT:
+            await self._updater.apply(score_id, lambda s, now: s.forget_problem(ProcessingProblem.TIME_LIMIT, now))
 
 
 class MarkProcessingFailed:

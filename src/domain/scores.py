@@ -35,6 +35,7 @@ class ProcessingProblem(StrEnum):
     PROCESSING_FAILED = "processing_failed"
     PROCESSING_STALLED = "processing_stalled"
     PAGE_LIMIT = "page_limit"
+    TIME_LIMIT = "time_limit"
 
 
 RETRIES_EXHAUSTED = "Processing failed repeatedly; try refreshing the score's info."
@@ -135,6 +136,19 @@ class Score:
     def note_page_limit(self, cap: int, now: datetime) -> None:
         sentence = f"Only the first {cap} of {self.page_count} pages have thumbnails."
         self.note_problem(ProcessingProblem.PAGE_LIMIT, sentence, now)
+
+    def forget_problem(self, code: str, now: datetime) -> None:
+        """The note of `code`, if that is the current one, no longer holds."""
+        if self.processing_error_code == code:
+            self.processing_error = self.processing_error_code = None
+            self.updated_at = now
+
+    def note_time_limit(self, seconds: float, now: datetime) -> None:
+        sentence = (
+            f"Thumbnails stopped after {len(self.thumbnail_pages)} of {self.page_count} pages because rendering "
+            f"took longer than {seconds:g} seconds; generate them again to continue."
+        )
+        self.note_problem(ProcessingProblem.TIME_LIMIT, sentence, now)
 
     def record_cover_thumbnail(self, now: datetime) -> None:
         self.thumbnail_ready = True

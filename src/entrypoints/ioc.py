@@ -91,6 +91,7 @@ class ConfigProvider(Provider):
             unused_upload_grace_seconds=settings.unused_upload_grace_seconds,
             stuck_processing_seconds=settings.stuck_processing_seconds,
             max_page_thumbnails=settings.max_page_thumbnails,
+            page_thumbnails_seconds=settings.page_thumbnails_seconds,
             max_pending_uploads=settings.max_pending_uploads,
             login_failure_rule=settings.login_failure_rule,
             upload_rate_rule=settings.upload_rate_rule,

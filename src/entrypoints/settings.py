@@ -87,6 +87,9 @@ class Settings:
     # Address space of each render process (0: no limit); its resident memory stays some 40 MB below.
     render_memory_limit_bytes: int = 320 * 1024**2
     max_page_thumbnails: int = 2000
+    # One run of "all page thumbnails" stops after this long, well before the broker's idle timeout would
+    # hand the still running task to another worker; a new run goes on from where it stopped.
+    page_thumbnails_seconds: float = 600.0
     task_max_retries: int = 3
     task_retry_base_seconds: float = 1.0
     maintenance_interval_seconds: float = 60.0
@@ -170,6 +173,8 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"SCOREMATE_{name.upper()} must be a positive number")
+        if self.page_thumbnails_seconds >= self.task_idle_timeout_seconds:
+            raise SettingsError("SCOREMATE_PAGE_THUMBNAILS_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS")
         if self.render_memory_limit_bytes < 0:
             raise SettingsError("SCOREMATE_RENDER_MEMORY_LIMIT_BYTES must be 0 (no limit) or more")
 
@@ -184,6 +189,7 @@ _POSITIVE = (
     "inspect_timeout_seconds",
     "render_max_output_pixels",
     "render_max_page_points",
+    "page_thumbnails_seconds",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -151,6 +152,36 @@ async def test_the_render_limits_are_the_operators_to_set(tmp_path: Path) -> Non
     assert score["page_count"] == 2
     assert score["thumbnail_ready"] is False
     assert score["processing_error_code"] == "render_limit"
+
+
+async def test_all_page_thumbnails_stop_at_the_time_limit_and_go_on_when_asked_again(tmp_path: Path) -> None:
+    with serve(tmp_path, page_thumbnails_seconds=0.1) as hasty:
+        async with httpx.AsyncClient(base_url=hasty.base_url, timeout=60) as client:
+            musician = await register(client)
+            created = await musician.create_score(samples.tiny_pages(), title="2000 blank pages")
+            await musician.wait_for_score(created["id"])
+            url = f"/api/v1/scores/{created['id']}/generate_all_thumbnails"
+
+            assert (await musician.post(url)).status_code == 202
+            first = await musician.wait_for_score(created["id"], processing_error_code="time_limit")
+            assert 0 < first["page_thumbnails_ready"] < 2000
+            assert first["processing_error"].startswith(f"Thumbnails stopped after {first['page_thumbnails_ready']} ")
+
+            assert (await musician.post(url)).status_code == 202
+            second = await _stopped_again(musician, created["id"], after=first["page_thumbnails_ready"])
+            last = await musician.download(created["id"], "page_thumbnail", page=second["page_thumbnails_ready"])
+            assert last.status_code == 200
+
+
+async def _stopped_again(musician: User, score_id: str, after: int) -> dict[str, Any]:
+    """The score once a later run went on past `after` pages and stopped at its time limit too."""
+    for _ in range(600):
+        score: dict[str, Any] = (await musician.get(f"/api/v1/scores/{score_id}")).json()
+        ready = score["page_thumbnails_ready"]
+        if ready > after and score["processing_error"].startswith(f"Thumbnails stopped after {ready} "):
+            return score
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no second run stopped after more than {after} pages: {score}")
 
 
 def test_corpus_is_present() -> None:

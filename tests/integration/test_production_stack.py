@@ -212,7 +212,7 @@ async def test_a_worker_starts_its_render_processes_before_its_first_task(stack:
 async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerInfo) -> None:
     s3 = s3_server
     # A short idle timeout so the test need not wait 15 minutes for the reclaim.
-    settings = {"task_idle_timeout_seconds": 3, "max_page_thumbnails": 400}
+    settings = {"task_idle_timeout_seconds": 3, "page_thumbnails_seconds": 2, "max_page_thumbnails": 400}
     base_url = stack.api(**settings)
     doomed = stack.worker(**settings)
     stack.start("scheduler", maintenance_interval_seconds=0.5)

@@ -168,7 +168,7 @@ class World:
 
     @property
     def thumbnails(self) -> ThumbnailWriter:
-        return ThumbnailWriter(self.renderer, self.storage, self.updater)
+        return ThumbnailWriter(self.renderer, self.storage, self.updater, self.clock)
 
     @property
     def process_score(self) -> ProcessScore:

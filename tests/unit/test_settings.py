@@ -65,6 +65,8 @@ def test_overrides_win_over_the_environment() -> None:
         ({"render_max_page_points": "0"}, "SCOREMATE_RENDER_MAX_PAGE_POINTS"),
         ({"inspect_timeout_seconds": "nan"}, "SCOREMATE_INSPECT_TIMEOUT_SECONDS"),
         ({"render_memory_limit_bytes": "-1"}, "SCOREMATE_RENDER_MEMORY_LIMIT_BYTES"),
+        ({"page_thumbnails_seconds": "0"}, "SCOREMATE_PAGE_THUMBNAILS_SECONDS"),
+        ({"page_thumbnails_seconds": "900", "task_idle_timeout_seconds": "900"}, "SCOREMATE_PAGE_THUMBNAILS_SECONDS"),
         ({"default_quota_bytes": "0"}, "SCOREMATE_DEFAULT_QUOTA_BYTES"),
         ({"max_upload_bytes": "many"}, "SCOREMATE_MAX_UPLOAD_BYTES"),
         ({"storage": "ftp"}, "SCOREMATE_STORAGE"),

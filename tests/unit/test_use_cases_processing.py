@@ -258,6 +258,40 @@ async def test_thumbnails_stop_at_the_cap_with_a_note(world: World) -> None:
     assert done.processing_status is ProcessingStatus.READY
 
 
+async def test_a_page_failure_does_not_hide_the_cap_note(world: World) -> None:
+    world.policy = replace(world.policy, max_page_thumbnails=5)
+    user = await world.user()
+    score = await world.processed_score(user, pages=8)
+    world.renderer.renders[score.storage_key, 3] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.thumbnail_pages == [1, 2, 4, 5]
+    assert done.processing_error_code == "page_limit"
+
+
+async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: World) -> None:
+    world.policy = replace(world.policy, page_thumbnails_seconds=60)
+    user = await world.user()
+    score = await world.processed_score(user, pages=40)
+    world.renderer.on_batch = lambda key, pages: world.clock.advance(40)  # every batch of 16 takes 40 s
+
+    await world.generate_all_thumbnails(score.id)
+    stopped = world.stored_score(score.id)
+    # The second batch had started before the first was stored and is kept; no third one started.
+    assert stopped.thumbnail_pages == list(range(1, 33))
+    assert stopped.processing_error_code == "time_limit"
+    assert stopped.processing_error == (
+        "Thumbnails stopped after 32 of 40 pages because rendering took longer than 60 seconds; "
+        "generate them again to continue."
+    )
+
+    await world.generate_all_thumbnails(score.id)
+    done = world.stored_score(score.id)
+    assert done.thumbnail_pages == list(range(1, 41))
+    assert world.renderer.batches[-1] == list(range(33, 41))
+    assert done.processing_error is None and done.processing_error_code is None
+
+
 async def test_an_unprocessed_score_is_inspected_first(world: World) -> None:
     user = await world.user()
     score = await world.score(user)

@@ -330,6 +330,7 @@ async def test_download_to_streams_a_large_object_to_a_file(s3_storage: S3Object
     await s3_storage.download_to(KEY, destination)
 
     assert destination.read_bytes() == big
+    assert list(destination.parent.iterdir()) == [destination]  # no side file beside it
 
 
 async def test_put_stores_bytes_and_content_type(s3_storage: S3ObjectStorage, http: httpx.AsyncClient) -> None:

@@ -27,6 +27,7 @@ from domain.errors import ServiceUnavailable
 
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 _BUCKET_TAKEN_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
+_DOWNLOAD_CHUNK_BYTES = 1 << 20
 # What the driver raises when storage is down, slow, misconfigured or answers garbage: urllib3's
 # connection, timeout, protocol and retry errors, and minio's S3Error / ServerError / InvalidResponseError.
 _OUTAGE_ERRORS = (HTTPError, MinioException)
@@ -160,11 +161,21 @@ class S3ObjectStorage:
         await self._run("download_to", self._download_to, key, destination)
 
     def _download_to(self, key: str, destination: Path) -> None:
+        # Into the destination itself: fget_object writes a side file first and leaves it behind when the
+        # transfer breaks, and renames it into place even after its caller gave up and removed the destination.
         try:
-            self._client.fget_object(self._bucket, key, str(destination))
+            response = self._client.get_object(self._bucket, key)
         except S3Error as error:
             _raise_if_missing(error, key)
             raise
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with destination.open("wb") as file:
+                for chunk in response.stream(_DOWNLOAD_CHUNK_BYTES):
+                    file.write(chunk)
+        finally:
+            response.close()
+            response.release_conn()
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await self._run(

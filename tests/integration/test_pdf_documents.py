@@ -153,6 +153,16 @@ def test_a_pdf_that_needs_a_password_is_encrypted(tmp_path: Path) -> None:
     assert _kind(_encrypted(tmp_path / "locked.pdf", user_pw="user-secret")) is PdfErrorKind.ENCRYPTED
 
 
+def test_a_pdf_encrypted_for_certificate_holders_is_encrypted(tmp_path: Path) -> None:
+    data = _pdf_bytes()
+    trailer = data.rindex(b"trailer")
+    data = data[:trailer] + data[trailer:].replace(
+        b"/Root", b"/Encrypt << /Filter /Adobe.PubSec /SubFilter /adbe.pkcs7.s5 /V 4 /R 4 >> /Root", 1
+    )
+
+    assert _kind(_write(tmp_path / "certificate.pdf", data)) is PdfErrorKind.ENCRYPTED
+
+
 def test_a_pdf_with_only_an_owner_password_opens(tmp_path: Path) -> None:
     path = _encrypted(tmp_path / "owner_only.pdf", user_pw="")
 

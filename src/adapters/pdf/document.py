@@ -43,6 +43,9 @@ def open_pdf(path: str) -> pymupdf.Document:
     except pymupdf.EmptyFileError as exc:
         raise PdfError(PdfErrorKind.EMPTY) from exc
     except Exception as exc:
+        # Encryption MuPDF cannot even try to open (certificates: Adobe.PubSec) only shows in its message.
+        if "encryption" in f"{exc} {exc.__cause__}":
+            raise PdfError(PdfErrorKind.ENCRYPTED) from exc
         raise PdfError(_not_pdf_or(PdfErrorKind.CORRUPT, head)) from exc
     try:
         _check(document)

@@ -420,13 +420,14 @@ async def test_a_worker_dying_mid_job_fails_that_job_only(single: PymupdfRendere
     await single.inspect(sample_files(samples.decompression_bomb))
     [pid] = single.worker_pids
     job = asyncio.create_task(single.render_thumbnail(sample_files(samples.decompression_bomb), 1))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # the document is open already (inspected above): the page is rendering
 
     os.kill(pid, signal.SIGKILL)
 
     with pytest.raises(PdfError) as raised:
         await job
     assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
+    assert str(raised.value) == "The page crashed the renderer."  # not the document, while opening
     assert (await single.inspect(sample_files(samples.ode))).page_count == 1
 
 

@@ -135,7 +135,7 @@ class Score:
 
     def note_page_limit(self, cap: int, now: datetime) -> None:
         sentence = f"Only the first {cap} of {self.page_count} pages have thumbnails."
-        self.note_problem(ProcessingProblem.PAGE_LIMIT, sentence, now)
+        self._note_about_pages(ProcessingProblem.PAGE_LIMIT, sentence, now)
 
     def forget_problem(self, code: str, now: datetime) -> None:
         """The note of `code`, if that is the current one, no longer holds."""
@@ -148,7 +148,12 @@ class Score:
             f"Thumbnails stopped after {len(self.thumbnail_pages)} of {self.page_count} pages because rendering "
             f"took longer than {seconds:g} seconds; generate them again to continue."
         )
-        self.note_problem(ProcessingProblem.TIME_LIMIT, sentence, now)
+        self._note_about_pages(ProcessingProblem.TIME_LIMIT, sentence, now)
+
+    def _note_about_pages(self, code: ProcessingProblem, sentence: str, now: datetime) -> None:
+        """Why page thumbnails are missing, unless the score failed: then that reason is the one to keep."""
+        if self.processing_status is not ProcessingStatus.FAILED:
+            self.note_problem(code, sentence, now)
 
     def record_cover_thumbnail(self, now: datetime) -> None:
         self.thumbnail_ready = True

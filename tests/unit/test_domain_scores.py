@@ -316,6 +316,16 @@ def test_the_page_limit_note_names_the_cap_and_the_page_count() -> None:
     assert score.processing_error == "Only the first 2000 of 3000 pages have thumbnails."
 
 
+def test_notes_about_page_thumbnails_keep_the_reason_a_score_failed() -> None:
+    score = make_score()
+    score.record_info(PdfInfo(3000, PdfMetadata()), NOW)
+    score.stall(NOW)
+    score.note_page_limit(2000, LATER)
+    score.note_time_limit(600, LATER)
+    assert score.processing_status is ProcessingStatus.FAILED
+    assert score.processing_error_code == "processing_stalled"
+
+
 def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> None:
     names = ["zelda", "Étude", "alpha", "Beta", "éclair", "Ave Maria", "ÉTUDE"]
     assert sorted(names, key=sort_key) == ["alpha", "Ave Maria", "Beta", "éclair", "Étude", "ÉTUDE", "zelda"]

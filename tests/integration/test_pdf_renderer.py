@@ -23,6 +23,7 @@ import pytest_asyncio
 from PIL import Image
 
 from adapters.pdf import PymupdfRenderer
+from adapters.pdf.process import WorkerProcess, WorkerUnreachable
 from domain.pdf import PdfError, PdfErrorKind
 from tests.integration.support import samples
 from tests.integration.support.samples import SampleFiles
@@ -429,6 +430,21 @@ async def test_a_worker_dying_mid_job_fails_that_job_only(single: PymupdfRendere
     assert raised.value.kind is PdfErrorKind.RENDER_LIMIT
     assert str(raised.value) == "The page crashed the renderer."  # not the document, while opening
     assert (await single.inspect(sample_files(samples.ode))).page_count == 1
+
+
+async def test_a_job_for_a_worker_that_already_ended_is_not_blamed_on_the_document(
+    sample_files: SampleFiles,
+) -> None:
+    worker = WorkerProcess(memory_limit_bytes=None)
+    request = {"op": "inspect", "path": str(sample_files(samples.ode))}
+    await worker.call(request, [30], lambda reply: None)
+    os.kill(worker.pid, signal.SIGKILL)
+    await _wait_until_gone(worker.pid)
+
+    # Unlike WorkerDied, which the renderer reads as the document's fault, this is retried as an outage.
+    with pytest.raises(WorkerUnreachable):
+        await worker.call(request, [30], lambda reply: None)
+    worker.kill()
 
 
 async def test_a_cancelled_job_does_not_leave_its_reply_for_the_next(

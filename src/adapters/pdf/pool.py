@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from .process import WorkerDied, WorkerProcess, WorkerStartFailed, WorkerTimeout
+from .process import WorkerDied, WorkerProcess, WorkerStartFailed, WorkerTimeout, WorkerUnreachable
 from .protocol import Frame, Header
 
 logger = logging.getLogger(__name__)
@@ -15,6 +15,7 @@ _STOPPED: dict[type[BaseException], str] = {
     WorkerTimeout: "it ran past its time limit",
     WorkerDied: "it died",
     WorkerStartFailed: "it did not start",
+    WorkerUnreachable: "it had ended before it got a job",
     asyncio.CancelledError: "its job was cancelled",
 }
 
@@ -37,7 +38,7 @@ class WorkerPool:
     async def call(self, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]) -> None:
         """Run one job on the next free worker (see WorkerProcess.call).
 
-        Raises WorkerTimeout or WorkerDied after replacing the worker.
+        Raises WorkerTimeout, WorkerDied or WorkerUnreachable after replacing the worker.
         """
         if self._free is None:
             self._free = asyncio.Queue()

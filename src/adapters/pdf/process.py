@@ -25,6 +25,10 @@ class WorkerTimeout(Exception):
     """The job ran past its timeout."""
 
 
+class WorkerUnreachable(RuntimeError):
+    """The job could not be sent: the worker had ended before it got it, so the job says nothing of the document."""
+
+
 class WorkerStartFailed(RuntimeError):
     """A new worker did not report ready: the environment is broken, not the document."""
 
@@ -70,7 +74,7 @@ class WorkerProcess:
         try:
             write_frame(self._requests, request)
         except OSError as exc:
-            raise WorkerDied from exc
+            raise WorkerUnreachable("The PDF worker process ended before it got the job.") from exc
         for time_limit in time_limits:
             on_reply(await self._receive(time_limit))
 

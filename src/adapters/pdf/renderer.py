@@ -143,7 +143,7 @@ class PymupdfRenderer:
                 if not opened:  # the document itself is the problem: every page would meet it
                     return _opening_error(exc)
                 results[remaining.popleft()] = _rendering_error(exc)
-            except Exception as exc:  # closed, or a worker that cannot start: no page of this job can be rendered
+            except Exception as exc:  # closed, a worker that cannot start or never got the job: no page is rendered
                 results.update(dict.fromkeys(remaining, exc))
                 return None
         return None

@@ -1,4 +1,4 @@
-"""Periodic housekeeping: lapsed reservations, unused uploads, quota reconciliation, stuck processing."""
+"""Periodic housekeeping: lapsed reservations, unused uploads, storage of ended uploads, quota, stuck processing."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ from uuid import UUID
 
 from application.aftercare import UploadAftercare
 from application.policy import Policy
-from application.ports import Clock, LedgerEntry, QuotaLedger, TaskQueue, UnitOfWork
+from application.ports import Clock, LedgerEntry, ObjectStorage, QuotaLedger, TaskQueue, UnitOfWork
 from domain.scores import ProcessingStatus
-from domain.uploads import Upload, UploadStatus
+from domain.uploads import Upload, UploadStatus, upload_prefix
 
 logger = logging.getLogger(__name__)
 
 # A pending upload younger than this may still be waiting for its reserve call (the row is committed first).
 RESERVATION_IN_FLIGHT_SECONDS = 5
+# Storage refuses a presigned URL after its expiry; clearing waits a little longer than that.
+URL_EXPIRY_MARGIN = timedelta(seconds=5)
 
 
 class UploadRetirement:
@@ -66,6 +68,37 @@ class PurgeUnusedUploads:
         before = self._clock.now() - timedelta(seconds=self._policy.unused_upload_grace_seconds)
         batch = self._policy.maintenance_batch_size
         return await self._retire(lambda uow: uow.uploads.list_unused_confirmed(before, batch), Upload.mark_deleted)
+
+
+class ClearEndedUploads:
+    """Empty the storage of ended uploads once their upload URLs have lapsed, so nothing stays unaccounted for.
+
+    Until it lapses, the URL of a cancelled, rejected, expired or deleted upload can store a file again; after
+    that nothing can, and one deletion of the upload's prefix is final. A failed deletion is tried next run.
+    """
+
+    def __init__(self, uow: UnitOfWork, storage: ObjectStorage, clock: Clock, policy: Policy) -> None:
+        self._uow = uow
+        self._storage = storage
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self) -> int:
+        url_lapsed = self._clock.now() - timedelta(seconds=self._policy.presign_expiry_seconds) - URL_EXPIRY_MARGIN
+        cleared = 0
+        async with self._uow as uow:
+            for upload in await uow.uploads.list_to_clear(url_lapsed, self._policy.maintenance_batch_size):
+                prefix = upload_prefix(upload.user_id, upload.id)
+                try:
+                    await self._storage.delete_prefix(prefix)
+                except Exception:
+                    logger.exception("could not clear %s; the next run tries again", prefix)
+                    continue
+                upload.mark_storage_cleared()
+                await uow.uploads.save(upload)
+                cleared += 1
+            await uow.commit()
+        return cleared
 
 
 class ReconcileQuota:

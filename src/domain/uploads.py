@@ -49,6 +49,8 @@ class Upload:
     confirmed_at: datetime | None = None
     score_id: UUID | None = None
     rejection_code: str | None = None
+    # An ended upload's URL can still store a file until it lapses: its prefix is emptied once more after that.
+    storage_to_clear: bool = False
 
     def is_expired(self, now: datetime) -> bool:
         return self.status is UploadStatus.PENDING and now >= self.expires_at
@@ -76,19 +78,26 @@ class Upload:
             raise AlreadyConfirmed()
         if self.status is not UploadStatus.PENDING or self.is_expired(now):
             raise UploadNotFound()
-        self.status = UploadStatus.CANCELLED
+        self._end(UploadStatus.CANCELLED)
         return True
 
     def reject(self, error: SizeMismatch | NotAPdf) -> None:
         """The stored bytes were not what was declared; confirming again answers the same error."""
-        self.status = UploadStatus.REJECTED
+        self._end(UploadStatus.REJECTED)
         self.rejection_code = error.code
 
     def expire(self) -> None:
-        self.status = UploadStatus.EXPIRED
+        self._end(UploadStatus.EXPIRED)
 
     def mark_deleted(self) -> None:
-        self.status = UploadStatus.DELETED
+        self._end(UploadStatus.DELETED)
+
+    def mark_storage_cleared(self) -> None:
+        self.storage_to_clear = False
+
+    def _end(self, status: UploadStatus) -> None:
+        self.status = status
+        self.storage_to_clear = True
 
     def ensure_available_for_score(self, now: datetime) -> None:
         if self.score_id is not None:

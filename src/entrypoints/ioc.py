@@ -28,6 +28,7 @@ from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.aftercare import UploadAftercare
 from application.dashboard import GetDashboard
 from application.maintenance import (
+    ClearEndedUploads,
     ExpireReservations,
     PurgeUnusedUploads,
     ReconcileQuota,
@@ -267,6 +268,7 @@ class UseCaseProvider(Provider):
         UploadRetirement,
         ExpireReservations,
         PurgeUnusedUploads,
+        ClearEndedUploads,
         ReconcileQuota,
         SweepStuckScores,
     )

@@ -559,7 +559,7 @@ async def _failed_logins_are_limited(client: httpx.AsyncClient) -> None:
 
 
 async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
-    with serve(tmp_path, presign_expiry_seconds=2) as server:
+    with serve(tmp_path, presign_expiry_seconds=2, maintenance_interval_seconds=0.5) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             user = await register(http)
             ticket = await user.request_upload(ODE)
@@ -575,8 +575,29 @@ async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_pa
                 "reserved_bytes": 0,
                 "available_bytes": 1024**3,
             }
-            for _ in range(150):
-                if not stored.exists():
-                    break
-                await asyncio.sleep(0.1)
-            assert not stored.exists(), "nothing accounts for these bytes, so they must go"
+            await _wait_until_gone(stored)
+
+
+async def test_bytes_sent_after_the_score_was_deleted_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
+    with serve(tmp_path, presign_expiry_seconds=4, maintenance_interval_seconds=0.5) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            user = await register(http)
+            ticket = await user.upload(ODE)
+            created = await user.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Ode"})
+            assert created.status_code == 201
+            assert (await user.delete(f"/api/v1/scores/{created.json()['id']}")).status_code == 204
+            stored = server.data_dir / "objects" / ticket["s3_key"]
+            await _wait_until_gone(stored)
+            late = await user.send_file(ticket, ODE)  # the URL outlives the score
+            assert late.status_code == 200
+            assert stored.exists()
+            assert (await user.quota())["used_bytes"] == 0
+            await _wait_until_gone(stored)
+
+
+async def _wait_until_gone(stored: Path) -> None:
+    for _ in range(150):
+        if not await asyncio.to_thread(stored.exists):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{stored} is still there; nothing accounts for these bytes, so they must go")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -235,6 +236,34 @@ async def test_upload_listings(uow_factory: UowFactory) -> None:
     assert [u.id for u in unused_confirmed] == [unused.id]
     assert {u.id for u in live_all} == {expired.id, expiring_now.id, fresh.id, unused.id, used.id, recent.id}
     assert {u.id for u in live_bob} == {expiring_now.id, recent.id}
+
+
+async def test_uploads_to_clear_are_listed_oldest_first_until_marked_cleared(uow_factory: UowFactory) -> None:
+    user = await add_user(uow_factory)
+    cutoff = T0 - timedelta(minutes=5)
+    older = make_upload(user.id, status=UploadStatus.DELETED, storage_to_clear=True, created_at=T0 - timedelta(hours=1))
+    old = make_upload(
+        user.id, status=UploadStatus.CANCELLED, storage_to_clear=True, created_at=T0 - timedelta(hours=0.5)
+    )
+    too_young = make_upload(user.id, status=UploadStatus.REJECTED, storage_to_clear=True, created_at=cutoff)
+    cleared = make_upload(user.id, status=UploadStatus.EXPIRED, created_at=T0 - timedelta(days=1))
+    live = make_upload(user.id, created_at=T0 - timedelta(days=1))
+    async with uow_factory() as uow:
+        for upload in (old, too_young, cleared, live, older):
+            await uow.uploads.add(upload)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert [u.id for u in await uow.uploads.list_to_clear(cutoff, limit=10)] == [older.id, old.id]
+        [first] = await uow.uploads.list_to_clear(cutoff, limit=1)
+        assert first.storage_to_clear
+        first.mark_storage_cleared()
+        await uow.uploads.save(first)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert [u.id for u in await uow.uploads.list_to_clear(cutoff, limit=10)] == [old.id]
+        assert await uow.uploads.get(older.id) == replace(older, storage_to_clear=False)
 
 
 # --- scores ------------------------------------------------------------------------------------

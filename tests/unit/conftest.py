@@ -13,6 +13,7 @@ from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.aftercare import UploadAftercare
 from application.dashboard import GetDashboard
 from application.maintenance import (
+    ClearEndedUploads,
     ExpireReservations,
     PurgeUnusedUploads,
     ReconcileQuota,
@@ -199,12 +200,16 @@ class World:
         return PurgeUnusedUploads(self.retirement, self.clock, self.policy)
 
     @property
+    def clear_ended_uploads(self) -> ClearEndedUploads:
+        return ClearEndedUploads(self.uow, self.storage, self.clock, self.policy)
+
+    @property
     def retirement(self) -> UploadRetirement:
         return UploadRetirement(self.uow, self.aftercare)
 
     @property
     def aftercare(self) -> UploadAftercare:
-        return UploadAftercare(self.ledger, self.storage, self.queue, self.clock, self.policy)
+        return UploadAftercare(self.ledger, self.storage, self.queue)
 
     @property
     def reconcile_quota(self) -> ReconcileQuota:

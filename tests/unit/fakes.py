@@ -169,6 +169,11 @@ class FakeUploadRepository(_Repository):
         found.sort(key=lambda u: (u.confirmed_at or u.created_at, u.id))
         return copy.deepcopy(found[:limit])
 
+    async def list_to_clear(self, created_before: datetime, limit: int) -> Sequence[Upload]:
+        found = [u for u in self._state.uploads.values() if u.storage_to_clear and u.created_at < created_before]
+        found.sort(key=lambda u: (u.created_at, u.id))
+        return copy.deepcopy(found[:limit])
+
     async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
         found = [
             u
@@ -576,10 +581,8 @@ class FakeQueue:
     async def generate_all_thumbnails(self, score_id: UUID) -> str:
         return self._send("generate_all_thumbnails", score_id)
 
-    async def delete_files(
-        self, keys: Sequence[str], prefix: str | None = None, not_before: datetime | None = None
-    ) -> str:
-        return self._send("delete_files", list(keys), prefix, not_before)
+    async def delete_files(self, keys: Sequence[str], prefix: str | None = None) -> str:
+        return self._send("delete_files", list(keys), prefix)
 
     async def check(self) -> None:
         if self.error is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -259,6 +260,31 @@ def test_expire_reject_and_mark_deleted_set_their_status() -> None:
     upload = make_upload()
     upload.mark_deleted()
     assert upload.status is UploadStatus.DELETED
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        lambda upload: upload.cancel(NOW),
+        Upload.expire,
+        lambda upload: upload.reject(NotAPdf()),
+        Upload.mark_deleted,
+    ],
+    ids=["cancel", "expire", "reject", "delete"],
+)
+def test_an_ended_upload_has_its_storage_to_clear_until_marked_cleared(end: Callable[[Upload], object]) -> None:
+    upload = make_upload()
+    assert not upload.storage_to_clear
+    end(upload)
+    assert upload.storage_to_clear
+    upload.mark_storage_cleared()
+    assert not upload.storage_to_clear
+
+
+def test_a_confirmed_upload_has_no_storage_to_clear() -> None:
+    upload = make_upload()
+    upload.confirm(NOW)
+    assert not upload.storage_to_clear
 
 
 def test_an_upload_makes_at_most_one_score() -> None:

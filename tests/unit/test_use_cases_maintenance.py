@@ -1,4 +1,4 @@
-"""ExpireReservations, PurgeUnusedUploads, ReconcileQuota and SweepStuckScores."""
+"""ExpireReservations, PurgeUnusedUploads, ClearEndedUploads, ReconcileQuota and SweepStuckScores."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
 
-from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS
+from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, URL_EXPIRY_MARGIN
 from application.ports import LedgerEntry
 from domain.scores import ProcessingStatus, Score
-from domain.uploads import Upload, UploadStatus
+from domain.uploads import Upload, UploadStatus, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import QueueUnavailable
 
@@ -112,6 +112,73 @@ async def test_pending_and_cancelled_uploads_are_not_purged(world: World) -> Non
     world.clock.advance(48 * HOUR)
     assert await world.purge_unused_uploads() == 0
     assert world.stored_upload(pending.id).status is UploadStatus.PENDING
+
+
+# --- ClearEndedUploads ---------------------------------------------------------------------------
+
+
+def url_lapses(world: World) -> int:
+    """Seconds from an upload's creation until ClearEndedUploads may clear it."""
+    return world.policy.presign_expiry_seconds + int(URL_EXPIRY_MARGIN.total_seconds())
+
+
+async def test_bytes_stored_through_the_url_of_an_ended_upload_go_once_the_url_lapses(world: World) -> None:
+    user = await world.user()
+    cancelled = await world.pending_upload(user, 100)
+    await world.cancel_upload(user.id, cancelled.id)
+    deleted = await world.score(user)
+    await world.delete_score(user.id, deleted.id)
+    live, kept = await world.pending_upload(user, 200), await world.score(user)
+    # Their URLs still work: a client stores bytes again, under the ended uploads' prefixes.
+    late_keys = [cancelled.storage_key, f"{upload_prefix(user.id, deleted.upload_id)}original.pdf"]
+    world.storage.objects.update(dict.fromkeys(late_keys, b"%PDF-late"))
+
+    world.clock.advance(url_lapses(world) - 1)
+    assert await world.clear_ended_uploads() == 0
+    assert all(key in world.storage.objects for key in late_keys)
+
+    world.clock.advance(2)
+    assert await world.clear_ended_uploads() == 2
+    assert not any(key in world.storage.objects for key in late_keys)
+    assert live.storage_key in world.storage.objects and kept.storage_key in world.storage.objects
+    assert not any(u.storage_to_clear for u in world.db.uploads.values())
+    assert await world.clear_ended_uploads() == 0  # cleared once, for good
+    assert await world.usage(user.id) == (1000, 200)
+
+
+async def test_uploads_that_end_later_are_cleared_by_the_next_run(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.clock.advance(30 * 24 * HOUR)
+    assert await world.clear_ended_uploads() == 0
+    await world.delete_score(user.id, score.id)
+    assert await world.clear_ended_uploads() == 1  # its URL lapsed long ago
+    assert world.storage.keys_under(upload_prefix(user.id, score.upload_id)) == []
+
+
+async def test_a_clearing_that_fails_is_tried_again_by_the_next_run(world: World) -> None:
+    user = await world.user()
+    first, second = await world.pending_upload(user, 100), await world.pending_upload(user, 100)
+    for upload in (first, second):
+        await world.cancel_upload(user.id, upload.id)
+        world.storage.objects[upload.storage_key] = b"%PDF-late"
+    world.clock.advance(url_lapses(world) + 1)
+    clear_prefix = world.storage.delete_prefix
+    first_prefix = upload_prefix(user.id, first.id)
+
+    async def storage_down_for_first(prefix: str) -> None:
+        if prefix == first_prefix:
+            raise ConnectionError("storage is down")
+        await clear_prefix(prefix)
+
+    world.storage.delete_prefix = storage_down_for_first  # type: ignore[method-assign]
+    assert await world.clear_ended_uploads() == 1
+    assert first.storage_key in world.storage.objects and second.storage_key not in world.storage.objects
+    assert world.stored_upload(first.id).storage_to_clear
+
+    world.storage.delete_prefix = clear_prefix  # type: ignore[method-assign]
+    assert await world.clear_ended_uploads() == 1
+    assert first.storage_key not in world.storage.objects
 
 
 # --- ReconcileQuota ------------------------------------------------------------------------------

@@ -132,8 +132,8 @@ async def test_create_passes_on_confirms_errors(world: World) -> None:
     assert world.db.scores == {}
     assert bad.storage_key not in world.storage.objects
     assert await world.usage(user.id) == (0, 400)  # only the incomplete upload is still reserved
-    # No processing; only a second deletion for when the upload URL of the rejected file has expired.
-    assert [(t.name, t.args[:2]) for t in world.queue.sent] == [("delete_files", ([bad.storage_key], None))]
+    assert world.queue.sent == []  # no processing
+    assert world.stored_upload(bad.id).storage_to_clear
 
 
 async def test_create_with_a_cancelled_or_expired_upload_is_not_found(world: World) -> None:
@@ -304,7 +304,8 @@ async def test_delete_frees_quota_and_queues_the_files_for_removal(world: World)
     assert world.stored_upload(score.upload_id).status is UploadStatus.DELETED
     assert await world.usage(user.id) == (1000, 0)
     prefix = upload_prefix(user.id, score.upload_id)
-    assert [(t.name, t.args) for t in world.queue.sent] == [("delete_files", ([], prefix, None))]
+    assert [(t.name, t.args) for t in world.queue.sent] == [("delete_files", ([], prefix))]
+    assert world.stored_upload(score.upload_id).storage_to_clear
     await expect_score_not_found(world, world.get_score(user.id, score.id))
 
 

@@ -242,9 +242,7 @@ async def test_bad_bytes_are_deleted_and_the_reservation_released(
         await world.confirm_upload(user.id, upload.id)
     assert getattr(again.value, "code", None) == code
     assert await world.usage(user.id) == (0, 0)
-    # The upload URL may still be used: the key is deleted once more after it has expired.
-    [late] = world.queue.named("delete_files")
-    assert late.args == ([upload.storage_key], None, upload.created_at + timedelta(seconds=305))
+    assert world.stored_upload(upload.id).storage_to_clear  # the URL may still store bytes: cleared later
 
 
 async def test_a_signature_after_1024_bytes_is_not_a_pdf(world: World) -> None:

@@ -50,6 +50,7 @@ def upload_from_row(row: UploadRow) -> Upload:
         confirmed_at=row.confirmed_at,
         score_id=row.score_id,
         rejection_code=row.rejection_code,
+        storage_to_clear=row.storage_to_clear,
     )
 
 
@@ -66,6 +67,7 @@ def upload_to_row(upload: Upload, row: UploadRow) -> UploadRow:
     row.confirmed_at = upload.confirmed_at
     row.score_id = upload.score_id
     row.rejection_code = upload.rejection_code
+    row.storage_to_clear = upload.storage_to_clear
     return row
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     literal_column,
     text,
@@ -53,6 +54,7 @@ class UploadRow(Base):
     __table_args__ = (
         Index("ix_uploads_status_expires_at", "status", "expires_at"),
         Index("ix_uploads_status_confirmed_at", "status", "confirmed_at"),
+        Index("ix_uploads_storage_to_clear_created_at", "storage_to_clear", "created_at"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
@@ -68,6 +70,7 @@ class UploadRow(Base):
     # No foreign key: the upload record outlives a deleted score and keeps pointing at it.
     score_id: Mapped[UUID | None]
     rejection_code: Mapped[str | None] = mapped_column(String(32))
+    storage_to_clear: Mapped[bool] = mapped_column(server_default=false())
 
     # This and the other lazy="raise" many-to-ones are never loaded or assigned (rows link by id columns):
     # they exist because the unit of work orders INSERTs and DELETEs by relationships, not by foreign keys.

@@ -12,6 +12,7 @@ class TaskName(StrEnum):
     DELETE_SCORE_FILES = "scoremate.delete_score_files"
     EXPIRE_RESERVATIONS = "scoremate.expire_reservations"
     PURGE_UNUSED_UPLOADS = "scoremate.purge_unused_uploads"
+    CLEAR_ENDED_UPLOADS = "scoremate.clear_ended_uploads"
     RECONCILE_QUOTA = "scoremate.reconcile_quota"
     SWEEP_STUCK_SCORES = "scoremate.sweep_stuck_scores"
 

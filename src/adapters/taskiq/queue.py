@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +10,6 @@ from taskiq import AsyncBroker, AsyncTaskiqTask
 from taskiq.kicker import AsyncKicker
 
 from adapters.taskiq.names import TaskName
-from adapters.taskiq.retry import NOT_BEFORE_LABEL
 
 
 class TaskiqQueue:
@@ -19,9 +17,8 @@ class TaskiqQueue:
         self._broker = broker
         self._ping = ping
 
-    async def send(self, name: TaskName, *args: Any, not_before: datetime | None = None) -> str:
-        labels = {NOT_BEFORE_LABEL: not_before.timestamp()} if not_before else {}
-        task: AsyncTaskiqTask[Any] = await AsyncKicker(str(name), self._broker, labels).kiq(*args)
+    async def send(self, name: TaskName, *args: Any) -> str:
+        task: AsyncTaskiqTask[Any] = await AsyncKicker(str(name), self._broker, {}).kiq(*args)
         return task.task_id
 
     async def process_score(self, score_id: UUID) -> str:
@@ -33,10 +30,8 @@ class TaskiqQueue:
     async def generate_all_thumbnails(self, score_id: UUID) -> str:
         return await self.send(TaskName.GENERATE_ALL_PAGE_THUMBNAILS, str(score_id))
 
-    async def delete_files(
-        self, keys: Sequence[str], prefix: str | None = None, not_before: datetime | None = None
-    ) -> str:
-        return await self.send(TaskName.DELETE_SCORE_FILES, list(keys), prefix, not_before=not_before)
+    async def delete_files(self, keys: Sequence[str], prefix: str | None = None) -> str:
+        return await self.send(TaskName.DELETE_SCORE_FILES, list(keys), prefix)
 
     async def check(self) -> None:
         if self._ping is not None:

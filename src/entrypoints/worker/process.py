@@ -62,6 +62,7 @@ def housekeeping_schedule(settings: Settings) -> dict[TaskName, float]:
     return {
         TaskName.EXPIRE_RESERVATIONS: every,
         TaskName.PURGE_UNUSED_UPLOADS: every,
+        TaskName.CLEAR_ENDED_UPLOADS: every,
         TaskName.SWEEP_STUCK_SCORES: every,
         # Reads every user's uploads: rarer, since it only repairs what a lost or failed ledger call left behind.
         TaskName.RECONCILE_QUOTA: settings.quota_reconcile_interval_seconds,

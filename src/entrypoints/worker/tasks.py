@@ -11,7 +11,13 @@ from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, TaskiqMessage
 
 from adapters.taskiq.names import SCORE_TASKS, TaskName
-from application.maintenance import ExpireReservations, PurgeUnusedUploads, ReconcileQuota, SweepStuckScores
+from application.maintenance import (
+    ClearEndedUploads,
+    ExpireReservations,
+    PurgeUnusedUploads,
+    ReconcileQuota,
+    SweepStuckScores,
+)
 from application.processing import (
     DeleteFiles,
     GenerateAllThumbnails,
@@ -53,6 +59,11 @@ async def purge_unused_uploads(use_case: FromDishka[PurgeUnusedUploads]) -> int:
 
 
 @inject(patch_module=True)
+async def clear_ended_uploads(use_case: FromDishka[ClearEndedUploads]) -> int:
+    return await use_case()
+
+
+@inject(patch_module=True)
 async def reconcile_quota(use_case: FromDishka[ReconcileQuota]) -> int:
     return await use_case()
 
@@ -69,6 +80,7 @@ TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.DELETE_SCORE_FILES: delete_score_files,
     TaskName.EXPIRE_RESERVATIONS: expire_reservations,
     TaskName.PURGE_UNUSED_UPLOADS: purge_unused_uploads,
+    TaskName.CLEAR_ENDED_UPLOADS: clear_ended_uploads,
     TaskName.RECONCILE_QUOTA: reconcile_quota,
     TaskName.SWEEP_STUCK_SCORES: sweep_stuck_scores,
 }

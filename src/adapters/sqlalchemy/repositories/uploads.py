@@ -79,6 +79,17 @@ class SqlAlchemyUploadRepository:
         )
         return [upload_from_row(row) for row in rows]
 
+    async def list_to_clear(self, created_before: datetime, limit: int) -> Sequence[Upload]:
+        await lock_for_writing(self._session)
+        rows = await self._session.scalars(
+            select(UploadRow)
+            .where(UploadRow.storage_to_clear.is_(True), UploadRow.created_at < created_before)
+            .order_by(UploadRow.created_at, UploadRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [upload_from_row(row) for row in rows]
+
     async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
         statement = select(UploadRow).where(UploadRow.status.in_(_LIVE))
         if user_id is not None:

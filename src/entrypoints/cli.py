@@ -1,4 +1,4 @@
-"""`scoremate serve | worker | scheduler | migrate`."""
+"""`scoremate serve | worker | migrate`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="API processes (needs SCOREMATE_REDIS_URL when > 1)")
     commands.add_parser("worker", help="run a Taskiq worker for the Redis broker")
-    commands.add_parser("scheduler", help="send the periodic housekeeping tasks (run exactly one)")
     commands.add_parser("migrate", help="apply database migrations")
     args = parser.parse_args(argv)
 
@@ -41,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from entrypoints.worker.process import run_scheduler, run_worker
+    from entrypoints.worker.process import run_worker
 
-    asyncio.run(run_worker(settings) if args.command == "worker" else run_scheduler(settings))
+    asyncio.run(run_worker(settings))
     return 0
 
 

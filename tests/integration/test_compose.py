@@ -50,14 +50,12 @@ def test_compose_runs_the_whole_production_stack() -> None:
         "migrate",
         "api",
         "worker",
-        "scheduler",
     }
     text = COMPOSE.read_text()
     for command in (
         '"scoremate", "migrate"',
         '"scoremate", "serve"',
         '"scoremate", "worker"',
-        '"scoremate", "scheduler"',
     ):
         assert command in text
 

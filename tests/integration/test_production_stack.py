@@ -1,4 +1,4 @@
-"""Postgres + Redis + S3 with separate API, worker and scheduler processes, as compose.yaml runs them."""
+"""Postgres + Redis + S3 with separate API and worker processes, as compose.yaml runs them."""
 
 from __future__ import annotations
 
@@ -62,9 +62,8 @@ async def _database_usage(stack: Stack, user_email: str) -> tuple[int, int]:
 
 async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
     base_url = stack.api()
-    worker_metrics, scheduler_metrics = free_port(), free_port()
+    worker_metrics = free_port()
     stack.worker(metrics_port=worker_metrics)
-    stack.start("scheduler", metrics_port=scheduler_metrics)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         ready = await client.get("/health/ready")
         assert ready.status_code == 200, ready.text
@@ -107,8 +106,7 @@ async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
 
         worker = (await client.get(f"http://127.0.0.1:{worker_metrics}/metrics")).text
         assert 'scoremate_tasks_total{outcome="succeeded",task="scoremate.process_pdf_info"} 3.0' in worker
-        scheduler = (await client.get(f"http://127.0.0.1:{scheduler_metrics}/metrics")).text
-        assert 'scoremate_task_queue_depth{state="stream"}' in scheduler
+        assert 'scoremate_task_queue_depth{state="stream"}' in worker
 
 
 async def test_concurrent_reservations_across_two_api_processes(stack: Stack) -> None:
@@ -169,8 +167,7 @@ async def test_the_scheduled_sweep_requeues_lost_tasks_and_fails_stalled_scores(
                 UUID(stalled["id"]),
             )
 
-        stack.worker(**settings)
-        stack.start("scheduler", **settings)
+        stack.worker(**settings)  # no scheduler: the workers send the housekeeping tasks
 
         requeued = await user.wait_for_score(lost["id"], timeout=60, thumbnail_ready=True)
         assert (requeued["processing_status"], requeued["page_count"]) == ("ready", 1)
@@ -212,10 +209,15 @@ async def test_a_worker_starts_its_render_processes_before_its_first_task(stack:
 async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerInfo) -> None:
     s3 = s3_server
     # A short idle timeout so the test need not wait 15 minutes for the reclaim.
-    settings = {"task_idle_timeout_seconds": 4, "page_thumbnails_seconds": 3, "max_page_thumbnails": 400}
+    # Housekeeping every half second wakes the idle new worker, which is when it reclaims the dead one's task.
+    settings = {
+        "task_idle_timeout_seconds": 4,
+        "page_thumbnails_seconds": 3,
+        "max_page_thumbnails": 400,
+        "maintenance_interval_seconds": 0.5,
+    }
     base_url = stack.api(**settings)
     doomed = stack.worker(**settings)
-    stack.start("scheduler", maintenance_interval_seconds=0.5)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         user = await register(client)
         score = await user.create_score(TINY_PAGES, title="Blank pages")
@@ -251,7 +253,6 @@ async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerIn
 async def test_redis_flushed_while_running_quota_is_rebuilt_from_the_database(stack: Stack) -> None:
     base_url = stack.api()
     stack.worker()
-    stack.start("scheduler")
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         user: User = await register(client)
         score = await user.create_score(ODE, title="Ode")

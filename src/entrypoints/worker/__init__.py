@@ -1,1 +1,1 @@
-"""The Taskiq side: broker construction, task functions, the worker process and the periodic scheduler."""
+"""The Taskiq side: broker construction, task functions, and the worker process (which also sends housekeeping)."""

@@ -1,4 +1,4 @@
-"""The long-running processes: `scoremate worker` and the periodic scheduler."""
+"""`scoremate worker`: receives and runs tasks, and takes turns with the other workers to send housekeeping."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import start_http_server
@@ -17,6 +17,7 @@ from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
 from adapters.prometheus.queue_depth import measure_stream
+from adapters.redis import RedisPeriodicClaims
 from adapters.taskiq.names import TaskName
 from adapters.taskiq.queue import TaskiqQueue
 from application.ports import PdfRenderer
@@ -33,25 +34,40 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Receive and run tasks until SIGINT/SIGTERM; unfinished tasks stay unacknowledged for another worker."""
+    """Receive and run tasks until SIGINT/SIGTERM; unfinished tasks stay unacknowledged for another worker.
+
+    Every worker also offers to send the housekeeping tasks; a claim in Redis lets one of them per period do it,
+    so housekeeping goes on as long as any worker runs.
+    """
     broker, container = build_runtime(settings)
     broker.is_worker_process = True
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    housekeeping: asyncio.Task[None] | None = None
     try:
         await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
+        await broker.startup()
+        assert isinstance(broker, RedisStreamBroker)
+        claims = RedisPeriodicClaims(Redis(connection_pool=broker.connection_pool), settings.redis_key_prefix)
+        housekeeping = asyncio.create_task(
+            kick_periodic_tasks(broker, housekeeping_schedule(settings), stop, claims.claim)
+        )
         with ThreadPoolExecutor(max_workers=2) as executor:
             receiver = Receiver(
                 broker,
                 executor=executor,
                 max_async_tasks=settings.worker_concurrency,
                 propagate_exceptions=False,
+                run_startup=False,
             )
             logger.info("worker listening (concurrency %d)", settings.worker_concurrency)
             await receiver.listen(stop)
     finally:
+        stop.set()
+        if housekeeping is not None:
+            await housekeeping
         await broker.shutdown()
         await container.close()
 
@@ -69,8 +85,13 @@ def housekeeping_schedule(settings: Settings) -> dict[TaskName, float]:
     }
 
 
-async def kick_periodic_tasks(broker: AsyncBroker, schedule: Mapping[TaskName, float], stop: asyncio.Event) -> None:
-    """Send each housekeeping task on its schedule until `stop` is set.
+async def kick_periodic_tasks(
+    broker: AsyncBroker,
+    schedule: Mapping[TaskName, float],
+    stop: asyncio.Event,
+    claim: Callable[[str, float], Awaitable[bool]] | None = None,
+) -> None:
+    """Send each housekeeping task on its schedule until `stop` is set; with `claim`, only periods it grants.
 
     With the Redis stream broker these messages also wake idle workers, which is when they reclaim the
     unacknowledged messages of a dead worker.
@@ -83,7 +104,8 @@ async def kick_periodic_tasks(broker: AsyncBroker, schedule: Mapping[TaskName, f
             if time.monotonic() >= due[name]:
                 due[name] = time.monotonic() + every
                 try:
-                    await queue.send(name)
+                    if claim is None or await claim(name, every):
+                        await queue.send(name)
                 except Exception:
                     logger.exception("could not send periodic task %s", name)
         if isinstance(broker, RedisStreamBroker):
@@ -92,19 +114,3 @@ async def kick_periodic_tasks(broker: AsyncBroker, schedule: Mapping[TaskName, f
                     await measure_stream(redis, broker.queue_name, broker.consumer_group_name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick)
-
-
-async def run_scheduler(settings: Settings) -> None:
-    """One scheduler for the whole deployment: it only sends messages, workers do the work."""
-    broker, container = build_runtime(settings)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port)
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
-    await broker.startup()
-    try:
-        logger.info("scheduler sending housekeeping tasks every %.0f s", settings.maintenance_interval_seconds)
-        await kick_periodic_tasks(broker, housekeeping_schedule(settings), stop)
-    finally:
-        await broker.shutdown()
-        await container.close()

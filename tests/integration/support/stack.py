@@ -1,4 +1,4 @@
-"""The production stack as real processes: migrate, API servers, workers and a scheduler on Postgres, Redis and S3."""
+"""The production stack as real processes: migrate, API servers and workers on Postgres, Redis and S3."""
 
 from __future__ import annotations
 

@@ -450,6 +450,26 @@ async def test_malformed_bodies_are_400_validation_errors(alice: User, path: str
 
 
 @pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"", "a JSON body is required"),
+        (b"null", "Expected `object`, got `null`"),
+        (b"[]", "Expected `object`, got `array`"),
+        (b"{}", "Object missing required field `name`"),
+    ],
+)
+async def test_a_missing_or_misshapen_body_is_described_without_internal_names(
+    alice: User, body: bytes, detail: str
+) -> None:
+    response = await alice.client.post(
+        "/api/v1/setlists", content=body, headers={**alice.headers, "Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+    assert response.json()["detail"] == detail
+    assert response.json()["errors"] == [{"message": detail, "source": "body"}]
+
+
+@pytest.mark.parametrize(
     ("filename", "content_type", "size", "status", "code"),
     [
         ("score.txt", "application/pdf", 10, 400, "invalid_mime_type"),

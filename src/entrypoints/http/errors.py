@@ -65,7 +65,7 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
 
 
 def validation_error_handler(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
-    errors = error.extra if isinstance(error.extra, list) else []
+    errors = [_about_the_body(item) for item in error.extra] if isinstance(error.extra, list) else []
     detail = "; ".join(_describe(item) for item in errors) or str(error.detail)
     return error_response(400, "validation_error", detail, errors=errors)
 
@@ -153,6 +153,14 @@ def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) 
     return error_response(
         HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side; it has been logged."
     )
+
+
+def _about_the_body(item: Any) -> Any:
+    """Litestar names the body after the handler's `data` parameter, and reports a missing one as "'data'"."""
+    if not isinstance(item, dict) or item.get("source") != "body" or item.get("key") != "data":
+        return item
+    message = "a JSON body is required" if item.get("message") == "'data'" else item.get("message")
+    return {"message": message, "source": "body"}
 
 
 def _describe(item: Any) -> str:

@@ -131,7 +131,7 @@ async def test_list_setlists_searches_names_and_paginates(alice: User, bob: User
     assert (body["total"], body["limit"], body["offset"]) == (5, 100, 0)
     assert all("items" not in setlist for setlist in body["items"])
     names = [setlist["name"] for setlist in body["items"]]
-    assert sorted(names) == sorted(["Wedding ceremony", "wedding reception", "Jazz night", "Café Sonntag", "Funeral"])
+    assert names == ["Café Sonntag", "Funeral", "Jazz night", "Wedding ceremony", "wedding reception"]
 
     weddings = (await alice.get(f"{API}/setlists", params={"q": "WEDDING"})).json()
     assert weddings["total"] == 2
@@ -151,6 +151,17 @@ async def test_list_setlists_searches_names_and_paginates(alice: User, bob: User
     assert (capped["limit"], capped["total"]) == (100, 5)
     expect_error(await alice.get(f"{API}/setlists", params={"limit": 0}), 400, "validation_error")
     expect_error(await alice.get(f"{API}/setlists", params={"offset": -1}), 400, "validation_error")
+
+
+async def test_setlists_are_listed_by_name_ignoring_case_and_accents(alice: User) -> None:
+    for name in ("Zelda suite", "Église", "advent", "Beta"):
+        await new_setlist(alice, name)
+    listed = (await alice.get(f"{API}/setlists")).json()
+    assert [s["name"] for s in listed["items"]] == ["advent", "Beta", "Église", "Zelda suite"]
+    renamed = await alice.patch(f"{API}/setlists/{listed['items'][0]['id']}", json={"name": "Zwischenspiel"})
+    assert renamed.status_code == 200
+    relisted = (await alice.get(f"{API}/setlists")).json()
+    assert [s["name"] for s in relisted["items"]] == ["Beta", "Église", "Zelda suite", "Zwischenspiel"]
 
 
 async def test_paths_work_with_and_without_a_trailing_slash(alice: User) -> None:

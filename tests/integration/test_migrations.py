@@ -122,3 +122,29 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
     title_key, composer_key, tag_keys = keys
     assert (title_key, composer_key) == ("etude no. 1", "dvorak")
     assert (json.loads(tag_keys) if isinstance(tag_keys, str) else tag_keys) == ["klavier", "ubung"]
+
+
+async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: str) -> None:
+    await migrate(database_url, "0005")
+    engine = create_engine(database_url)
+    user_id = uuid4()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(Base.metadata.tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
+            # Only the columns revision 0005 has.
+            for name in ("Zelda suite", "Église", "advent"):
+                await connection.execute(
+                    text(
+                        "INSERT INTO setlists (id, user_id, name, created_at, updated_at)"
+                        " VALUES (:id, :user_id, :name, :now, :now)"
+                    ).bindparams(id=uuid4(), user_id=user_id, name=name, now=now)
+                )
+
+        await migrate(database_url)
+
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT name_sort FROM setlists ORDER BY name_sort"))).all()
+    finally:
+        await engine.dispose()
+    assert [row.name_sort for row in rows] == ["advent", "eglise", "zelda suite"]

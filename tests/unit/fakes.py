@@ -28,7 +28,7 @@ from application.ports import (
     StoredObject,
 )
 from domain.pdf import PdfError, PdfInfo, PdfMetadata
-from domain.scores import ProcessingStatus, Score
+from domain.scores import ProcessingStatus, Score, sort_key
 from domain.setlists import Setlist
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
@@ -307,7 +307,7 @@ class FakeSetlistRepository(_Repository):
             for s in self._state.setlists.values()
             if s.user_id == user_id and (not text or text.lower() in s.name.lower())
         ]
-        found.sort(key=lambda s: (s.name, s.id))
+        found.sort(key=lambda s: (sort_key(s.name), s.id))
         return Page(items=copy.deepcopy(found[offset : offset + limit]), total=len(found), limit=limit, offset=offset)
 
     async def containing_score(self, score_id: UUID) -> Sequence[Setlist]:

@@ -153,6 +153,7 @@ def setlist_to_row(setlist: Setlist, row: SetlistRow) -> SetlistRow:
     row.id = setlist.id
     row.user_id = setlist.user_id
     row.name = setlist.name
+    row.name_sort = sort_key(setlist.name)
     row.description = setlist.description
     row.created_at = setlist.created_at
     row.updated_at = setlist.updated_at

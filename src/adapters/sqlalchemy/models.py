@@ -154,11 +154,13 @@ class ScoreRow(Base):
 
 class SetlistRow(Base):
     __tablename__ = "setlists"
-    __table_args__ = (Index("ix_setlists_user_id_name", "user_id", "name"),)
+    __table_args__ = (Index("ix_setlists_user_id_name_sort_id", "user_id", "name_sort", "id"),)
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(200))
+    # domain.scores.sort_key of the name: what setlists are listed by (migration 0006).
+    name_sort: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -50,7 +50,7 @@ class SqlAlchemySetlistRepository:
             conditions.append(func.lower(SetlistRow.name, type_=String()).contains(text.lower(), autoescape=True))
         total = await self._session.scalar(select(func.count()).select_from(SetlistRow).where(*conditions))
         rows = await self._session.scalars(
-            _with_items().where(*conditions).order_by(SetlistRow.name, SetlistRow.id).limit(limit).offset(offset)
+            _with_items().where(*conditions).order_by(SetlistRow.name_sort, SetlistRow.id).limit(limit).offset(offset)
         )
         return Page(items=[setlist_from_row(row) for row in rows], total=total or 0, limit=limit, offset=offset)
 

@@ -124,9 +124,10 @@ class UpdateScore:
 class DeleteScore:
     """Delete a score: its quota is freed at once, it leaves every setlist, its files go in the background."""
 
-    def __init__(self, uow: UnitOfWork, aftercare: UploadAftercare) -> None:
+    def __init__(self, uow: UnitOfWork, aftercare: UploadAftercare, clock: Clock) -> None:
         self._uow = uow
         self._aftercare = aftercare
+        self._clock = clock
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> None:
         async with self._uow as uow:
@@ -136,6 +137,7 @@ class DeleteScore:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             for setlist in setlists:
                 setlist.remove_score(score.id)
+                setlist.updated_at = self._clock.now()
                 await uow.setlists.save(setlist)
             upload = await uow.uploads.get(score.upload_id, for_update=True)
             if upload is not None:

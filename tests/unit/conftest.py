@@ -153,7 +153,7 @@ class World:
 
     @property
     def delete_score(self) -> DeleteScore:
-        return DeleteScore(self.uow, self.aftercare)
+        return DeleteScore(self.uow, self.aftercare, self.clock)
 
     @property
     def request_processing(self) -> RequestProcessing:

@@ -316,10 +316,12 @@ async def test_delete_removes_the_score_from_every_setlist_closing_the_gaps(worl
     for score_id in (gone.id, kept.id, gone.id, kept.id):
         await world.setlists.add_item(user.id, first.id, score_id, None, None)
     await world.setlists.add_item(user.id, second.id, gone.id, None, None)
+    world.clock.advance(60)
     await world.delete_score(user.id, gone.id)
     after = world.stored_setlist(first.id)
     assert [(i.score_id, i.position) for i in after.items] == [(kept.id, 0), (kept.id, 1)]
     assert world.stored_setlist(second.id).items == []
+    assert after.updated_at == world.stored_setlist(second.id).updated_at == world.clock.now()
 
 
 async def test_delete_falls_back_to_removing_the_files_at_once(world: World) -> None:

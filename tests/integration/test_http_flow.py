@@ -185,6 +185,24 @@ async def test_processing_that_keeps_failing_ends_failed_with_a_reason(alice: Us
     assert "gave up after 3 retries" in log
 
 
+async def test_downloads_serve_byte_ranges_for_progressive_viewers(alice: User) -> None:
+    score = await alice.create_score(ODE, title="Ode")
+    link = await alice.get("/api/v1/files/download-url", params={"score_id": score["id"], "file_type": "original"})
+    url = link.json()["download_url"]
+    async with httpx.AsyncClient() as storage:
+        whole = await storage.get(url)
+        assert (whole.status_code, whole.headers["accept-ranges"], whole.content) == (200, "bytes", ODE)
+        head = await storage.get(url, headers={"Range": "bytes=0-1023"})
+        assert (head.status_code, head.content) == (206, ODE[:1024])
+        assert head.headers["content-range"] == f"bytes 0-1023/{len(ODE)}"
+        tail = await storage.get(url, headers={"Range": "bytes=-10"})
+        assert (tail.status_code, tail.content) == (206, ODE[-10:])
+        middle = await storage.get(url, headers={"Range": f"bytes=1000-{len(ODE) + 50}"})
+        assert (middle.status_code, middle.content) == (206, ODE[1000:])
+        past = await storage.get(url, headers={"Range": f"bytes={len(ODE)}-"})
+        assert (past.status_code, past.headers["content-range"]) == (416, f"bytes */{len(ODE)}")
+
+
 # --- refusals by storage -------------------------------------------------------------------------
 
 

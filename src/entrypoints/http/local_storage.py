@@ -2,19 +2,61 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+import anyio
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, put
-from litestar.response import File
+from litestar.response import File, Stream
 
 from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectTooLarge, SignatureError
 from entrypoints.http.errors import error_response
 
+_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_CHUNK = 256 * 1024
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
 
 def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {name: request.query_params[name] for name in request.query_params}
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte of a single-range `Range` header, as S3 serves it.
+
+    None means the whole object: no header, or one this server does not take (several ranges, other units).
+    Raises RangeNotSatisfiable when the range starts past the end of the object.
+    """
+    match = _BYTE_RANGE.fullmatch((header or "").strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        if int(last) == 0:
+            raise RangeNotSatisfiable()
+        return max(0, size - int(last)), size - 1
+    if int(first) >= size or (last != "" and int(last) < int(first)):
+        raise RangeNotSatisfiable()
+    return int(first), min(size - 1, int(last)) if last != "" else size - 1
+
+
+async def _read_range(path: Path, first: int, last: int) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as file:
+        await file.seek(first)
+        remaining = last - first + 1
+        while remaining > 0:
+            chunk = await file.read(min(_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
 
 
 class LocalStorageController(Controller):
@@ -46,15 +88,31 @@ class LocalStorageController(Controller):
     @get("/{key:path}")
     async def download(
         self, key: str, request: Request[Any, Any, Any], storage: FromDishka[LocalObjectStorage]
-    ) -> Response[Any] | File:
+    ) -> Response[Any] | File | Stream:
+        """The object, or the single byte range asked for (206), so viewers can load large PDFs progressively."""
         try:
             grant = storage.verify("GET", key.lstrip("/"), _query(request))
         except SignatureError as error:
             return error_response(403, "invalid_signature", str(error))
         path = storage.path_for(grant.key)
-        if not path.is_file():
+        try:
+            size = (await anyio.Path(path).stat()).st_size
+        except FileNotFoundError:
             return error_response(404, "not_found", "No object is stored under this key.")
         media_type = "image/jpeg" if path.suffix == ".jpg" else "application/pdf"
         disposition: Literal["attachment", "inline"] = "attachment" if grant.filename else "inline"
-        headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(grant.filename or path.name)}"}
-        return File(path, media_type=media_type, headers=headers, content_disposition_type=disposition)
+        headers = {
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(grant.filename or path.name)}",
+            "Accept-Ranges": "bytes",
+        }
+        try:
+            wanted = byte_range(request.headers.get("range"), size)
+        except RangeNotSatisfiable:
+            return error_response(
+                416, "range_not_satisfiable", f"The object has {size} bytes.", {"Content-Range": f"bytes */{size}"}
+            )
+        if wanted is None:
+            return File(path, media_type=media_type, headers=headers, content_disposition_type=disposition)
+        first, last = wanted
+        headers |= {"Content-Range": f"bytes {first}-{last}/{size}", "Content-Length": str(last - first + 1)}
+        return Stream(_read_range(path, first, last), status_code=206, media_type=media_type, headers=headers)

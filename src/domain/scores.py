@@ -91,7 +91,7 @@ class Score:
         if not self.genre and info.metadata.subject:
             self.genre = info.metadata.subject[:MAX_TEXT_FIELD_LENGTH]
         if not self.tags:
-            self.tags = keywords_to_tags(info.metadata.keywords)[:MAX_TAGS]
+            self.tags = distinct_tags(keywords_to_tags(info.metadata.keywords))[:MAX_TAGS]
         self.processing_error = self.processing_error_code = None
         self.updated_at = now
         if self.processing_status is ProcessingStatus.FAILED:
@@ -232,14 +232,18 @@ def _clean_text(value: str | Unset | None, name: str, limit: int) -> str | Unset
 def _clean_tags(tags: list[str] | Unset) -> list[str] | Unset:
     if isinstance(tags, Unset):
         return tags
-    unique: dict[str, None] = {}
-    for tag in tags:
-        cleaned = tag.strip()
-        if not cleaned:
-            continue
-        if len(cleaned) > MAX_TAG_LENGTH:
-            raise ValidationError(f"A tag must have at most {MAX_TAG_LENGTH} characters.")
-        unique.setdefault(cleaned, None)
+    cleaned = [tag.strip() for tag in tags if tag.strip()]
+    if any(len(tag) > MAX_TAG_LENGTH for tag in cleaned):
+        raise ValidationError(f"A tag must have at most {MAX_TAG_LENGTH} characters.")
+    unique = distinct_tags(cleaned)
     if len(unique) > MAX_TAGS:
         raise ValidationError(f"A score can have at most {MAX_TAGS} tags.")
-    return list(unique)
+    return unique
+
+
+def distinct_tags(tags: list[str]) -> list[str]:
+    """One of each tag as the library matches them ("Piano", "piano" and "PIANO" are one), first spelling kept."""
+    first_spelling: dict[str, str] = {}
+    for tag in tags:
+        first_spelling.setdefault(sort_key(tag), tag)
+    return list(first_spelling.values())

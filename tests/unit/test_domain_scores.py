@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -75,6 +76,12 @@ def test_record_info_stores_facts_and_prefills_empty_fields() -> None:
     assert score.tags == ["piano", "sonata"]
     assert score.title == "Pathétique"
     assert score.updated_at == LATER
+
+
+def test_keywords_that_differ_only_by_case_become_one_tag() -> None:
+    score = make_score()
+    score.record_info(PdfInfo(1, replace(METADATA, keywords="Piano, piano; Sonata, PIANO")), LATER)
+    assert score.tags == ["Piano", "Sonata"]
 
 
 def test_record_info_never_overwrites_the_musicians_fields() -> None:
@@ -239,6 +246,11 @@ def test_cleaning_trims_text_and_blanks_become_none() -> None:
         title="  Air  ", composer="  Bach ", genre="   ", description="\n", tags=[" a ", "b", "a", "  ", "b "]
     ).cleaned()
     assert cleaned == ScoreDetails(title="Air", composer="Bach", genre=None, description=None, tags=["a", "b"])
+
+
+def test_tags_that_differ_only_by_case_or_accents_are_one_tag() -> None:
+    cleaned = ScoreDetails(tags=["Piano", "piano", "Étude", "etude", "PIANO ", "Orgel"]).cleaned()
+    assert cleaned.tags == ["Piano", "Étude", "Orgel"]
 
 
 def test_cleaning_keeps_unset_and_none() -> None:

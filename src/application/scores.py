@@ -198,14 +198,16 @@ class GetDownloadUrl:
             key, filename = score.storage_key, score.original_filename
         elif file_type == "thumbnail":
             if not score.thumbnail_ready:
-                raise _not_ready(score, "The cover thumbnail")
+                raise _not_ready(score, "The cover thumbnail", score.cover_failed)
             key = cover_thumbnail_key(user_id, score.upload_id)
         elif file_type == "page_thumbnail":
             if page is None:
                 raise ValidationError("page is required for a page thumbnail.")
             score.ensure_page_exists(page)
             if not score.has_page_thumbnail(page):
-                raise _not_ready(score, f"The thumbnail of page {page}")
+                raise _not_ready(
+                    score, f"The thumbnail of page {page}", score.processing_status is ProcessingStatus.FAILED
+                )
             key = page_thumbnail_key(user_id, score.upload_id, page)
         else:
             raise ValidationError("file_type must be original, thumbnail or page_thumbnail.")
@@ -213,8 +215,8 @@ class GetDownloadUrl:
         return DownloadLink(request.url, self._expires_in, request.expires_at)
 
 
-def _not_ready(score: Score, thumbnail: str) -> NotReady:
-    """Says whether waiting helps: a failed score gets no thumbnails until it is processed again."""
-    if score.processing_status is ProcessingStatus.FAILED:
+def _not_ready(score: Score, thumbnail: str, failed: bool) -> NotReady:
+    """Says whether waiting helps: a thumbnail that failed does not come until the score is processed again."""
+    if failed:
         return NotReady(f"{thumbnail} cannot be made: {score.processing_error}")
     return NotReady(f"{thumbnail} has not been generated yet.")

@@ -161,6 +161,16 @@ class Score:
             self.processing_error = self.processing_error_code = None
         self.updated_at = now
 
+    @property
+    def cover_failed(self) -> bool:
+        """No cover comes without processing again: the score failed, or it is ready and says why there is none."""
+        if self.thumbnail_ready:
+            return False
+        render_failed = self.processing_error_code in (PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT)
+        return self.processing_status is ProcessingStatus.FAILED or (
+            self.processing_status is ProcessingStatus.READY and render_failed
+        )
+
     def record_page_thumbnail(self, page: int, now: datetime) -> None:
         if page not in self.thumbnail_pages:
             self.thumbnail_pages = sorted([*self.thumbnail_pages, page])

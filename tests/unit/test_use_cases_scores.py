@@ -450,6 +450,20 @@ async def test_a_failed_score_says_its_cover_will_not_come_by_waiting(world: Wor
     assert str(error.value) == f"The cover thumbnail cannot be made: {PdfErrorKind.ENCRYPTED.sentence}"
 
 
+@pytest.mark.parametrize("kind", [PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT])
+async def test_a_ready_score_whose_cover_failed_says_it_will_not_come_by_waiting(
+    world: World, kind: PdfErrorKind
+) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.renders[score.storage_key, 1] = PdfError(kind)
+    await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
+    with pytest.raises(NotReady) as error:
+        await world.get_download_url(user.id, score.id, "thumbnail", None)
+    assert str(error.value) == f"The cover thumbnail cannot be made: {kind.sentence}"
+
+
 async def test_page_thumbnails_need_a_page_in_range_that_was_rendered(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=3)

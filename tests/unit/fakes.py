@@ -262,10 +262,10 @@ def _matches(score: Score, query: ScoreQuery) -> bool:
     if score.user_id != query.user_id:
         return False
     if query.text:
-        text = query.text.lower()
-        if text not in score.title.lower() and text not in (score.composer or "").lower():
+        key = sort_key(query.text)
+        if key not in sort_key(score.title) and key not in sort_key(score.composer or ""):
             return False
-    if query.composer is not None and (score.composer is None or score.composer.lower() != query.composer.lower()):
+    if query.composer is not None and (score.composer is None or sort_key(score.composer) != sort_key(query.composer)):
         return False
     if query.genre is not None and (score.genre is None or score.genre.lower() != query.genre.lower()):
         return False
@@ -305,7 +305,7 @@ class FakeSetlistRepository(_Repository):
         found = [
             s
             for s in self._state.setlists.values()
-            if s.user_id == user_id and (not text or text.lower() in s.name.lower())
+            if s.user_id == user_id and (not text or sort_key(text) in sort_key(s.name))
         ]
         found.sort(key=lambda s: (sort_key(s.name), s.id))
         return Page(items=copy.deepcopy(found[offset : offset + limit]), total=len(found), limit=limit, offset=offset)

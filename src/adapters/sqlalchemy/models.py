@@ -116,21 +116,19 @@ class ScoreRow(Base):
         Index("ix_scores_user_id_title_sort_id", "user_id", "title_sort", "id"),
         Index("ix_scores_user_id_composer_sort_id", "user_id", "composer_sort", "id"),
         Index("ix_scores_user_id_processing_status", "user_id", "processing_status"),
-        # Postgres only (migration 0002): -composer puts scores without a composer last, which a backward
-        # scan of the index above cannot; the case-insensitive composer and genre filters; the tag filter; and
-        # trigram indexes for ?q= (a substring of lower(title) or lower(composer)). SQLite has no NULLS LAST in
-        # indexes, no GIN or trigrams, and its lower() is a function of ours that other SQLite clients lack.
+        # Postgres only: -composer puts scores without a composer last, which a backward scan of the index above
+        # cannot; the case-insensitive genre filter; the tag filter; and trigram indexes for ?q= (a substring of
+        # title_sort or composer_sort, migration 0007). SQLite has no NULLS LAST in indexes, no GIN or trigrams,
+        # and its lower() is a function of ours that other SQLite clients lack.
         Index(
             "ix_scores_user_id_composer_sort_desc_id", "user_id", text("composer_sort DESC NULLS LAST"), text("id DESC")
         ).ddl_if(dialect="postgresql"),
         # INCLUDE lets a count use an index-only scan (Postgres does not see that lower(x) needs no x).
-        Index(
-            "ix_scores_user_id_lower_composer", "user_id", func.lower(composer), postgresql_include=["composer"]
-        ).ddl_if(dialect="postgresql"),
         Index("ix_scores_user_id_lower_genre", "user_id", func.lower(genre), postgresql_include=["genre"]).ddl_if(
             dialect="postgresql"
         ),
-        # tag_keys @> '["x"]'; spelled as a literal column so that Alembic, like the DDL, leaves it to Postgres.
+        # tag_keys @> '["x"]'. This and the trigram indexes name their columns as literals so that Alembic, like
+        # the DDL, leaves them to Postgres.
         Index(
             "ix_scores_tag_keys",
             literal_column("tag_keys"),
@@ -138,16 +136,16 @@ class ScoreRow(Base):
             postgresql_ops={"tag_keys": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
         Index(
-            "ix_scores_lower_title_trgm",
-            func.lower(title).label("lower_title"),
+            "ix_scores_title_sort_trgm",
+            literal_column("title_sort"),
             postgresql_using="gin",
-            postgresql_ops={"lower_title": "gin_trgm_ops"},
+            postgresql_ops={"title_sort": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
         Index(
-            "ix_scores_lower_composer_trgm",
-            func.lower(composer).label("lower_composer"),
+            "ix_scores_composer_sort_trgm",
+            literal_column("composer_sort"),
             postgresql_using="gin",
-            postgresql_ops={"lower_composer": "gin_trgm_ops"},
+            postgresql_ops={"composer_sort": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
     )
 

@@ -105,16 +105,17 @@ class SqlAlchemyScoreRepository:
 
     def _conditions(self, query: ScoreQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [ScoreRow.user_id == query.user_id]
+        # Text and composer match the sort keys: case and accents aside, as the library orders them.
         if query.text:
-            text = query.text.lower()
+            key = sort_key(query.text)
             conditions.append(
                 or_(
-                    _lower(ScoreRow.title).contains(text, autoescape=True),
-                    _lower(ScoreRow.composer).contains(text, autoescape=True),
+                    ScoreRow.title_sort.contains(key, autoescape=True),
+                    ScoreRow.composer_sort.contains(key, autoescape=True),
                 )
             )
         if query.composer is not None:
-            conditions.append(_lower(ScoreRow.composer) == query.composer.lower())
+            conditions.append(ScoreRow.composer_sort == sort_key(query.composer))
         if query.genre is not None:
             conditions.append(_lower(ScoreRow.genre) == query.genre.lower())
         if query.tag is not None:

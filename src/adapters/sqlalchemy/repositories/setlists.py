@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import Select, String, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -11,6 +11,7 @@ from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import item_to_row, setlist_from_row, setlist_to_row
 from adapters.sqlalchemy.models import SetlistItemRow, SetlistRow
 from application.ports import Page
+from domain.scores import sort_key
 from domain.setlists import Setlist
 
 
@@ -47,7 +48,7 @@ class SqlAlchemySetlistRepository:
     async def search(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]:
         conditions = [SetlistRow.user_id == user_id]
         if text:
-            conditions.append(func.lower(SetlistRow.name, type_=String()).contains(text.lower(), autoescape=True))
+            conditions.append(SetlistRow.name_sort.contains(sort_key(text), autoescape=True))
         total = await self._session.scalar(select(func.count()).select_from(SetlistRow).where(*conditions))
         rows = await self._session.scalars(
             _with_items().where(*conditions).order_by(SetlistRow.name_sort, SetlistRow.id).limit(limit).offset(offset)

@@ -167,11 +167,13 @@ async def load(engine: AsyncEngine, scores: int, others: int, seed: int) -> Data
         setlist_id = uuid.uuid4()
         data.setlist_ids.append(setlist_id)
         created = now - timedelta(days=index)
+        name = f"{rng.choice(['Recital', 'Gig', 'Service', 'Lesson', 'Concert'])} {index}"
         setlists.append(
             {
                 "id": setlist_id,
                 "user_id": data.musician,
-                "name": f"{rng.choice(['Recital', 'Gig', 'Service', 'Lesson', 'Concert'])} {index}",
+                "name": name,
+                "name_sort": sort_key(name),
                 "description": None,
                 "created_at": created,
                 "updated_at": created,

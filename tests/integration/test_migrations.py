@@ -16,7 +16,7 @@ from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import Engine
 
 from adapters.sqlalchemy import create_engine
-from adapters.sqlalchemy.migrate import alembic_config, migrate
+from adapters.sqlalchemy.migrate import alembic_config, downgrade, migrate
 from adapters.sqlalchemy.models import Base
 
 KEPT_USER = {
@@ -122,6 +122,57 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
     title_key, composer_key, tag_keys = keys
     assert (title_key, composer_key) == ("etude no. 1", "dvorak")
     assert (json.loads(tag_keys) if isinstance(tag_keys, str) else tag_keys) == ["klavier", "ubung"]
+
+
+async def _fill_at_0003(connection: Any) -> None:
+    """One row in every table, with only the columns revision 0003 has."""
+    tables = Base.metadata.tables
+    user_id, upload_id, score_id, setlist_id = uuid4(), uuid4(), uuid4(), uuid4()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    file = {"size_bytes": 1, "storage_key": "k", "created_at": now}
+    await connection.execute(tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
+    await connection.execute(
+        tables["uploads"]
+        .insert()
+        .values(id=upload_id, user_id=user_id, filename="a.pdf", content_type="application/pdf", **file)
+        .values(status="confirmed", expires_at=now)
+    )
+    await connection.execute(
+        tables["scores"]
+        .insert()
+        .values(id=score_id, user_id=user_id, upload_id=upload_id, title="Étude", tags=[], original_filename="a.pdf")
+        .values(processing_status="ready", updated_at=now, thumbnail_ready=False, thumbnail_pages=[], **file)
+    )
+    await connection.execute(
+        text(
+            "INSERT INTO setlists (id, user_id, name, created_at, updated_at) VALUES (:id, :user_id, 'Gig', :now, :now)"
+        ).bindparams(id=setlist_id, user_id=user_id, now=now)
+    )
+    await connection.execute(
+        tables["setlist_items"].insert().values(id=uuid4(), setlist_id=setlist_id, score_id=score_id, position=0)
+    )
+
+
+async def _row_counts(connection: Any) -> dict[str, int]:
+    names = sorted(TABLES - {"alembic_version"})
+    return {name: (await connection.execute(text(f"SELECT count(*) FROM {name}"))).scalar_one() for name in names}
+
+
+async def test_migrating_up_and_down_keeps_every_row(database_url: str) -> None:
+    """SQLite rebuilds altered tables; with foreign keys on, that would cascade to the setlist items."""
+    await migrate(database_url, "0003")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await _fill_at_0003(connection)
+        await migrate(database_url)
+        async with engine.connect() as connection:
+            assert await _row_counts(connection) == dict.fromkeys(sorted(TABLES - {"alembic_version"}), 1)
+        await downgrade(database_url, "0003")
+        async with engine.connect() as connection:
+            assert await _row_counts(connection) == dict.fromkeys(sorted(TABLES - {"alembic_version"}), 1)
+    finally:
+        await engine.dispose()
 
 
 async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: str) -> None:

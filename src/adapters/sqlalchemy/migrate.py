@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.engine import create_engine
 
@@ -27,16 +30,45 @@ async def migrate(url: str, revision: str = "head") -> None:
     await _run(url, lambda config: command.upgrade(config, revision))
 
 
+async def downgrade(url: str, revision: str) -> None:
+    """Take the database at `url` back to `revision` (for developers: the server only ever upgrades)."""
+    await _run(url, lambda config: command.downgrade(config, revision))
+
+
 async def autogenerate(url: str, message: str, rev_id: str) -> None:
     """Write a revision for the difference between the models and a scratch database at `url` migrated to head."""
     await _run(url, lambda config: command.revision(config, message=message, autogenerate=True, rev_id=rev_id))
 
 
-async def _run(url: str, alembic_command: Callable[[Config], object]) -> None:
+def create_migration_engine(url: str) -> AsyncEngine:
+    """The application's engine, but on SQLite with foreign keys off while migrating, as Alembic advises.
+
+    A batch operation copies a table and drops the original; with foreign keys on, dropping it would delete
+    every row that refers to it ON DELETE CASCADE (setlist items, with their scores or setlists).
+    """
     engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _foreign_keys_off)
+    return engine
+
+
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=OFF")
+    finally:
+        cursor.close()
+
+
+async def _run(url: str, alembic_command: Callable[[Config], object]) -> None:
+    engine = create_migration_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_with_connection, url, alembic_command)
+            if connection.dialect.name == "sqlite":
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"the migration left rows whose references are gone: {broken[:5]}")
     finally:
         await engine.dispose()
 

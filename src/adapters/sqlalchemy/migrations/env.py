@@ -11,7 +11,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
-from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.migrate import create_migration_engine
 from adapters.sqlalchemy.models import Base
 
 
@@ -45,7 +45,7 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_on_url(url: str) -> None:
-    engine = create_engine(url)
+    engine = create_migration_engine(url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_on)

@@ -201,6 +201,12 @@ async def test_downloads_serve_byte_ranges_for_progressive_viewers(alice: User) 
         assert (middle.status_code, middle.content) == (206, ODE[1000:])
         past = await storage.get(url, headers={"Range": f"bytes={len(ODE)}-"})
         assert (past.status_code, past.headers["content-range"]) == (416, f"bytes */{len(ODE)}")
+        # A client resuming a download says which version it has; another version comes whole.
+        assert head.headers["etag"] == whole.headers["etag"]
+        same = await storage.get(url, headers={"Range": "bytes=10-19", "If-Range": whole.headers["etag"]})
+        assert (same.status_code, same.content) == (206, ODE[10:20])
+        other = await storage.get(url, headers={"Range": "bytes=10-19", "If-Range": '"another-version"'})
+        assert (other.status_code, other.content) == (200, ODE)
 
 
 # --- refusals by storage -------------------------------------------------------------------------

@@ -31,3 +31,9 @@ def test_anything_but_a_single_byte_range_means_the_whole_object(header: str | N
 def test_a_range_outside_the_object_is_not_satisfiable(header: str) -> None:
     with pytest.raises(RangeNotSatisfiable):
         byte_range(header, 1000)
+
+
+@pytest.mark.parametrize("header", ["bytes=0-", "bytes=-5", "bytes=0-0"])
+def test_no_range_of_an_empty_object_is_satisfiable(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        byte_range(header, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -12,6 +13,7 @@ import anyio
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, put
 from litestar.response import File, Stream
+from litestar.response.file import create_etag_for_file
 
 from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectTooLarge, SignatureError
 from entrypoints.http.errors import error_response
@@ -38,6 +40,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if match is None or match.group(1) == match.group(2) == "":
         return None
     first, last = match.groups()
+    if size == 0:
+        raise RangeNotSatisfiable()
     if first == "":  # the last N bytes
         if int(last) == 0:
             raise RangeNotSatisfiable()
@@ -96,17 +100,27 @@ class LocalStorageController(Controller):
             return error_response(403, "invalid_signature", str(error))
         path = storage.path_for(grant.key)
         try:
-            size = (await anyio.Path(path).stat()).st_size
+            stat = await anyio.Path(path).stat()
         except FileNotFoundError:
             return error_response(404, "not_found", "No object is stored under this key.")
+        size = stat.st_size
         media_type = "image/jpeg" if path.suffix == ".jpg" else "application/pdf"
         disposition: Literal["attachment", "inline"] = "attachment" if grant.filename else "inline"
+        validators = {
+            "ETag": create_etag_for_file(path, stat.st_mtime, size),
+            "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
+        }
         headers = {
             "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(grant.filename or path.name)}",
             "Accept-Ranges": "bytes",
+            **validators,
         }
+        if_range = request.headers.get("if-range")
         try:
-            wanted = byte_range(request.headers.get("range"), size)
+            # A range of another version of the object (If-Range names an old one) would splice two files.
+            wanted = (
+                byte_range(request.headers.get("range"), size) if if_range in (None, *validators.values()) else None
+            )
         except RangeNotSatisfiable:
             return error_response(
                 416, "range_not_satisfiable", f"The object has {size} bytes.", {"Content-Range": f"bytes */{size}"}

@@ -17,8 +17,6 @@ logger = logging.getLogger(__name__)
 
 # A pending upload younger than this may still be waiting for its reserve call (the row is committed first).
 RESERVATION_IN_FLIGHT_SECONDS = 5
-# Storage refuses a presigned URL after its expiry; clearing waits a little longer than that.
-URL_EXPIRY_MARGIN = timedelta(seconds=5)
 
 
 class UploadRetirement:
@@ -71,10 +69,14 @@ class PurgeUnusedUploads:
 
 
 class ClearEndedUploads:
-    """Empty the storage of ended uploads once their upload URLs have lapsed, so nothing stays unaccounted for.
+    """Empty the storage of ended uploads once nothing can store a file for them any more.
 
-    Until it lapses, the URL of a cancelled, rejected, expired or deleted upload can store a file again; after
-    that nothing can, and one deletion of the upload's prefix is final. A failed deletion is tried next run.
+    Until its URL lapses, a cancelled, rejected, expired or deleted upload can receive a file again, and storage
+    checks the expiry only when a transfer starts: clearing waits twice the URL's lifetime (a transfer begun at
+    the last moment gets as long again) and at least the reservation's time (by then any upload that counts
+    was confirmed); then one deletion of the upload's prefix is final.
+    Uploads are read, cleared and marked in separate steps, so no transaction waits for storage; a failed
+    deletion is tried again by the next run.
     """
 
     def __init__(self, uow: UnitOfWork, storage: ObjectStorage, clock: Clock, policy: Policy) -> None:
@@ -84,21 +86,27 @@ class ClearEndedUploads:
         self._policy = policy
 
     async def __call__(self) -> int:
-        url_lapsed = self._clock.now() - timedelta(seconds=self._policy.presign_expiry_seconds) - URL_EXPIRY_MARGIN
-        cleared = 0
+        settle = max(2 * self._policy.presign_expiry_seconds, self._policy.reservation_ttl_seconds)
+        created_before = self._clock.now() - timedelta(seconds=settle)
         async with self._uow as uow:
-            for upload in await uow.uploads.list_to_clear(url_lapsed, self._policy.maintenance_batch_size):
-                prefix = upload_prefix(upload.user_id, upload.id)
-                try:
-                    await self._storage.delete_prefix(prefix)
-                except Exception:
-                    logger.exception("could not clear %s; the next run tries again", prefix)
-                    continue
-                upload.mark_storage_cleared()
-                await uow.uploads.save(upload)
-                cleared += 1
-            await uow.commit()
-        return cleared
+            due = list(await uow.uploads.list_to_clear(created_before, self._policy.maintenance_batch_size))
+        cleared = [upload for upload in due if await self._clear(upload)]
+        if cleared:
+            async with self._uow as uow:
+                for upload in cleared:
+                    upload.mark_storage_cleared()
+                    await uow.uploads.save(upload)
+                await uow.commit()
+        return len(cleared)
+
+    async def _clear(self, upload: Upload) -> bool:
+        prefix = upload_prefix(upload.user_id, upload.id)
+        try:
+            await self._storage.delete_prefix(prefix)
+        except Exception:
+            logger.exception("could not clear %s; the next run tries again", prefix)
+            return False
+        return True
 
 
 class ReconcileQuota:

@@ -603,7 +603,9 @@ async def _failed_logins_are_limited(client: httpx.AsyncClient) -> None:
 
 
 async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
-    with serve(tmp_path, presign_expiry_seconds=2, maintenance_interval_seconds=0.5) as server:
+    with serve(
+        tmp_path, presign_expiry_seconds=2, reservation_ttl_seconds=2, maintenance_interval_seconds=0.5
+    ) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             user = await register(http)
             ticket = await user.request_upload(ODE)
@@ -623,7 +625,9 @@ async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_pa
 
 
 async def test_bytes_sent_after_the_score_was_deleted_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
-    with serve(tmp_path, presign_expiry_seconds=4, maintenance_interval_seconds=0.5) as server:
+    with serve(
+        tmp_path, presign_expiry_seconds=4, reservation_ttl_seconds=4, maintenance_interval_seconds=0.5
+    ) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             user = await register(http)
             ticket = await user.upload(ODE)

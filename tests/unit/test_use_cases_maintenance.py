@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
 
-from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, URL_EXPIRY_MARGIN
+from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS
 from application.ports import LedgerEntry
 from domain.scores import ProcessingStatus, Score
 from domain.uploads import Upload, UploadStatus, upload_prefix
@@ -119,10 +119,10 @@ async def test_pending_and_cancelled_uploads_are_not_purged(world: World) -> Non
 
 def url_lapses(world: World) -> int:
     """Seconds from an upload's creation until ClearEndedUploads may clear it."""
-    return world.policy.presign_expiry_seconds + int(URL_EXPIRY_MARGIN.total_seconds())
+    return max(2 * world.policy.presign_expiry_seconds, world.policy.reservation_ttl_seconds)
 
 
-async def test_bytes_stored_through_the_url_of_an_ended_upload_go_once_the_url_lapses(world: World) -> None:
+async def test_bytes_stored_through_the_url_of_an_ended_upload_go_once_nothing_can_store_more(world: World) -> None:
     user = await world.user()
     cancelled = await world.pending_upload(user, 100)
     await world.cancel_upload(user.id, cancelled.id)
@@ -143,7 +143,19 @@ async def test_bytes_stored_through_the_url_of_an_ended_upload_go_once_the_url_l
     assert live.storage_key in world.storage.objects and kept.storage_key in world.storage.objects
     assert not any(u.storage_to_clear for u in world.db.uploads.values())
     assert await world.clear_ended_uploads() == 0  # cleared once, for good
-    assert await world.usage(user.id) == (1000, 200)
+    assert world.stored_upload(live.id).status is UploadStatus.PENDING  # live uploads are expiry's business
+    assert (await world.usage(user.id))[0] == 1000
+
+
+async def test_long_lived_urls_leave_a_transfer_begun_at_their_end_as_long_again(world: World) -> None:
+    world.policy = replace(world.policy, presign_expiry_seconds=2 * HOUR, reservation_ttl_seconds=HOUR)
+    user = await world.user()
+    upload = await world.pending_upload(user, 100)
+    await world.cancel_upload(user.id, upload.id)
+    world.clock.advance(4 * HOUR - 1)
+    assert await world.clear_ended_uploads() == 0
+    world.clock.advance(2)
+    assert await world.clear_ended_uploads() == 1
 
 
 async def test_uploads_that_end_later_are_cleared_by_the_next_run(world: World) -> None:

@@ -80,13 +80,12 @@ class SqlAlchemyUploadRepository:
         return [upload_from_row(row) for row in rows]
 
     async def list_to_clear(self, created_before: datetime, limit: int) -> Sequence[Upload]:
-        await lock_for_writing(self._session)
+        # A plain read: ended uploads change no more, and clearing one twice does no harm.
         rows = await self._session.scalars(
             select(UploadRow)
             .where(UploadRow.storage_to_clear.is_(True), UploadRow.created_at < created_before)
             .order_by(UploadRow.created_at, UploadRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         return [upload_from_row(row) for row in rows]
 

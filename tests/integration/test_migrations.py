@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -173,6 +173,27 @@ async def test_migrating_up_and_down_keeps_every_row(database_url: str) -> None:
             assert await _row_counts(connection) == dict.fromkeys(sorted(TABLES - {"alembic_version"}), 1)
     finally:
         await engine.dispose()
+
+
+async def test_uploads_that_ended_lately_are_cleared_once_more(database_url: str) -> None:
+    await migrate(database_url, "0004")
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    uploads = {"lately": ("cancelled", now), "long_ago": ("deleted", now - timedelta(days=2)), "live": ("pending", now)}
+    try:
+        async with engine.begin() as connection:
+            user_id = uuid4()
+            await connection.execute(Base.metadata.tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
+            for name, (status, created) in uploads.items():
+                row = {"id": uuid4(), "user_id": user_id, "filename": name, "content_type": "application/pdf"}
+                row |= {"size_bytes": 1, "storage_key": name, "status": status, "created_at": created}
+                await connection.execute(Base.metadata.tables["uploads"].insert().values(**row, expires_at=created))
+        await migrate(database_url)
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT filename, storage_to_clear FROM uploads"))).all()
+    finally:
+        await engine.dispose()
+    assert {name: bool(flag) for name, flag in rows} == {"lately": True, "long_ago": False, "live": False}
 
 
 async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: str) -> None:

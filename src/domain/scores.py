@@ -21,7 +21,9 @@ def sort_key(text: str) -> str:
     At most MAX_TEXT_FIELD_LENGTH characters: decomposing and case folding can lengthen a text.
     """
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()[:MAX_TEXT_FIELD_LENGTH]
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # Composed again: a Hangul syllable decomposes into letters that are not accents, and "하" is no part of "한".
+    return unicodedata.normalize("NFC", folded)[:MAX_TEXT_FIELD_LENGTH]
 
 
 MAX_DESCRIPTION_LENGTH = 5000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -220,3 +221,27 @@ async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: st
     finally:
         await engine.dispose()
     assert [row.name_sort for row in rows] == ["advent", "eglise", "zelda suite"]
+
+
+async def test_keys_written_before_hangul_stayed_whole_are_written_again(database_url: str) -> None:
+    await migrate(database_url, "0003")
+    engine = create_engine(database_url)
+    decomposed = unicodedata.normalize("NFKD", "한국")
+    try:
+        async with engine.begin() as connection:
+            await _fill_at_0003(connection)
+        await migrate(database_url, "0006")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE scores SET title = '한국', title_sort = :key").bindparams(key=decomposed)
+            )
+            await connection.execute(
+                text("UPDATE setlists SET name = '한국', name_sort = :key").bindparams(key=decomposed)
+            )
+        await migrate(database_url)
+        async with engine.connect() as connection:
+            title_key = (await connection.execute(text("SELECT title_sort FROM scores"))).scalar_one()
+            name_key = (await connection.execute(text("SELECT name_sort FROM setlists"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert title_key == name_key == "한국"

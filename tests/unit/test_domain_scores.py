@@ -344,3 +344,9 @@ def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> No
     assert sort_key("Dvořák") == sort_key("DVORAK") == "dvorak"
     assert sort_key("Straße") == "strasse"
     assert len(sort_key("ß" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH
+
+
+def test_sort_keys_keep_hangul_syllables_whole() -> None:
+    assert sort_key("한국 민요") == "한국 민요"
+    assert sort_key("하") not in sort_key("한국")  # a search for one syllable does not match another
+    assert len(sort_key("한" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH

@@ -13,26 +13,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
 
-from domain.scores import sort_key
+from adapters.sqlalchemy.migrations.sort_keys import fill_score_keys, json_type
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
-
-_BATCH = 1000
-_SCORES = sa.table(
-    "scores",
-    sa.column("id", sa.Uuid()),
-    sa.column("title", sa.String()),
-    sa.column("composer", sa.String()),
-    sa.column("title_sort", sa.String()),
-    sa.column("composer_sort", sa.String()),
-    sa.column("tags", sa.JSON()),
-    sa.column("tag_keys", sa.JSON()),
-)
 
 
 def _postgres() -> bool:
@@ -43,11 +30,11 @@ def upgrade() -> None:
     with op.batch_alter_table("scores") as batch:
         batch.add_column(sa.Column("title_sort", sa.String(length=300), nullable=True))
         batch.add_column(sa.Column("composer_sort", sa.String(length=300), nullable=True))
-        batch.add_column(sa.Column("tag_keys", _json_type(), nullable=True))
-    _fill_keys()
+        batch.add_column(sa.Column("tag_keys", json_type(), nullable=True))
+    fill_score_keys()
     with op.batch_alter_table("scores") as batch:
         batch.alter_column("title_sort", existing_type=sa.String(length=300), nullable=False)
-        batch.alter_column("tag_keys", existing_type=_json_type(), nullable=False)
+        batch.alter_column("tag_keys", existing_type=json_type(), nullable=False)
     op.create_index("ix_scores_user_id_title_sort_id", "scores", ["user_id", "title_sort", "id"])
     op.create_index("ix_scores_user_id_composer_sort_id", "scores", ["user_id", "composer_sort", "id"])
     op.drop_index("ix_scores_user_id_title_id", table_name="scores")
@@ -60,41 +47,6 @@ def upgrade() -> None:
         op.execute("DROP INDEX ix_scores_user_id_composer_desc_id")
         op.execute("CREATE INDEX ix_scores_tag_keys ON scores USING gin (tag_keys jsonb_path_ops)")
         op.execute("DROP INDEX ix_scores_tags")
-
-
-def _json_type() -> sa.types.TypeEngine[object]:
-    return JSONB() if _postgres() else sa.JSON()
-
-
-def _fill_keys() -> None:
-    connection = op.get_bind()
-    update = (
-        _SCORES.update()
-        .where(_SCORES.c.id == sa.bindparam("score_id"))
-        .values(
-            title_sort=sa.bindparam("title_key"),
-            composer_sort=sa.bindparam("composer_key"),
-            tag_keys=sa.bindparam("tag_keys", type_=_json_type()),
-        )
-    )
-    last = None
-    while True:
-        page = sa.select(_SCORES.c.id, _SCORES.c.title, _SCORES.c.composer, _SCORES.c.tags)
-        page = page.order_by(_SCORES.c.id).limit(_BATCH)
-        rows = connection.execute(page if last is None else page.where(_SCORES.c.id > last)).all()
-        if not rows:
-            return
-        keys = [
-            {
-                "score_id": row.id,
-                "title_key": sort_key(row.title),
-                "composer_key": None if row.composer is None else sort_key(row.composer),
-                "tag_keys": [sort_key(tag) for tag in row.tags],
-            }
-            for row in rows
-        ]
-        connection.execute(update, keys)
-        last = rows[-1].id
 
 
 def downgrade() -> None:

@@ -12,41 +12,22 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from domain.scores import sort_key
+from adapters.sqlalchemy.migrations.sort_keys import fill_setlist_keys
 
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
-_BATCH = 1000
-_SETLISTS = sa.table(
-    "setlists", sa.column("id", sa.Uuid()), sa.column("name", sa.String()), sa.column("name_sort", sa.String())
-)
-
 
 def upgrade() -> None:
     with op.batch_alter_table("setlists") as batch:
         batch.add_column(sa.Column("name_sort", sa.String(length=300), nullable=True))
-    _fill_keys()
+    fill_setlist_keys()
     with op.batch_alter_table("setlists") as batch:
         batch.alter_column("name_sort", existing_type=sa.String(length=300), nullable=False)
     op.create_index("ix_setlists_user_id_name_sort_id", "setlists", ["user_id", "name_sort", "id"])
     op.drop_index("ix_setlists_user_id_name", table_name="setlists")
-
-
-def _fill_keys() -> None:
-    connection = op.get_bind()
-    update = _SETLISTS.update().where(_SETLISTS.c.id == sa.bindparam("setlist_id"))
-    update = update.values(name_sort=sa.bindparam("name_key"))
-    last = None
-    while True:
-        page = sa.select(_SETLISTS.c.id, _SETLISTS.c.name).order_by(_SETLISTS.c.id).limit(_BATCH)
-        rows = connection.execute(page if last is None else page.where(_SETLISTS.c.id > last)).all()
-        if not rows:
-            return
-        connection.execute(update, [{"setlist_id": row.id, "name_key": sort_key(row.name)} for row in rows])
-        last = rows[-1].id
 
 
 def downgrade() -> None:

@@ -1,7 +1,8 @@
 """?q= and ?composer= match the sort keys, so "dvorak" finds "Dvořák": trigram indexes move to the keys.
 
 The equality filter on composer is served by ix_scores_user_id_composer_sort_id, so the lower(composer)
-index goes.
+index goes. The keys are filled in again: they are now composed after folding, so a Hangul syllable stays
+one character instead of letters that a search for another syllable would match.
 
 Revision ID: 0007
 Revises: 0006
@@ -11,6 +12,8 @@ Create Date: 2026-11-27 08:00:00.000000
 from __future__ import annotations
 
 from alembic import op
+
+from adapters.sqlalchemy.migrations.sort_keys import fill_score_keys, fill_setlist_keys
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -29,6 +32,8 @@ _DROPPED = {
 
 
 def upgrade() -> None:
+    fill_score_keys()
+    fill_setlist_keys()
     if op.get_bind().dialect.name != "postgresql":
         return
     for name, definition in _ADDED.items():

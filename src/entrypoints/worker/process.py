@@ -48,8 +48,9 @@ async def run_worker(settings: Settings) -> None:
     housekeeping: asyncio.Task[None] | None = None
     try:
         await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
+        if not isinstance(broker, RedisStreamBroker):
+            raise RuntimeError("scoremate worker needs the Redis broker (SCOREMATE_REDIS_URL)")
         await broker.startup()
-        assert isinstance(broker, RedisStreamBroker)
         claims = RedisPeriodicClaims(Redis(connection_pool=broker.connection_pool), settings.redis_key_prefix)
         housekeeping = asyncio.create_task(
             kick_periodic_tasks(broker, housekeeping_schedule(settings), stop, claims.claim)

@@ -85,15 +85,16 @@ class Score:
         self.updated_at = now
 
     def record_info(self, info: PdfInfo, now: datetime, *, finished: bool = True) -> None:
-        """Store page count and metadata, and prefill empty fields from them (never overwriting the user's)."""
+        """Store page count and metadata; the first time, prefill empty fields from them (as forScore does on import).
+
+        Never overwrites the user's fields, and a field the user emptied after that stays empty when the score
+        is read again.
+        """
+        first_reading = self.pdf_metadata is None
         self.page_count = info.page_count
         self.pdf_metadata = info.metadata
-        if not self.composer and info.metadata.author:
-            self.composer = info.metadata.author[:MAX_TEXT_FIELD_LENGTH]
-        if not self.genre and info.metadata.subject:
-            self.genre = info.metadata.subject[:MAX_TEXT_FIELD_LENGTH]
-        if not self.tags:
-            self.tags = distinct_tags(keywords_to_tags(info.metadata.keywords))[:MAX_TAGS]
+        if first_reading:
+            self._prefill(info.metadata)
         self.processing_error = self.processing_error_code = None
         self.updated_at = now
         if self.processing_status is ProcessingStatus.FAILED:
@@ -101,6 +102,14 @@ class Score:
             self.processing_status = ProcessingStatus.PROCESSING
         if finished:
             self.finish_processing(now)
+
+    def _prefill(self, metadata: PdfMetadata) -> None:
+        if not self.composer and metadata.author:
+            self.composer = metadata.author[:MAX_TEXT_FIELD_LENGTH]
+        if not self.genre and metadata.subject:
+            self.genre = metadata.subject[:MAX_TEXT_FIELD_LENGTH]
+        if not self.tags:
+            self.tags = distinct_tags(keywords_to_tags(metadata.keywords))[:MAX_TAGS]
 
     def finish_processing(self, now: datetime) -> None:
         """Processing that is still running ends `ready` (a failure recorded meanwhile stands)."""

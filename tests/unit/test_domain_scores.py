@@ -84,6 +84,15 @@ def test_keywords_that_differ_only_by_case_become_one_tag() -> None:
     assert score.tags == ["Piano", "Sonata"]
 
 
+def test_fields_the_musician_emptied_stay_empty_when_the_score_is_read_again() -> None:
+    score = make_score()
+    score.record_info(PdfInfo(12, METADATA), LATER)
+    assert (score.composer, score.genre, score.tags) == ("Beethoven", "Classical", ["piano", "sonata"])
+    score.update_details(ScoreDetails(composer=None, genre=None, tags=[]), LATER)
+    score.record_info(PdfInfo(12, METADATA), LATER)
+    assert (score.composer, score.genre, score.tags) == (None, None, [])
+
+
 def test_record_info_never_overwrites_the_musicians_fields() -> None:
     score = make_score(composer="L. van Beethoven", genre="Romantic", tags=["mine"])
     score.record_info(PdfInfo(3, METADATA), LATER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -91,31 +91,10 @@ async def test_migrate_twice_changes_nothing(database_url: str, executed: list[s
 async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> None:
     await migrate(database_url, "0003")
     engine = create_engine(database_url)
-    user_id, upload_id, score_id = uuid4(), uuid4(), uuid4()
-    now = datetime(2026, 1, 1, tzinfo=UTC)
     try:
         async with engine.begin() as connection:
-            tables = Base.metadata.tables
-            await connection.execute(tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
-            file = {"size_bytes": 1, "storage_key": "k", "created_at": now}
-            await connection.execute(
-                tables["uploads"]
-                .insert()
-                .values(id=upload_id, user_id=user_id, filename="a.pdf", content_type="application/pdf", **file)
-                .values(status="confirmed", expires_at=now)
-            )
-            # Only the columns revision 0003 has.
-            await connection.execute(
-                tables["scores"]
-                .insert()
-                .values(id=score_id, user_id=user_id, upload_id=upload_id, title="Étude No. 1", composer="Dvořák")
-                .values(tags=["Klavier", "Übung"], original_filename="a.pdf", processing_status="ready", updated_at=now)
-                .values(**file)
-                .values(thumbnail_ready=False, thumbnail_pages=[])
-            )
-
+            await _fill_at_0003(connection, title="Étude No. 1", composer="Dvořák", tags=["Klavier", "Übung"])
         await migrate(database_url)
-
         async with engine.connect() as connection:
             keys = (await connection.execute(text("SELECT title_sort, composer_sort, tag_keys FROM scores"))).one()
     finally:
@@ -125,7 +104,9 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
     assert (json.loads(tag_keys) if isinstance(tag_keys, str) else tag_keys) == ["klavier", "ubung"]
 
 
-async def _fill_at_0003(connection: Any) -> None:
+async def _fill_at_0003(
+    connection: Any, title: str = "Étude", composer: str | None = None, tags: Sequence[str] = ()
+) -> None:
     """One row in every table, with only the columns revision 0003 has."""
     tables = Base.metadata.tables
     user_id, upload_id, score_id, setlist_id = uuid4(), uuid4(), uuid4(), uuid4()
@@ -141,7 +122,8 @@ async def _fill_at_0003(connection: Any) -> None:
     await connection.execute(
         tables["scores"]
         .insert()
-        .values(id=score_id, user_id=user_id, upload_id=upload_id, title="Étude", tags=[], original_filename="a.pdf")
+        .values(id=score_id, user_id=user_id, upload_id=upload_id, title=title, composer=composer, tags=list(tags))
+        .values(original_filename="a.pdf")
         .values(processing_status="ready", updated_at=now, thumbnail_ready=False, thumbnail_pages=[], **file)
     )
     await connection.execute(

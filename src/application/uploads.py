@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -97,11 +98,14 @@ class RequestUploadUrl:
                 created_at=now,
                 expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
             )
-            pending = await uow.uploads.count_pending(user_id, now)
-            if pending >= policy.max_pending_uploads:
+            pending = await uow.uploads.pending_expiries(user_id, now)
+            if len(pending) >= policy.max_pending_uploads:
+                # Confirming or cancelling frees a place at once; otherwise the earliest expiry that brings the
+                # count under the bound does.
+                frees_a_place = pending[len(pending) - policy.max_pending_uploads]
                 raise TooManyRequests(
-                    f"You have {pending} uploads waiting to be confirmed or cancelled; finish those first.",
-                    retry_after=60,
+                    f"You have {len(pending)} uploads waiting to be confirmed or cancelled; finish those first.",
+                    retry_after=max(1, math.ceil((frees_a_place - now).total_seconds())),
                 )
             # The row is committed before the ledger changes, so a reconciliation that snapshots the database
             # after reading the ledger's version never misses a reservation.

@@ -145,9 +145,9 @@ class FakeUploadRepository(_Repository):
     async def remove(self, upload: Upload) -> None:
         self._state.uploads.pop(upload.id, None)
 
-    async def count_pending(self, user_id: UUID, now: datetime) -> int:
-        return sum(
-            1
+    async def pending_expiries(self, user_id: UUID, now: datetime) -> Sequence[datetime]:
+        return sorted(
+            u.expires_at
             for u in self._state.uploads.values()
             if u.user_id == user_id and u.status is UploadStatus.PENDING and not u.is_expired(now)
         )

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sqlalchemy.locking import lock_for_writing
@@ -41,17 +41,17 @@ class SqlAlchemyUploadRepository:
         if row is not None:
             await self._session.delete(row)
 
-    async def count_pending(self, user_id: UUID, now: datetime) -> int:
-        count = await self._session.scalar(
-            select(func.count())
-            .select_from(UploadRow)
+    async def pending_expiries(self, user_id: UUID, now: datetime) -> Sequence[datetime]:
+        expiries = await self._session.scalars(
+            select(UploadRow.expires_at)
             .where(
                 UploadRow.user_id == user_id,
                 UploadRow.status == UploadStatus.PENDING.value,
                 UploadRow.expires_at > now,
             )
+            .order_by(UploadRow.expires_at)
         )
-        return int(count or 0)
+        return list(expiries)
 
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         await lock_for_writing(self._session)

@@ -156,9 +156,10 @@ class StoredObject:
 
 
 class ObjectStorage(Protocol):
-    async def presign_upload(
-        self, key: str, content_type: str, size_bytes: int, expires_in: int
-    ) -> PresignedRequest: ...
+    async def presign_upload(self, key: str, content_type: str, size_bytes: int, expires_in: int) -> PresignedRequest:
+        """A URL that stores one object of exactly `size_bytes` under `key`, once: it never replaces one."""
+        ...
+
     async def presign_download(self, key: str, expires_in: int, filename: str | None = None) -> PresignedRequest: ...
     async def stat(self, key: str) -> StoredObject | None: ...
     async def read_head(self, key: str, length: int) -> bytes:

@@ -242,6 +242,19 @@ async def test_storage_refuses_tampered_expired_and_misused_urls(alice: User) ->
         assert (await storage.put(url, headers=headers, content=ODE)).status_code == 200
 
 
+async def test_an_upload_url_cannot_replace_the_file_it_stored(alice: User, server: Server) -> None:
+    ticket = await alice.upload(ODE)
+    confirmed = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert confirmed.status_code == 200, confirmed.text
+    same_size = b"%PDF-" + bytes(len(ODE) - 5)
+
+    again = await alice.send_file(ticket, same_size)
+
+    assert (again.status_code, again.json()["code"]) == (412, "precondition_failed")
+    assert (server.data_dir / "objects" / ticket["s3_key"]).read_bytes() == ODE
+    assert list((server.data_dir / "objects" / ticket["s3_key"]).parent.glob(".*.part")) == []
+
+
 async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(
     alice: User, server: Server
 ) -> None:

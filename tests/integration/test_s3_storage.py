@@ -56,8 +56,8 @@ async def test_presigned_put_stores_the_bytes(
     ticket = await s3_storage.presign_upload(KEY, "application/pdf", len(PDF), expires_in=300)
 
     assert ticket.method == "PUT"
-    assert ticket.headers == {"Content-Type": "application/pdf", "Content-Length": str(len(PDF))}
-    assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost" in ticket.url
+    assert ticket.headers == {"Content-Type": "application/pdf", "Content-Length": str(len(PDF)), "If-None-Match": "*"}
+    assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match" in ticket.url
     assert before + timedelta(seconds=299) <= ticket.expires_at <= datetime.now(UTC) + timedelta(seconds=301)
     response = await http.put(ticket.url, headers=ticket.headers, content=PDF)
     assert response.status_code == 200, response.text
@@ -143,15 +143,20 @@ async def test_put_of_another_size_is_refused(
     assert await s3_storage.stat(KEY) is None
 
 
-async def test_the_url_cannot_replace_the_object_with_a_larger_one(
+async def test_the_url_cannot_replace_the_object_it_stored(
     s3_storage: S3ObjectStorage, http: httpx.AsyncClient
 ) -> None:
     ticket = await s3_storage.presign_upload(KEY, "application/pdf", len(PDF), expires_in=60)
     assert (await http.put(ticket.url, headers=ticket.headers, content=PDF)).status_code == 200
+    other = PDF[:9] + bytes(reversed(PDF[9:]))
 
-    again = await http.put(ticket.url, headers=TYPE, content=PDF * 10)
+    same_size = await http.put(ticket.url, headers=ticket.headers, content=other)
+    unconditional = await http.put(ticket.url, headers=TYPE | {"Content-Length": str(len(PDF))}, content=other)
+    larger = await http.put(ticket.url, headers=TYPE, content=PDF * 10)
 
-    assert again.status_code == 403, again.text
+    assert same_size.status_code == 412, same_size.text
+    assert unconditional.status_code == 403, unconditional.text  # the condition is signed: it cannot be dropped
+    assert larger.status_code == 403, larger.text
     assert await s3_storage.read_head(KEY, 10 * len(PDF)) == PDF
 
 

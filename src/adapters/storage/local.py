@@ -20,6 +20,8 @@ from urllib.parse import quote, urlencode
 
 from application.ports import PresignedRequest, StoredObject
 
+from . import CREATE_ONLY
+
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 URL_PREFIX = "/storage/"
 
@@ -30,6 +32,10 @@ class SignatureError(Exception):
 
 class ObjectTooLarge(Exception):
     """The body sent is larger than the URL allows."""
+
+
+class ObjectExists(Exception):
+    """An upload would replace an object already stored."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,14 @@ class UrlSigner:
     def check(self, method: str, key: str, params: dict[str, str], signature: str) -> None:
         if not hmac.compare_digest(self.sign(method, key, params), signature):
             raise SignatureError("The URL signature does not match.")
+
+
+def _link(source: Path, target: Path) -> None:
+    """Give `source` the name `target` unless that exists: the atomic create-only twin of os.replace."""
+    try:
+        os.link(source, target)
+    except FileExistsError as error:
+        raise ObjectExists(str(target)) from error
 
 
 def check_key(key: str) -> str:
@@ -89,7 +103,7 @@ class LocalObjectStorage:
         url, expires_at = self._presign(
             "PUT", key, expires_in, {"content_type": content_type, "max_size": str(size_bytes)}
         )
-        return PresignedRequest(url, "PUT", {"Content-Type": content_type}, expires_at)
+        return PresignedRequest(url, "PUT", {"Content-Type": content_type, **CREATE_ONLY}, expires_at)
 
     async def presign_download(self, key: str, expires_in: int, filename: str | None = None) -> PresignedRequest:
         url, expires_at = self._presign("GET", key, expires_in, {"filename": filename} if filename else {})
@@ -117,9 +131,14 @@ class LocalObjectStorage:
             raise SignatureError("The storage key is not valid.")
         return path
 
-    async def write_stream(self, key: str, chunks: AsyncIterator[bytes], max_size: int) -> int:
-        """Store the body under `key` atomically, refusing it as soon as it passes `max_size` bytes."""
+    async def write_stream(self, key: str, chunks: AsyncIterator[bytes], max_size: int, *, replace: bool = True) -> int:
+        """Store the body under `key` atomically, refusing it as soon as it passes `max_size` bytes.
+
+        With `replace=False`, raises ObjectExists instead of replacing what is stored (an upload URL stores once).
+        """
         path = self.path_for(key)
+        if not replace and await asyncio.to_thread(path.exists):
+            raise ObjectExists(key)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.urandom(6).hex()}.part")
         written = 0
@@ -130,7 +149,7 @@ class LocalObjectStorage:
                     if written > max_size:
                         raise ObjectTooLarge(f"The body is larger than the {max_size} bytes this URL allows.")
                     await asyncio.to_thread(file.write, chunk)
-            await asyncio.to_thread(os.replace, partial, path)
+            await asyncio.to_thread(os.replace if replace else _link, partial, path)
         finally:
             partial.unlink(missing_ok=True)
         return written

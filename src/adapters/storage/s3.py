@@ -25,6 +25,8 @@ from urllib3.exceptions import HTTPError, MaxRetryError
 from application.ports import PresignedRequest, StoredObject
 from domain.errors import ServiceUnavailable
 
+from . import CREATE_ONLY
+
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound"})
 _BUCKET_TAKEN_CODES = frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"})
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
@@ -89,11 +91,12 @@ class S3ObjectStorage:
         return self._bucket
 
     async def presign_upload(self, key: str, content_type: str, size_bytes: int, expires_in: int) -> PresignedRequest:
-        # minio presigns only `host`. Content-Type and Content-Length are signed here too, so storage refuses
-        # any other type and any body of another size than the one the quota was reserved for.
+        # minio presigns only `host`. Content-Type, Content-Length and If-None-Match are signed here too, so
+        # storage refuses any other type, any body of another size than the one the quota was reserved for,
+        # and any upload over an object already stored.
         if size_bytes < 0:
             raise ValueError("size_bytes must not be negative")
-        headers = {"Content-Type": content_type, "Content-Length": str(size_bytes)}
+        headers = {"Content-Type": content_type, "Content-Length": str(size_bytes), **CREATE_ONLY}
         now = datetime.now(UTC)
         url = presign_v4(
             method="PUT",

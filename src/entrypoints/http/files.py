@@ -62,7 +62,8 @@ class FileController(Controller):
         """Step 1 of the upload flow. Reserves `size_bytes` of the user's quota and answers a presigned request.
 
         Step 2: send the file straight to storage with exactly the returned `method`, `upload_url` and every header
-        in `headers` (the bytes never pass through the API), before `expires_at`.
+        in `headers` (the bytes never pass through the API), before `expires_at`. The URL stores one file: storage
+        refuses (412) to replace a file already stored, so a retry after an upload that did arrive goes on to step 3.
 
         Step 3: confirm it (`POST /api/v1/files/upload-confirm`, or create the score with `POST /api/v1/scores`,
         which confirms it) or cancel it (`POST /api/v1/files/upload-cancel`). An unconfirmed reservation expires

@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get, put
 from litestar.response import File, Stream
 from litestar.response.file import create_etag_for_file
 
-from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectTooLarge, SignatureError
+from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectExists, ObjectTooLarge, SignatureError
 from entrypoints.http.errors import error_response
 
 _BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -84,9 +84,14 @@ class LocalStorageController(Controller):
         if declared and declared.isdigit() and int(declared) > limit:
             return error_response(413, "file_too_large", f"This URL accepts at most {limit} bytes.")
         try:
-            size = await storage.write_stream(grant.key, request.stream(), limit)
+            size = await storage.write_stream(grant.key, request.stream(), limit, replace=False)
         except ObjectTooLarge as error:
             return error_response(413, "file_too_large", str(error))
+        except ObjectExists:
+            # What S3 answers to `If-None-Match: *` over a stored object.
+            return error_response(
+                412, "precondition_failed", "A file is already stored for this upload; an upload URL stores one file."
+            )
         return Response({"key": grant.key, "size_bytes": size}, status_code=200)
 
     @get("/{key:path}")

@@ -199,9 +199,9 @@ UPLOAD_TICKET: list[Example] = [
             "upload_id": _UPLOAD_ID,
             "upload_url": f"https://storage.example.com/scoremate/{_KEY}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
             "&X-Amz-Credential=scoremate%2F20250301%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20250301T101500Z"
-            "&X-Amz-Expires=300&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost&X-Amz-Signature=5d1f...",
+            "&X-Amz-Expires=300&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match&X-Amz-Signature=5d1f...",
             "method": "PUT",
-            "headers": {"Content-Type": "application/pdf", "Content-Length": "199199"},
+            "headers": {"Content-Type": "application/pdf", "Content-Length": "199199", "If-None-Match": "*"},
             "s3_key": _KEY,
             "expires_in": 300,
             "expires_at": "2025-03-01T10:20:00Z",

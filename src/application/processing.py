@@ -62,7 +62,7 @@ class ThumbnailWriter:
         try:
             jpeg = await self._renderer.render_thumbnail(path, page)
         except PdfError as error:
-            await self._updater.apply(score.id, _fail_with(error))
+            await self._updater.apply(score.id, _fail_with(error, page))
             return
         except ValueError:
             # The page was asked for before the page count was known and does not exist: nothing to render,
@@ -113,7 +113,7 @@ class ThumbnailWriter:
         stored: list[int] = []
         for page, result in sorted(results.items()):
             if isinstance(result, PdfError):
-                await self._updater.apply(score.id, _fail_with(result))
+                await self._updater.apply(score.id, _fail_with(result, page))
             elif isinstance(result, Exception):
                 raise result
             else:
@@ -134,8 +134,8 @@ def _record_pages(pages: list[int]) -> Callable[[Score, datetime], None]:
     return change
 
 
-def _fail_with(error: PdfError) -> Callable[[Score, datetime], None]:
-    return lambda score, now: score.fail_with(error, now)
+def _fail_with(error: PdfError, page: int | None = None) -> Callable[[Score, datetime], None]:
+    return lambda score, now: score.fail_with(error, now, page)
 
 
 class ProcessScore:

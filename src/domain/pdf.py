@@ -23,6 +23,11 @@ class PdfErrorKind(StrEnum):
     def sentence(self) -> str:
         return _SENTENCES[self]
 
+    def sentence_about(self, page: int | None) -> str:
+        """The sentence, naming the page when a render error is about a known one."""
+        template = _PAGE_SENTENCES.get(self)
+        return template.format(page=page) if template and page is not None else self.sentence
+
     @property
     def fails_document(self) -> bool:
         """Document failures make the score `failed`; render failures only cost a thumbnail."""
@@ -36,7 +41,12 @@ _SENTENCES = {
     PdfErrorKind.ENCRYPTED: "The PDF is protected by a password.",
     PdfErrorKind.NO_PAGES: "The PDF has no pages.",
     PdfErrorKind.RENDER_TIMEOUT: "The page took too long to render, so no thumbnail was made.",
-    PdfErrorKind.RENDER_LIMIT: "The page is too large to render, so no thumbnail was made.",
+    PdfErrorKind.RENDER_LIMIT: "The page is too large or too complex to render, so no thumbnail was made.",
+}
+
+_PAGE_SENTENCES = {
+    PdfErrorKind.RENDER_TIMEOUT: "Page {page} took too long to render, so it has no thumbnail.",
+    PdfErrorKind.RENDER_LIMIT: "Page {page} is too large or too complex to render, so it has no thumbnail.",
 }
 
 

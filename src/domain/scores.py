@@ -131,12 +131,13 @@ class Score:
         self.processing_status = ProcessingStatus.FAILED
         self.note_problem(code, sentence, now)
 
-    def fail_with(self, error: PdfError, now: datetime) -> None:
-        """A document error fails the score; a render error leaves it ready and explains the missing thumbnail."""
+    def fail_with(self, error: PdfError, now: datetime, page: int | None = None) -> None:
+        """A document error fails the score; a render error of `page` leaves it ready and says which thumbnail is
+        missing and why."""
         if error.kind.fails_document:
             self.fail(error.kind, error.kind.sentence, now)
         else:
-            self.note_problem(error.kind, error.kind.sentence, now)
+            self.note_problem(error.kind, error.kind.sentence_about(page), now)
 
     def note_problem(self, code: str, sentence: str, now: datetime) -> None:
         """Something the musician should know: `code` for programs, `sentence` for people."""

@@ -187,7 +187,7 @@ async def test_a_bomb_that_times_out_leaves_the_worker_serving_the_next_score(st
         bombed = await user.wait_for_score(bomb["id"], processing_error_code="render_timeout")
         # The page count and metadata survive; only the cover is missing, and it says why.
         assert (bombed["processing_status"], bombed["page_count"], bombed["thumbnail_ready"]) == ("ready", 1, False)
-        assert bombed["processing_error"] == "The page took too long to render, so no thumbnail was made."
+        assert bombed["processing_error"] == "Page 1 took too long to render, so it has no thumbnail."
 
         after = await user.create_score(ODE, title="Next")
         served = await user.wait_for_score(after["id"], thumbnail_ready=True)

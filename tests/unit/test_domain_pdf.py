@@ -81,6 +81,16 @@ def test_every_kind_has_a_readable_sentence() -> None:
     assert "password" in PdfErrorKind.ENCRYPTED.sentence
 
 
+def test_a_render_error_names_its_page_when_it_is_known() -> None:
+    assert PdfErrorKind.RENDER_TIMEOUT.sentence_about(12) == "Page 12 took too long to render, so it has no thumbnail."
+    assert (
+        PdfErrorKind.RENDER_LIMIT.sentence_about(3)
+        == "Page 3 is too large or too complex to render, so it has no thumbnail."
+    )
+    assert PdfErrorKind.RENDER_LIMIT.sentence_about(None) == PdfErrorKind.RENDER_LIMIT.sentence
+    assert PdfErrorKind.ENCRYPTED.sentence_about(3) == PdfErrorKind.ENCRYPTED.sentence
+
+
 def test_a_pdf_error_message_is_its_detail_or_its_sentence() -> None:
     assert str(PdfError(PdfErrorKind.EMPTY)) == PdfErrorKind.EMPTY.sentence
     error = PdfError(PdfErrorKind.CORRUPT, "xref broken")

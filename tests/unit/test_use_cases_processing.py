@@ -105,7 +105,7 @@ async def test_a_cover_that_cannot_be_rendered_leaves_the_score_ready(world: Wor
     assert done.processing_status is ProcessingStatus.READY
     assert done.page_count == 7 and done.composer == "Beethoven"
     assert not done.thumbnail_ready
-    assert done.processing_error == kind.sentence
+    assert done.processing_error == kind.sentence_about(1)
     assert cover_key(done) not in world.storage.objects
 
 
@@ -204,7 +204,7 @@ async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
     await world.generate_thumbnail(score.id, 2)
     done = world.stored_score(score.id)
     assert not done.thumbnail_ready
-    assert done.processing_error == PdfErrorKind.RENDER_LIMIT.sentence
+    assert done.processing_error == "Page 2 is too large or too complex to render, so it has no thumbnail."
 
 
 async def test_generate_thumbnail_for_a_missing_or_vanishing_score(world: World) -> None:
@@ -336,7 +336,7 @@ async def test_a_page_that_cannot_be_rendered_is_noted_and_the_others_kept(world
     done = world.stored_score(score.id)
     assert done.thumbnail_pages == [1, 3, 4]
     assert done.processing_status is ProcessingStatus.READY
-    assert done.processing_error == PdfErrorKind.RENDER_TIMEOUT.sentence
+    assert done.processing_error == "Page 2 took too long to render, so it has no thumbnail."
     assert page_key(score, 2) not in world.storage.objects
 
 

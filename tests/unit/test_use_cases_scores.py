@@ -461,7 +461,7 @@ async def test_a_ready_score_whose_cover_failed_says_it_will_not_come_by_waiting
     assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
     with pytest.raises(NotReady) as error:
         await world.get_download_url(user.id, score.id, "thumbnail", None)
-    assert str(error.value) == f"The cover thumbnail cannot be made: {kind.sentence}"
+    assert str(error.value) == f"The cover thumbnail cannot be made: {kind.sentence_about(1)}"
 
 
 async def test_page_thumbnails_need_a_page_in_range_that_was_rendered(world: World) -> None:

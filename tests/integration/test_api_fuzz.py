@@ -191,7 +191,7 @@ def test_the_upload_flow_has_examples(openapi: dict[str, Any]) -> None:
     assert upload_url["requestBody"]["content"]["application/json"]["schema"]["examples"]
     ticket = upload_url["responses"]["201"]["content"]["application/json"]["examples"]["s3"]["value"]
     assert ticket["method"] == "PUT"
-    assert ticket["headers"] == {"Content-Type": "application/pdf", "Content-Length": "199199"}
+    assert ticket["headers"] == {"Content-Type": "application/pdf", "Content-Length": "199199", "If-None-Match": "*"}
     confirm = openapi["paths"][f"{API}/files/upload-confirm"]["post"]
     assert confirm["requestBody"]["content"]["application/json"]["schema"]["examples"]
     assert confirm["responses"]["200"]["content"]["application/json"]["examples"]["confirmed"]["value"]["status"] == (

@@ -100,6 +100,7 @@ class Settings:
     worker_concurrency: int = 8
     redis_key_prefix: str = "scoremate:"
     metrics_port: int = 0
+    metrics_token: str = ""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -92,3 +93,19 @@ async def test_metrics_count_requests_tasks_and_reservations(server: Server) -> 
     assert 'scoremate_quota_reservations_total{result="granted"}' in body
     assert "scoremate_requests_total" in body
     assert 'path="/api/v1/scores/{score_id}"' in body  # grouped by route, not by id
+
+
+async def test_metrics_need_the_metrics_token_once_one_is_set(tmp_path: Path) -> None:
+    token = "scrape-" + "x" * 40
+    with serve(tmp_path, metrics_token=token) as guarded:
+        async with httpx.AsyncClient(base_url=guarded.base_url) as client:
+            anonymous = await client.get("/metrics")
+            wrong = await client.get("/metrics", headers={"Authorization": "Bearer scrape-wrong"})
+            scraper = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            health = await client.get("/health")
+    for refused in (anonymous, wrong):
+        assert (refused.status_code, refused.json()["code"]) == (401, "not_authenticated")
+    assert scraper.status_code == 200
+    assert "scoremate_requests_total" in scraper.text
+    assert health.status_code == 200
+    assert token not in guarded.process.log_path.read_text()

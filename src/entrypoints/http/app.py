@@ -21,7 +21,7 @@ from adapters.sqlalchemy.migrate import migrate
 from application.maintenance import ReconcileQuota, SweepStuckScores
 from application.ports import PdfRenderer
 from entrypoints.http.accounts import AccountController
-from entrypoints.http.auth import HttpProvider, authenticate_first
+from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
 from entrypoints.http.dashboard import DashboardController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, read_json_body
 from entrypoints.http.files import FileController
@@ -40,10 +40,11 @@ logger = logging.getLogger(__name__)
 
 
 class MetricsController(PrometheusController):
-    """Prometheus scrapes `GET /metrics` (no token: keep it on the internal network)."""
+    """Prometheus scrapes `GET /metrics`, with `Authorization: Bearer <SCOREMATE_METRICS_TOKEN>` when that is set."""
 
     path = "/metrics"
     include_in_schema = False
+    guards = [scraper_only]
 
 
 API_PREFIX = "/api/v1"

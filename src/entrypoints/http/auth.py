@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from dishka import Provider, Scope, provide
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
 
 from application.accounts import Authenticate
+from domain.errors import NotAuthenticated
 from entrypoints.http.openapi import PUBLIC
+from entrypoints.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -38,3 +43,11 @@ async def authenticate_first(request: Request[Any, Any, Any]) -> None:
         return
     authenticate = await request.state.dishka_container.get(Authenticate)
     authenticate(request.headers.get("authorization"))
+
+
+async def scraper_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guards /metrics: when SCOREMATE_METRICS_TOKEN is set, only callers sending it as their bearer token."""
+    token = (await connection.state.dishka_container.get(Settings)).metrics_token
+    sent = connection.headers.get("authorization", "")
+    if token and not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        raise NotAuthenticated("/metrics needs the bearer token set in SCOREMATE_METRICS_TOKEN.")

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from domain.pdf import PdfErrorKind
+from entrypoints.settings import Settings
 from tests.integration.support import samples
 from tests.integration.support.api import User, corpus_file, register
 from tests.integration.support.server import CORPUS, Server, peak_rss_mb, render_processes, serve
@@ -72,10 +73,14 @@ async def test_real_scores_get_page_count_title_and_a_fitted_jpeg_cover(musician
 async def test_every_page_gets_its_own_fitted_thumbnail(musician: User, entry: dict[str, Any]) -> None:
     expected, sizes = entry["expected"], entry["facts"]["thumb_px_first_pages"]
     created = await musician.create_score(corpus_file(entry["file"]), title="All pages")
-    await musician.wait_for_score(created["id"], timeout=90)
+    processed = await musician.wait_for_score(created["id"], timeout=90)
+    if not processed["thumbnail_ready"]:  # its first page cannot be rendered in time, which the manifest allows
+        assert "thumbnail_failed_timeout" in expected.get("also_acceptable", []), processed
+        return
     accepted = await musician.post(f"/api/v1/scores/{created['id']}/generate_all_thumbnails")
     assert accepted.status_code == 202, accepted.text
-    score = await musician.wait_for_score(created["id"], timeout=120, page_thumbnails_ready=expected["page_count"])
+    thumbnails = min(expected["page_count"], Settings().max_page_thumbnails)  # a longer file stops at the cap
+    score = await musician.wait_for_score(created["id"], timeout=120, page_thumbnails_ready=thumbnails)
     assert score["processing_status"] == "ready", score
 
     for page, size in enumerate(sizes, start=1):

@@ -71,10 +71,10 @@ class PurgeUnusedUploads:
 class ClearEndedUploads:
     """Empty the storage of ended uploads once nothing can store a file for them any more.
 
-    Until its URL lapses, a cancelled, rejected, expired or deleted upload can receive a file again, and storage
-    checks the expiry only when a transfer starts: clearing waits twice the URL's lifetime (a transfer begun at
-    the last moment gets as long again) and at least the reservation's time (by then any upload that counts
-    was confirmed); then one deletion of the upload's prefix is final.
+    Until its URL lapses, a cancelled, rejected, expired or deleted upload can receive a file again, outside the
+    quota, and storage checks the expiry only when a transfer starts: clearing waits twice the URL's lifetime
+    from the upload's creation (a transfer begun at the last moment gets as long again); then one deletion of
+    the upload's prefix is final.
     Uploads are read, cleared and marked in separate steps, so no transaction waits for storage; a failed
     deletion is tried again by the next run.
     """
@@ -86,8 +86,7 @@ class ClearEndedUploads:
         self._policy = policy
 
     async def __call__(self) -> int:
-        settle = max(2 * self._policy.presign_expiry_seconds, self._policy.reservation_ttl_seconds)
-        created_before = self._clock.now() - timedelta(seconds=settle)
+        created_before = self._clock.now() - timedelta(seconds=2 * self._policy.presign_expiry_seconds)
         async with self._uow as uow:
             due = list(await uow.uploads.list_to_clear(created_before, self._policy.maintenance_batch_size))
         cleared = [upload for upload in due if await self._clear(upload)]

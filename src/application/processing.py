@@ -139,7 +139,8 @@ def _fail_with(error: PdfError, page: int | None = None) -> Callable[[Score, dat
 
 
 class ProcessScore:
-    """Read the PDF's page count and metadata (prefilling empty details), then render the cover.
+    """Read the PDF's page count and metadata (prefilling empty details), then render the cover from page 1
+    unless the score has one.
 
     A document that cannot be read makes the score `failed` with a sentence saying why; a cover that
     cannot be rendered leaves it `ready` with the reason in `processing_error`.
@@ -165,7 +166,8 @@ class ProcessScore:
                 return
             score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now, finished=False))
             if score is not None:
-                await self._thumbnails.cover(score, path, 1)
+                if not score.thumbnail_ready:  # a cover made before, maybe from a page the musician chose, stays
+                    await self._thumbnails.cover(score, path, 1)
                 await self._updater.apply(score_id, Score.finish_processing)
 
 

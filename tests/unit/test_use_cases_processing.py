@@ -197,6 +197,19 @@ async def test_the_cover_can_be_made_from_another_page(world: World) -> None:
     assert done.thumbnail_ready and done.processing_status is ProcessingStatus.READY
 
 
+async def test_a_cover_from_another_page_stays_when_the_info_is_read_again(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=5)
+    await world.generate_thumbnail(score.id, 3)
+    renders = len(world.renderer.rendered)
+
+    await world.process_score(score.id)
+
+    assert len(world.renderer.rendered) == renders
+    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
+
+
 async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
     user = await world.user()
     score = await world.score(user)

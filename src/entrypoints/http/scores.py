@@ -135,7 +135,8 @@ class ScoreController(Controller):
     async def refresh_info(
         self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
     ) -> TaskAccepted:
-        """Queues reading the PDF's page count and metadata again, then the cover thumbnail."""
+        """Queues reading the PDF's page count and metadata again, then the cover thumbnail if there is none (a
+        cover made from another page by `regenerate_thumbnail` stays)."""
         return TaskAccepted(await processing.refresh_info(user.id, score_id))
 
     @post(

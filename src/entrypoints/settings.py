@@ -76,7 +76,7 @@ class Settings:
     port: int = 8000
     login_failure_limit: str = "10/15min"
     upload_rate_limit: str = "60/minute"
-    register_rate_limit: str = "20/hour"
+    register_rate_limit: str = "1000/hour"
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: int = 1024 * 1024
     render_processes: int = 2

@@ -100,6 +100,8 @@ class Upload:
         self.storage_to_clear = True
 
     def ensure_available_for_score(self, now: datetime) -> None:
+        if self.status is UploadStatus.DELETED:  # its score was deleted with the file: nothing is left to use
+            raise UploadNotFound()
         if self.score_id is not None:
             raise UploadAlreadyUsed()
         self.ensure_confirmable(now)

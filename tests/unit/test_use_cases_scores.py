@@ -91,6 +91,17 @@ async def test_an_upload_makes_only_one_score(world: World) -> None:
     assert list(world.db.scores) == [first.id]
 
 
+async def test_the_upload_of_a_deleted_score_is_not_found_like_on_confirm(world: World) -> None:
+    user = await world.user()
+    upload = await world.confirmed_upload(user)
+    score = await world.create_score(user.id, upload.id, ScoreDetails(title="One"))
+    await world.delete_score(user.id, score.id)
+    with pytest.raises(UploadNotFound) as error:
+        await world.create_score(user.id, upload.id, ScoreDetails(title="Again"))
+    assert error.value.code == "upload_not_found"
+    assert list(world.db.scores) == []
+
+
 async def test_the_score_is_created_even_when_processing_cannot_be_queued(world: World) -> None:
     user = await world.user()
     upload = await world.pending_upload(user)

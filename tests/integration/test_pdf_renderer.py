@@ -328,6 +328,45 @@ async def test_a_render_timeout_kills_the_worker_and_the_next_job_works(sample_f
         assert slow_pid not in hasty.worker_pids
 
 
+async def test_a_page_tree_with_a_cycle_fails_its_pages_and_the_worker_serves_on(
+    single: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    path = sample_files(samples.page_tree_cycle)
+    info = await single.inspect(path)
+    [pid] = single.worker_pids
+
+    results = await single.render_thumbnails(path, range(1, info.page_count + 1))
+
+    assert info.page_count >= 1
+    assert all(isinstance(r, PdfError) and r.kind is PdfErrorKind.RENDER_LIMIT for r in results.values()), results
+    _assert_size(await single.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
+    assert single.worker_pids == [pid]
+
+
+async def test_a_page_tree_claiming_a_billion_pages_is_corrupt(
+    single: PymupdfRenderer, sample_files: SampleFiles
+) -> None:
+    with pytest.raises(PdfError) as raised:
+        await single.inspect(sample_files(samples.page_count_lie))
+    assert raised.value.kind is PdfErrorKind.CORRUPT
+
+
+async def test_forms_drawing_each_other_exponentially_time_out_and_the_next_job_works(
+    sample_files: SampleFiles,
+) -> None:
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=0.5) as hasty:
+        path = sample_files(samples.exponential_forms)
+        assert (await hasty.inspect(path)).page_count == 1
+        [slow_pid] = hasty.worker_pids
+
+        with pytest.raises(PdfError) as raised:
+            await hasty.render_thumbnail(path, 1)
+
+        assert raised.value.kind is PdfErrorKind.RENDER_TIMEOUT
+        await _wait_until_gone(slow_pid)
+        _assert_size(await hasty.render_thumbnail(sample_files(samples.ode), 1), [283, 400])
+
+
 async def test_a_page_timing_out_among_others_fails_alone(tmp_path: Path, sample_files: SampleFiles) -> None:
     # Twelve pages make jobs of four for one worker: the slow page is second in the first job.
     document = pymupdf.open()

@@ -140,6 +140,58 @@ def huge_indexed_image() -> bytes:
     return _image_page(12000, 12000, b"[/Indexed /DeviceRGB 1 <000000FFFFFF>]")
 
 
+def page_tree_cycle() -> bytes:
+    """A page tree whose root lists itself among its kids, beside one real page."""
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+            _stream(b"0 0 0 rg 50 50 100 100 re f"),
+        ]
+    )
+
+
+def page_count_lie() -> bytes:
+    """One page in a tree that claims a billion."""
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+            _stream(b"0 0 0 rg 50 50 100 100 re f"),
+        ]
+    )
+
+
+def exponential_forms(depth: int = 60) -> bytes:
+    """A few kilobytes that draw a square 2**60 times: each form XObject draws the next one twice."""
+    forms = []
+    for level in range(depth):
+        number = 5 + level
+        if level + 1 < depth:
+            body, resources = b"/F Do /F Do", b"<< /XObject << /F %d 0 R >> >>" % (number + 1)
+        else:
+            body, resources = b"0 0 1 1 re f", b"<< >>"
+        forms.append(
+            _stream(b"q " + body + b" Q", b"/Type /XObject /Subtype /Form /BBox [0 0 600 900] /Resources " + resources)
+        )
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /F 5 0 R >> >> "
+            b"/Contents 4 0 R >>",
+            _stream(b"/F Do"),
+            *forms,
+        ]
+    )
+
+
+def _stream(data: bytes, dictionary: bytes = b"") -> bytes:
+    return b"<< %s /Length %d >>\nstream\n%s\nendstream" % (dictionary, len(data), data)
+
+
 def _image_page(width: int, height: int, colorspace: bytes) -> bytes:
     compressor = zlib.compressobj(9)
     row_block = bytes(width * 256)

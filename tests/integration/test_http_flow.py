@@ -548,6 +548,27 @@ async def test_unknown_routes_ids_and_methods_answer_in_the_error_format(alice: 
         assert response.json()["code"]
 
 
+async def test_an_idle_connection_stays_open_longer_than_client_pools_keep_theirs(server: Server) -> None:
+    """httpx keeps an idle connection 5 s: were the server to close it first, reusing it could fail a request."""
+    host, port = urlsplit(server.base_url).hostname, urlsplit(server.base_url).port
+    reader, writer = await asyncio.open_connection(host, port)
+
+    async def health() -> bytes:
+        writer.write(f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = next(int(line[15:]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:"))
+        await reader.readexactly(length)
+        return head
+
+    try:
+        assert (await health()).startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(6)
+        assert (await health()).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+
+
 async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health")).json() == {"status": "ok"}
     ready = await client.get("/health/ready")

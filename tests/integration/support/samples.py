@@ -142,22 +142,20 @@ def huge_indexed_image() -> bytes:
 
 def page_tree_cycle() -> bytes:
     """A page tree whose root lists itself among its kids, beside one real page."""
-    return _pdf(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-            _stream(b"0 0 0 rg 50 50 100 100 re f"),
-        ]
-    )
+    return _one_square_page(b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>")
 
 
 def page_count_lie() -> bytes:
     """One page in a tree that claims a billion."""
+    return _one_square_page(b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>")
+
+
+def _one_square_page(page_tree: bytes) -> bytes:
+    """A PDF whose page tree (object 2) is `page_tree` and whose one page (object 3) shows a black square."""
     return _pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1000000000 >>",
+            page_tree,
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
             _stream(b"0 0 0 rg 50 50 100 100 re f"),
         ]

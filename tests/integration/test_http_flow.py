@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -636,45 +637,50 @@ async def _failed_logins_are_limited(client: httpx.AsyncClient) -> None:
     assert int(limited.headers["retry-after"]) > 0
 
 
-async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
+@asynccontextmanager
+async def _musician_with_short_urls(tmp_path: Path, url_seconds: int) -> AsyncIterator[tuple[Server, User]]:
+    """A server whose upload URLs and reservations last `url_seconds`, housekeeping every half second."""
     with serve(
-        tmp_path, presign_expiry_seconds=2, reservation_ttl_seconds=2, maintenance_interval_seconds=0.5
+        tmp_path,
+        presign_expiry_seconds=url_seconds,
+        reservation_ttl_seconds=url_seconds,
+        maintenance_interval_seconds=0.5,
     ) as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-            user = await register(http)
-            ticket = await user.request_upload(ODE)
-            cancelled = await user.post("/api/v1/files/upload-cancel", json={"upload_id": ticket["upload_id"]})
-            assert cancelled.status_code == 200
-            late = await user.send_file(ticket, ODE)  # the URL still works for a moment
-            assert late.status_code == 200
-            stored = server.data_dir / "objects" / ticket["s3_key"]
-            assert stored.exists()
-            assert await user.quota() == {
-                "limit_bytes": 1024**3,
-                "used_bytes": 0,
-                "reserved_bytes": 0,
-                "available_bytes": 1024**3,
-            }
-            await _wait_until_gone(stored)
+            yield server, await register(http)
+
+
+async def test_bytes_sent_after_a_cancel_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
+    async with _musician_with_short_urls(tmp_path, url_seconds=2) as (server, user):
+        ticket = await user.request_upload(ODE)
+        cancelled = await user.post("/api/v1/files/upload-cancel", json={"upload_id": ticket["upload_id"]})
+        assert cancelled.status_code == 200
+        late = await user.send_file(ticket, ODE)  # the URL still works for a moment
+        assert late.status_code == 200
+        stored = server.data_dir / "objects" / ticket["s3_key"]
+        assert stored.exists()
+        assert await user.quota() == {
+            "limit_bytes": 1024**3,
+            "used_bytes": 0,
+            "reserved_bytes": 0,
+            "available_bytes": 1024**3,
+        }
+        await _wait_until_gone(stored)
 
 
 async def test_bytes_sent_after_the_score_was_deleted_are_deleted_once_the_url_expires(tmp_path: Path) -> None:
-    with serve(
-        tmp_path, presign_expiry_seconds=4, reservation_ttl_seconds=4, maintenance_interval_seconds=0.5
-    ) as server:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
-            user = await register(http)
-            ticket = await user.upload(ODE)
-            created = await user.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Ode"})
-            assert created.status_code == 201
-            assert (await user.delete(f"/api/v1/scores/{created.json()['id']}")).status_code == 204
-            stored = server.data_dir / "objects" / ticket["s3_key"]
-            await _wait_until_gone(stored)
-            late = await user.send_file(ticket, ODE)  # the URL outlives the score
-            assert late.status_code == 200
-            assert stored.exists()
-            assert (await user.quota())["used_bytes"] == 0
-            await _wait_until_gone(stored)
+    async with _musician_with_short_urls(tmp_path, url_seconds=4) as (server, user):
+        ticket = await user.upload(ODE)
+        created = await user.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Ode"})
+        assert created.status_code == 201
+        assert (await user.delete(f"/api/v1/scores/{created.json()['id']}")).status_code == 204
+        stored = server.data_dir / "objects" / ticket["s3_key"]
+        await _wait_until_gone(stored)
+        late = await user.send_file(ticket, ODE)  # the URL outlives the score
+        assert late.status_code == 200
+        assert stored.exists()
+        assert (await user.quota())["used_bytes"] == 0
+        await _wait_until_gone(stored)
 
 
 async def _wait_until_gone(stored: Path) -> None:

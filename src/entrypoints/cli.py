@@ -9,7 +9,7 @@ import shutil
 import sys
 
 from entrypoints.observability import configure_logging
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,15 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
-    settings = Settings.from_env(**overrides)
+    try:
+        settings = Settings.from_env(**overrides)
+    except SettingsError as error:
+        print(f"scoremate: configuration error: {error}", file=sys.stderr)
+        return 2
     configure_logging(settings)
 
     if args.command == "serve":
         return _serve(settings, args.workers)
     if args.command == "migrate":
-        from adapters.sqlalchemy.migrate import migrate
+        from adapters.sqlalchemy.migrate import head_revision, migrate
 
         asyncio.run(migrate(settings.effective_database_url))
+        print(f"The database is migrated to revision {head_revision()}.")
         return 0
     if not settings.redis_url:
         print(

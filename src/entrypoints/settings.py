@@ -153,8 +153,8 @@ class Settings:
         values.update(environ if environ is not None else os.environ)
         kwargs: dict[str, Any] = {}
         for spec in fields(cls):
-            raw = values.get(PREFIX + spec.name.upper())
-            if raw is None:
+            raw = values.get(PREFIX + spec.name.upper(), "").strip()
+            if not raw:  # empty is unset, as `VAR: ${VAR:-}` in compose passes it on
                 continue
             kwargs[spec.name] = _convert(spec.name, spec.type, raw)
         kwargs.update(overrides)
@@ -165,6 +165,10 @@ class Settings:
     def validate(self) -> None:
         if self.storage not in ("local", "s3"):
             raise SettingsError("SCOREMATE_STORAGE must be 'local' or 's3'")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("SCOREMATE_LOG_FORMAT must be 'text' or 'json'")
+        if self.log_level.upper() not in _LOG_LEVELS:
+            raise SettingsError(f"SCOREMATE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
         self.upload_rate_rule  # noqa: B018
         self.register_rule  # noqa: B018
@@ -180,6 +184,8 @@ class Settings:
             raise SettingsError("SCOREMATE_RENDER_MEMORY_LIMIT_BYTES must be 0 (no limit) or more")
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _POSITIVE = (
     "default_quota_bytes",
     "max_upload_bytes",
@@ -198,7 +204,9 @@ def _convert(name: str, annotation: Any, raw: str) -> Any:
     kind = str(annotation)
     try:
         if "bool" in kind:
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
+            if raw.lower() not in _TRUE | _FALSE:
+                raise ValueError(f"not one of {', '.join(sorted(_TRUE | _FALSE))}: {raw!r}")
+            return raw.lower() in _TRUE
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("float"):
@@ -209,17 +217,26 @@ def _convert(name: str, annotation: Any, raw: str) -> Any:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
     except ValueError as error:
         raise SettingsError(f"SCOREMATE_{name.upper()}: {error}") from error
-    return raw or (None if "None" in kind else raw)
+    if "Literal" in kind:
+        return raw.lower()
+    return raw
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
+    return parse_env_file(path.read_text()) if path.is_file() else {}
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """`KEY=value` lines as docker compose and python-dotenv read them: `export` allowed, quotes removed,
+    and outside quotes ` #` starts a comment."""
     values = {}
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+        quoted = re.match(r"""^\s*(['"])(.*?)\1""", value)
+        values[key.strip().removeprefix("export ").strip()] = (
+            quoted.group(2) if quoted else re.split(r"\s+#", value, maxsplit=1)[0].strip()
+        )
     return values

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from application.ports import RateRule
-from entrypoints.settings import Settings, SettingsError, parse_rate
+from entrypoints.cli import main
+from entrypoints.settings import Settings, SettingsError, parse_env_file, parse_rate
 
 
 def from_env(**variables: str) -> Settings:
@@ -71,6 +72,9 @@ def test_overrides_win_over_the_environment() -> None:
         ({"max_upload_bytes": "many"}, "SCOREMATE_MAX_UPLOAD_BYTES"),
         ({"storage": "ftp"}, "SCOREMATE_STORAGE"),
         ({"jwt_secret": "short"}, "SCOREMATE_JWT_SECRET"),
+        ({"s3_secure": "ture"}, "SCOREMATE_S3_SECURE"),
+        ({"log_format": "yaml"}, "SCOREMATE_LOG_FORMAT"),
+        ({"log_level": "verbose"}, "SCOREMATE_LOG_LEVEL"),
     ],
 )
 def test_a_value_that_makes_no_sense_is_refused_by_name(variables: dict[str, str], named: str) -> None:
@@ -95,3 +99,42 @@ def test_a_rate_that_cannot_be_read_is_refused_at_start() -> None:
 )
 def test_rates_read_as_count_per_window(text: str, rule: RateRule) -> None:
     assert parse_rate(text) == rule
+
+
+def test_an_empty_value_is_unset_and_keeps_the_default() -> None:
+    settings = from_env(metrics_port="", render_processes=" ", s3_bucket="", s3_secure="")
+    assert settings.metrics_port == 0
+    assert settings.render_processes == 2
+    assert settings.s3_bucket == "scoremate"
+    assert settings.s3_secure is False
+
+
+def test_choices_are_read_whatever_their_case() -> None:
+    settings = from_env(log_format="JSON", storage="S3", s3_secure="False", log_level="debug")
+    assert (settings.log_format, settings.storage, settings.s3_secure) == ("json", "s3", False)
+
+
+def test_an_env_file_reads_as_docker_compose_reads_it() -> None:
+    text = """
+# the API's settings
+export SCOREMATE_RENDER_PROCESSES=4   # one per core
+SCOREMATE_S3_BUCKET = 'scores # not a comment'
+SCOREMATE_JWT_SECRET="a#b"  # quoted: the hash stays
+SCOREMATE_PUBLIC_BASE_URL=https://scores.example.org/#top
+not a setting
+"""
+    assert parse_env_file(text) == {
+        "SCOREMATE_RENDER_PROCESSES": "4",
+        "SCOREMATE_S3_BUCKET": "scores # not a comment",
+        "SCOREMATE_JWT_SECRET": "a#b",
+        "SCOREMATE_PUBLIC_BASE_URL": "https://scores.example.org/#top",
+    }
+
+
+def test_the_command_line_names_a_bad_setting_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCOREMATE_STORAGE", "ftp")
+    assert main(["migrate"]) == 2
+    error = capsys.readouterr().err
+    assert error == "scoremate: configuration error: SCOREMATE_STORAGE must be 'local' or 's3'\n"

@@ -17,7 +17,14 @@ from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import Engine
 
 from adapters.sqlalchemy import create_engine
-from adapters.sqlalchemy.migrate import alembic_config, downgrade, migrate
+from adapters.sqlalchemy.migrate import (
+    SchemaNotMigrated,
+    alembic_config,
+    downgrade,
+    ensure_schema_migrated,
+    head_revision,
+    migrate,
+)
 from adapters.sqlalchemy.models import Base
 
 KEPT_USER = {
@@ -65,6 +72,36 @@ async def test_migrate_builds_the_schema_of_the_models(database_url: str) -> Non
     assert tables == TABLES
     assert revision == head
     assert differences == []
+
+
+async def _check_schema(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await ensure_schema_migrated(connection)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_schema_check_refuses_a_database_behind_this_code(database_url: str) -> None:
+    with pytest.raises(SchemaNotMigrated, match="revision None"):
+        await _check_schema(database_url)
+    await migrate(database_url, "0006")
+    with pytest.raises(SchemaNotMigrated, match=f"revision 0006, this code needs {head_revision()}"):
+        await _check_schema(database_url)
+    await migrate(database_url)
+    await _check_schema(database_url)
+
+
+async def test_the_schema_check_accepts_a_migration_of_the_next_release(database_url: str) -> None:
+    await migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("UPDATE alembic_version SET version_num = 'next_release'"))
+    finally:
+        await engine.dispose()
+    await _check_schema(database_url)
 
 
 async def test_migrate_twice_changes_nothing(database_url: str, executed: list[str]) -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from tests.integration.support import samples
 from tests.integration.support.api import User, register
+from tests.integration.support.backends import migrate_with_cli, postgres_database
 from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.integration.support.seaweed import S3ServerInfo
 from tests.integration.support.server import free_port, render_processes
@@ -311,6 +312,18 @@ async def test_readiness_names_what_failed(stack: Stack, tmp_path: Path) -> None
     assert checks["storage"] == "ok"
     assert checks["quota"].startswith("error")
     assert checks["queue"].startswith("error")
+
+
+async def test_readiness_fails_until_the_database_is_migrated(stack: Stack) -> None:
+    async with postgres_database("unmigrated") as (_, url):
+        base_url = stack.api(database_url=url)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            unmigrated = await client.get("/health/ready")
+            await migrate_with_cli({**stack.env, "SCOREMATE_DATABASE_URL": url})
+            migrated = await client.get("/health/ready")
+    assert unmigrated.status_code == 503
+    assert unmigrated.json()["checks"]["database"] == "error: SchemaNotMigrated"
+    assert migrated.status_code == 200, migrated.json()
 
 
 async def test_failed_logins_are_limited_across_api_processes(stack: Stack) -> None:

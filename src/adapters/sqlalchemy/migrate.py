@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sqlalchemy.engine import create_engine
 
@@ -38,6 +41,34 @@ async def downgrade(url: str, revision: str) -> None:
 async def autogenerate(url: str, message: str, rev_id: str) -> None:
     """Write a revision for the difference between the models and a scratch database at `url` migrated to head."""
     await _run(url, lambda config: command.revision(config, message=message, autogenerate=True, rev_id=rev_id))
+
+
+class SchemaNotMigrated(Exception):
+    """The database is behind the schema this code needs (or empty): `scoremate migrate` has not run."""
+
+
+async def ensure_schema_migrated(connection: AsyncConnection) -> None:
+    """SchemaNotMigrated when the database's revision is missing or older than this code's newest.
+
+    A revision this code does not know is newer: a migration for the next release may already have run.
+    """
+    revision = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    head, known = _revisions()
+    if revision is None or (revision != head and revision in known):
+        raise SchemaNotMigrated(f"the database is at revision {revision}, this code needs {head}")
+
+
+def head_revision() -> str:
+    """The newest revision of the packaged migrations."""
+    return _revisions()[0]
+
+
+@functools.cache
+def _revisions() -> tuple[str, frozenset[str]]:
+    script = ScriptDirectory.from_config(alembic_config(""))
+    head = script.get_current_head()
+    assert head is not None, "the packaged migrations have one head"
+    return head, frozenset(revision.revision for revision in script.walk_revisions())
 
 
 def create_migration_engine(url: str) -> AsyncEngine:

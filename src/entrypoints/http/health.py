@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.migrate import ensure_schema_migrated
 from application.ports import ObjectStorage, QuotaLedger, TaskQueue
 from entrypoints.http.openapi import PublicOperation
 from entrypoints.http.schemas import HealthBody
@@ -60,12 +60,12 @@ class HealthController(Controller):
         ledger: FromDishka[QuotaLedger],
         queue: FromDishka[TaskQueue],
     ) -> Response[HealthBody]:
-        """200 when the database, storage, the quota ledger and the task queue all answer within 3 s, else 503;
-        `checks` says `ok` or the error of each."""
+        """200 when the database (migrated to this version's schema), storage, the quota ledger and the task
+        queue all answer within 3 s, else 503; `checks` says `ok` or the error of each."""
 
         async def database() -> None:
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                await ensure_schema_migrated(connection)
 
         names = ("database", "storage", "quota", "queue")
         results = await asyncio.gather(*(_probe(c) for c in (database, storage.check, ledger.check, queue.check)))

@@ -49,6 +49,7 @@ async def migrate_with_cli(env: dict[str, str]) -> None:
         check=False,
     )
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert "migrated to revision" in migrated.stdout
 
 
 @asynccontextmanager

@@ -15,6 +15,12 @@ from entrypoints.settings import PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
+SECRETS = {
+    "SCOREMATE_JWT_SECRET": "a-long-random-secret",
+    "POSTGRES_PASSWORD": "postgres-password",
+    "MINIO_ROOT_PASSWORD": "minio-password",
+    "SCOREMATE_METRICS_TOKEN": "metrics-token",
+}
 
 
 def _compose(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -30,18 +36,28 @@ def _compose(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_compose_file_is_valid() -> None:
-    result = _compose("config", "-q", SCOREMATE_JWT_SECRET="a-long-random-secret")
+    result = _compose("config", "-q", **SECRETS)
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_start_without_a_jwt_secret() -> None:
-    result = _compose("config", "-q")
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_refuses_to_start_without_each_secret(secret: str) -> None:
+    result = _compose("config", "-q", **{name: value for name, value in SECRETS.items() if name != secret})
     assert result.returncode != 0
-    assert "SCOREMATE_JWT_SECRET" in result.stderr
+    assert secret in result.stderr
+
+
+def test_compose_passes_the_secrets_and_optional_settings_on() -> None:
+    result = _compose("config", **SECRETS, SCOREMATE_TRUSTED_PROXIES="10.0.0.7", API_PROCESSES="4")
+    assert result.returncode == 0, result.stderr
+    for value in (*SECRETS.values(), "10.0.0.7"):
+        assert value in result.stdout
+    assert "- --workers\n    - '4'" in result.stdout
+    assert "127.0.0.1:9001:9001" in result.stdout
 
 
 def test_compose_runs_the_whole_production_stack() -> None:
-    result = _compose("config", "--services", SCOREMATE_JWT_SECRET="x")
+    result = _compose("config", "--services", **SECRETS)
     assert set(result.stdout.split()) == {
         "postgres",
         "redis",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -48,6 +48,19 @@ class ScoreUpdater:
             await uow.commit()
             return score
 
+    async def record_cover(self, score_id: UUID, page: int, store: Callable[[], Awaitable[None]]) -> None:
+        """`store` the cover made of `page` and record it, unless the score is gone or another page was chosen
+        since (that choice's own task makes the cover). The score stays locked throughout, so covers rendered
+        at the same time cannot overwrite each other out of order: the last choice wins."""
+        async with self._uow as uow:
+            score = await uow.scores.get(score_id, for_update=True)
+            if score is None or score.cover_page != page:
+                return
+            await store()
+            score.record_cover_thumbnail(self._clock.now())
+            await uow.scores.save(score)
+            await uow.commit()
+
 
 class ThumbnailWriter:
     """Renders a page, stores the JPEG and records it; a render failure is recorded, not raised."""
@@ -70,9 +83,7 @@ class ThumbnailWriter:
             logger.warning("score %s has no page %d; no cover rendered", score.id, page)
             return
         key = cover_thumbnail_key(score.user_id, score.upload_id)
-        await self._storage.put(key, jpeg, JPEG)
-        if await self._updater.apply(score.id, Score.record_cover_thumbnail) is None:
-            await self._storage.delete(key)
+        await self._updater.record_cover(score.id, page, lambda: self._storage.put(key, jpeg, JPEG))
 
     async def pages(self, score: Score, path: Path, pages: Sequence[int], time_limit_seconds: float) -> bool:
         """Renders batch after batch, the next while the current one is stored, so storing never idles the renderer.
@@ -139,8 +150,8 @@ def _fail_with(error: PdfError, page: int | None = None) -> Callable[[Score, dat
 
 
 class ProcessScore:
-    """Read the PDF's page count and metadata (prefilling empty details), then render the cover from page 1
-    unless the score has one.
+    """Read the PDF's page count and metadata (prefilling empty details), then render the cover (page 1 unless
+    the musician chose another) if the score has none.
 
     A document that cannot be read makes the score `failed` with a sentence saying why; a cover that
     cannot be rendered leaves it `ready` with the reason in `processing_error`.
@@ -166,13 +177,13 @@ class ProcessScore:
                 return
             score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now, finished=False))
             if score is not None:
-                if not score.thumbnail_ready:  # a cover made before, maybe from a page the musician chose, stays
-                    await self._thumbnails.cover(score, path, 1)
+                if not score.thumbnail_ready:  # a cover made before, maybe of a page the musician chose, stays
+                    await self._thumbnails.cover(score, path, score.cover_page)
                 await self._updater.apply(score_id, Score.finish_processing)
 
 
 class GenerateThumbnail:
-    """Render the cover thumbnail from the given page."""
+    """Render the cover thumbnail from the given page, unless another page has been chosen since."""
 
     def __init__(self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter) -> None:
         self._updater = updater

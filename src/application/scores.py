@@ -162,8 +162,12 @@ class RequestProcessing:
         return await self._queue.process_score(score_id)
 
     async def regenerate_thumbnail(self, user_id: UUID, score_id: UUID, page: int) -> str:
-        score = await self._score(user_id, score_id)
-        score.ensure_page_exists(page)
+        """Record the choice before queuing: a cover task for another page, still running, then leaves it alone."""
+        async with self._uow as uow:
+            score = await owned_score(uow, user_id, score_id, for_update=True)
+            score.choose_cover(page)
+            await uow.scores.save(score)
+            await uow.commit()
         return await self._queue.generate_thumbnail(score_id, page)
 
     async def generate_all_thumbnails(self, user_id: UUID, score_id: UUID) -> str:

@@ -74,6 +74,7 @@ class Score:
     processing_started_at: datetime | None = None
     thumbnail_ready: bool = False
     thumbnail_pages: list[int] = field(default_factory=list)
+    cover_page: int = 1  # the page the cover is made of: the musician's last choice
 
     @property
     def page_thumbnails_ready(self) -> int:
@@ -92,6 +93,8 @@ class Score:
         """
         first_reading = self.pdf_metadata is None
         self.page_count = info.page_count
+        if self.cover_page > info.page_count:  # chosen before the page count was known
+            self.cover_page = 1
         self.pdf_metadata = info.metadata
         if first_reading:
             self._prefill(info.metadata)
@@ -166,6 +169,11 @@ class Score:
         """Why page thumbnails are missing, unless the score failed: then that reason is the one to keep."""
         if self.processing_status is not ProcessingStatus.FAILED:
             self.note_problem(code, sentence, now)
+
+    def choose_cover(self, page: int) -> None:
+        """The cover is to be made of `page`; the one stored now stays until that one replaces it."""
+        self.ensure_page_exists(page)
+        self.cover_page = page
 
     def record_cover_thumbnail(self, now: datetime) -> None:
         self.thumbnail_ready = True

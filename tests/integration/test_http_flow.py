@@ -440,6 +440,23 @@ async def test_download_urls_say_when_thumbnails_are_not_ready(alice: User) -> N
     assert (unknown.status_code, unknown.json()["code"]) == (404, "score_not_found")
 
 
+async def test_a_cover_chosen_right_after_upload_is_not_replaced_by_page_1(alice: User) -> None:
+    score = await alice.create_score(samples.mixed_sizes(), title="Mixed")
+    chosen = await alice.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail", json={"page": 2})
+    assert chosen.status_code == 202
+    # Ready means the first processing has stored its cover, if it made one: from then on the cover only changes
+    # to the chosen page, and must end as that page (Letter landscape: 300x232), never page 1 (A4: 283x400).
+    await alice.wait_for_score(score["id"], thumbnail_ready=True)
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        cover = await alice.download(score["id"], "thumbnail")
+        with Image.open(io.BytesIO(cover.content)) as image:
+            if image.size == (300, 232):
+                break
+        assert asyncio.get_running_loop().time() < deadline, f"the cover is still {image.size}"
+        await asyncio.sleep(0.1)
+
+
 async def test_dashboard_counts_the_library(alice: User) -> None:
     score = await alice.create_score(ETUDE, title="Etude")
     await alice.wait_for_score(score["id"])

@@ -319,6 +319,7 @@ async def test_score_round_trip_and_save(uow_factory: UowFactory, engine: AsyncE
         stored.processing_status = ProcessingStatus.READY
         stored.thumbnail_ready = True
         stored.thumbnail_pages = [1, 3]
+        stored.choose_cover(3)
         stored.processing_error = "The page took too long to render."
         await uow.scores.save(stored)
         await uow.commit()

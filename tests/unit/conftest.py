@@ -250,6 +250,11 @@ class World:
         upload = await self.pending_upload(user, size)
         return await self.create_score(user.id, upload.id, ScoreDetails(title=title, **details))  # type: ignore[arg-type]
 
+    async def choose_cover(self, user: User, score: Score, page: int) -> None:
+        """POST regenerate_thumbnail, and its task."""
+        await self.request_processing.regenerate_thumbnail(user.id, score.id, page)
+        await self.generate_thumbnail(score.id, page)
+
     async def processed_score(
         self, user: User, pages: int = 3, metadata: PdfMetadata | None = None, title: str = "Sonata"
     ) -> Score:

@@ -359,3 +359,25 @@ def test_sort_keys_keep_hangul_syllables_whole() -> None:
     assert sort_key("한국 민요") == "한국 민요"
     assert sort_key("하") not in sort_key("한국")  # a search for one syllable does not match another
     assert len(sort_key("한" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH
+
+
+# --- cover page ----------------------------------------------------------------------------------
+
+
+def test_a_cover_page_must_exist_once_the_page_count_is_known() -> None:
+    score = make_score(page_count=4)
+    score.choose_cover(4)
+    assert score.cover_page == 4
+    with pytest.raises(ValidationError):
+        score.choose_cover(5)
+    assert score.cover_page == 4
+
+
+def test_a_cover_page_chosen_beyond_the_page_count_read_later_becomes_page_1() -> None:
+    score = make_score()
+    score.choose_cover(9)
+    score.record_info(PdfInfo(3, METADATA), LATER)
+    assert score.cover_page == 1
+    score.choose_cover(3)
+    score.record_info(PdfInfo(3, METADATA), LATER)
+    assert score.cover_page == 3

@@ -190,7 +190,7 @@ async def test_processing_when_the_original_is_gone_raises_for_a_retry(world: Wo
 async def test_the_cover_can_be_made_from_another_page(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
-    await world.generate_thumbnail(score.id, 3)
+    await world.choose_cover(user, score, 3)
     assert world.renderer.rendered[-1] == (score.storage_key, 3)
     assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
     done = world.stored_score(score.id)
@@ -200,7 +200,7 @@ async def test_the_cover_can_be_made_from_another_page(world: World) -> None:
 async def test_a_cover_from_another_page_stays_when_the_info_is_read_again(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
-    await world.generate_thumbnail(score.id, 3)
+    await world.choose_cover(user, score, 3)
     renders = len(world.renderer.rendered)
 
     await world.process_score(score.id)
@@ -208,6 +208,56 @@ async def test_a_cover_from_another_page_stays_when_the_info_is_read_again(world
     assert len(world.renderer.rendered) == renders
     assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
     assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
+
+
+async def test_a_cover_chosen_while_the_first_one_renders_is_the_one_kept(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(5, PdfMetadata())
+
+    async def choose_page_3(_key: str, page: int) -> None:
+        if page == 1:
+            await world.choose_cover(user, score, 3)
+
+    world.renderer.on_render = choose_page_3
+    await world.process_score(score.id)
+
+    assert world.renderer.rendered == [(score.storage_key, 1), (score.storage_key, 3)]
+    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
+    assert world.stored_score(score.id).thumbnail_ready
+
+
+async def test_a_cover_chosen_before_processing_is_made_by_processing(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(5, PdfMetadata())
+    await world.request_processing.regenerate_thumbnail(user.id, score.id, 4)  # its task has not run yet
+    await world.process_score(score.id)
+    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 4)
+
+
+async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=5)
+    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)
+
+    async def choose_page_4_meanwhile(_key: str, page: int) -> None:
+        if page == 2:
+            await world.choose_cover(user, score, 4)
+
+    world.renderer.on_render = choose_page_4_meanwhile
+    await world.generate_thumbnail(score.id, 2)  # finishes last, with a page no longer wanted
+
+    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 4)
+
+
+async def test_a_cover_chosen_beyond_the_last_page_falls_back_to_page_1(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(3, PdfMetadata())
+    await world.request_processing.regenerate_thumbnail(user.id, score.id, 9)  # before the page count was known
+    await world.process_score(score.id)
+    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 1)
 
 
 async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:

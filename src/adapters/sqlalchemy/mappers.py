@@ -94,6 +94,7 @@ def score_from_row(row: ScoreRow) -> Score:
         processing_started_at=row.processing_started_at,
         thumbnail_ready=row.thumbnail_ready,
         thumbnail_pages=list(row.thumbnail_pages),
+        cover_page=row.cover_page,
     )
 
 
@@ -120,6 +121,7 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.processing_started_at = score.processing_started_at
     row.thumbnail_ready = score.thumbnail_ready
     row.thumbnail_pages = list(score.thumbnail_pages)
+    row.cover_page = score.cover_page
     row.created_at = score.created_at
     row.updated_at = score.updated_at
     return row

@@ -103,6 +103,7 @@ class ScoreRow(Base):
     processing_started_at: Mapped[datetime | None]
     thumbnail_ready: Mapped[bool]
     thumbnail_pages: Mapped[list[int]] = mapped_column(JsonB)
+    cover_page: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

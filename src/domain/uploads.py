@@ -59,8 +59,8 @@ class Upload:
         """A pending, unexpired upload may be confirmed; a confirmed one confirms again idempotently."""
         if self.status is UploadStatus.CONFIRMED:
             return
-        if self.status is UploadStatus.REJECTED:
-            raise _REJECTIONS.get(self.rejection_code or "", NotAPdf)()
+        if self.status is UploadStatus.REJECTED:  # the same answer as the first time
+            raise size_mismatch(self.size_bytes) if self.rejection_code == SizeMismatch.code else NotAPdf()
         if self.status is not UploadStatus.PENDING or self.is_expired(now):
             raise UploadNotFound()
 
@@ -107,9 +107,6 @@ class Upload:
         self.ensure_confirmable(now)
 
 
-_REJECTIONS: dict[str, type[SizeMismatch] | type[NotAPdf]] = {SizeMismatch.code: SizeMismatch, NotAPdf.code: NotAPdf}
-
-
 def storage_key_for(user_id: UUID, upload_id: UUID) -> str:
     return f"{upload_prefix(user_id, upload_id)}original.pdf"
 
@@ -150,9 +147,13 @@ def clean_filename(filename: str) -> str:
     return cleaned
 
 
+def size_mismatch(declared_size: int) -> SizeMismatch:
+    return SizeMismatch(f"The stored file does not have the {declared_size} bytes that were declared.")
+
+
 def check_stored_object(declared_size: int, stored_size: int, head: bytes) -> None:
     """What confirm demands of the stored bytes: the declared size and a PDF signature near the start."""
     if stored_size != declared_size:
-        raise SizeMismatch(f"The stored file has {stored_size} bytes; {declared_size} were declared.")
+        raise size_mismatch(declared_size)
     if PDF_MAGIC not in head[:MAGIC_SEARCH_BYTES]:
         raise NotAPdf()

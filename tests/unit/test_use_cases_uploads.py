@@ -241,6 +241,7 @@ async def test_bad_bytes_are_deleted_and_the_reservation_released(
     with pytest.raises(error_type) as again:  # confirming again answers the same
         await world.confirm_upload(user.id, upload.id)
     assert getattr(again.value, "code", None) == code
+    assert str(again.value) == str(error.value)
     assert await world.usage(user.id) == (0, 0)
     assert world.stored_upload(upload.id).storage_to_clear  # the URL may still store bytes: cleared later
 

@@ -256,6 +256,33 @@ async def test_an_upload_url_cannot_replace_the_file_it_stored(alice: User, serv
     assert list((server.data_dir / "objects" / ticket["s3_key"]).parent.glob(".*.part")) == []
 
 
+async def test_an_upload_the_client_breaks_off_stores_nothing_and_is_no_server_error(
+    alice: User, server: Server
+) -> None:
+    ticket = await alice.request_upload(ETUDE)
+    url = urlsplit(ticket["upload_url"])
+    headers = {**ticket["headers"], "Host": url.netloc, "Content-Length": str(len(ETUDE))}
+    head = f"PUT {url.path}?{url.query} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    _, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(head.encode() + b"\r\n" + ETUDE[: len(ETUDE) // 2])
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+    access_line = f"PUT {url.path} "
+    deadline = asyncio.get_running_loop().time() + 15
+    while access_line not in server.process.log():
+        assert asyncio.get_running_loop().time() < deadline, server.process.log()
+        await asyncio.sleep(0.05)
+    logged = next(line for line in server.process.log().splitlines() if access_line in line)
+    assert f"{access_line}499 " in logged
+    stored = server.data_dir / "objects" / ticket["s3_key"]
+    assert not stored.exists()
+    assert list(stored.parent.glob(".*.part")) == []
+    incomplete = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+    assert (incomplete.status_code, incomplete.json()["code"]) == (409, "upload_incomplete")
+
+
 async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(
     alice: User, server: Server
 ) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import anyio
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, put
+from litestar.exceptions import InternalServerException
 from litestar.response import File, Stream
 from litestar.response.file import create_etag_for_file
 
@@ -20,10 +21,24 @@ from entrypoints.http.errors import error_response
 
 _BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _CHUNK = 256 * 1024
+# nginx's status for a client that went away before the whole request arrived; only logs and metrics see it.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class RangeNotSatisfiable(Exception):
     pass
+
+
+class ClientGone(Exception):
+    pass
+
+
+async def _body(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except InternalServerException as error:  # what Litestar raises when the client disconnects mid-body
+        raise ClientGone() from error
 
 
 def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -84,7 +99,10 @@ class LocalStorageController(Controller):
         if declared and declared.isdigit() and int(declared) > limit:
             return error_response(413, "file_too_large", f"This URL accepts at most {limit} bytes.")
         try:
-            size = await storage.write_stream(grant.key, request.stream(), limit, replace=False)
+            size = await storage.write_stream(grant.key, _body(request), limit, replace=False)
+        except ClientGone:
+            # Nothing was stored; not a server error, so it does not page the operator as a 500 would.
+            return Response(None, status_code=CLIENT_CLOSED_REQUEST)
         except ObjectTooLarge as error:
             return error_response(413, "file_too_large", str(error))
         except ObjectExists:

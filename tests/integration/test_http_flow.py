@@ -622,6 +622,9 @@ async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/files/upload-url" in schema["paths"]
     assert "BearerAuth" in schema["components"]["securitySchemes"]
+    components = schema["components"]["schemas"]
+    assert "token_type" in components["TokenBody"]["required"]
+    assert components["UploadUrlRequest"]["properties"]["size_bytes"]["minimum"] == 1
     assert (await client.get("/schema")).status_code == 200
 
 

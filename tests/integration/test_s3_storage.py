@@ -59,6 +59,7 @@ async def test_presigned_put_stores_the_bytes(
     assert ticket.headers == {"Content-Type": "application/pdf", "Content-Length": str(len(PDF)), "If-None-Match": "*"}
     assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match" in ticket.url
     assert before + timedelta(seconds=299) <= ticket.expires_at <= datetime.now(UTC) + timedelta(seconds=301)
+    assert ticket.expires_at.microsecond == 0  # as local storage's, and as exact as the URL's X-Amz-Date
     response = await http.put(ticket.url, headers=ticket.headers, content=PDF)
     assert response.status_code == 200, response.text
 

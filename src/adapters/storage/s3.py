@@ -97,7 +97,7 @@ class S3ObjectStorage:
         if size_bytes < 0:
             raise ValueError("size_bytes must not be negative")
         headers = {"Content-Type": content_type, "Content-Length": str(size_bytes), **CREATE_ONLY}
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).replace(microsecond=0)  # X-Amz-Date has whole seconds: so has the expiry
         url = presign_v4(
             method="PUT",
             scheme="https" if self._public_secure else "http",
@@ -113,7 +113,7 @@ class S3ObjectStorage:
         return PresignedRequest(url, "PUT", headers, now + timedelta(seconds=expires_in))
 
     async def presign_download(self, key: str, expires_in: int, filename: str | None = None) -> PresignedRequest:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).replace(microsecond=0)  # X-Amz-Date has whole seconds: so has the expiry
         response_headers: DictType = {}
         if filename:
             response_headers["response-content-disposition"] = (

@@ -32,7 +32,7 @@ class AccountController(Controller):
         Repeated failed attempts for one email or from one address answer 429 (with `Retry-After`) until the
         window passes; successful logins are not limited."""
         token = await log_in(data.email, data.password, client_address(request))
-        return TokenBody(access_token=token.token, expires_in=token.expires_in)
+        return TokenBody(access_token=token.token, expires_in=token.expires_in, token_type="bearer")
 
     @get("/me", summary="The current user and their quota", **documented("getMe"))
     async def me(self, user: FromDishka[CurrentUser], get_account: FromDishka[GetAccount]) -> UserBody:

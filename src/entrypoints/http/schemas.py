@@ -124,7 +124,7 @@ class UserBody(Struct):
 class TokenBody(Struct):
     access_token: Annotated[str, Meta(description="Send as `Authorization: Bearer <access_token>`.")]
     expires_in: Seconds
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"]
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ class TokenBody(Struct):
 class UploadUrlRequest(Struct):
     filename: Annotated[str, Meta(max_length=1024, pattern=NO_NUL, examples=["etude.pdf"])]
     content_type: Annotated[str, Meta(max_length=255, pattern=NO_NUL, examples=["application/pdf"])]
-    size_bytes: Annotated[int, Meta(examples=[199199], description="The exact size of the file in bytes.")]
+    size_bytes: Annotated[int, Meta(ge=1, examples=[199199], description="The exact size of the file in bytes.")]
 
 
 class UploadIdRequest(Struct):

@@ -15,12 +15,27 @@ from entrypoints.settings import Settings, SettingsError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scoremate", description="ScoreMate sheet-music library server")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP API (and, embedded, the background tasks)")
-    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to bind (default 8000)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP API (and, embedded, the background tasks)",
+        description="Run the HTTP API. Without SCOREMATE_REDIS_URL it also runs the background tasks in-process. "
+        "Configuration comes from SCOREMATE_* variables and a .env file.",
+    )
+    serve.add_argument("--host", default=None, help="address to bind (default: SCOREMATE_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to bind (default: SCOREMATE_PORT, else 8000)")
     serve.add_argument("--workers", type=int, default=1, help="API processes (needs SCOREMATE_REDIS_URL when > 1)")
-    commands.add_parser("worker", help="run a Taskiq worker for the Redis broker")
-    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "worker",
+        help="run a Taskiq worker for the Redis broker",
+        description="Run background tasks (PDF processing, file clean-up, housekeeping) from the Redis stream. "
+        "Needs SCOREMATE_REDIS_URL; run as many as you like.",
+    )
+    commands.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Bring the database at SCOREMATE_DATABASE_URL to this version's schema (a current one is left "
+        "alone). Run before starting API processes on Postgres; serve does it by itself on SQLite.",
+    )
     args = parser.parse_args(argv)
 
     overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}

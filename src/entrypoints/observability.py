@@ -26,7 +26,8 @@ score_id: ContextVar[str | None] = ContextVar("score_id", default=None)
 _task_started: ContextVar[float] = ContextVar("task_started", default=0.0)
 
 CONTEXT = {"request_id": request_id, "task_id": task_id, "task_name": task_name, "score_id": score_id}
-_STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn adds `color_message`: the message again, with terminal colour codes.
+_LEFT_OUT = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class ContextFilter(logging.Filter):
@@ -46,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and value is not None and not key.startswith("_"):
+            if key not in _LEFT_OUT and value is not None and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -75,6 +76,8 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    # "Executing task": our task lines say that and more (TaskLogMiddleware).
+    logging.getLogger("taskiq.receiver").setLevel(max(root.level, logging.WARNING))
     # Access lines come from our own middleware: uvicorn's would print signed storage URLs.
     logging.getLogger("uvicorn.access").disabled = True
 

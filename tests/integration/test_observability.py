@@ -72,6 +72,8 @@ async def test_task_lines_name_the_task_and_score_and_no_secret_is_ever_logged(s
     assert {e["task_name"] for e in task_lines} >= {"scoremate.process_pdf_info"}
     assert all(e.get("task_id") for e in task_lines)
     assert any(e["message"].startswith("task succeeded") for e in task_lines)
+    assert not any(e["message"].startswith("Executing task") for e in entries)  # taskiq's duplicate of ours
+    assert not any("color_message" in e for e in entries)
 
     text = server.process.log_path.read_text()
     assert "signature=" not in text

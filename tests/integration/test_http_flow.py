@@ -460,7 +460,7 @@ async def test_download_urls_say_when_thumbnails_are_not_ready(alice: User) -> N
     assert (regenerate.status_code, regenerate.json()["code"]) == (400, "validation_error")
     accepted = await alice.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail")
     assert accepted.status_code == 202
-    assert accepted.json()["task_id"]
+    assert str(uuid.UUID(accepted.json()["task_id"])) == accepted.json()["task_id"]
     refresh = await alice.post(f"/api/v1/scores/{score['id']}/refresh_info")
     assert refresh.status_code == 202
     unknown = await alice.get("/api/v1/files/download-url", params={"score_id": "00000000-0000-0000-0000-000000000000"})

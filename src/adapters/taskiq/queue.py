@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from taskiq import AsyncBroker, AsyncTaskiqTask
 from taskiq.kicker import AsyncKicker
@@ -18,7 +18,9 @@ class TaskiqQueue:
         self._ping = ping
 
     async def send(self, name: TaskName, *args: Any) -> str:
-        task: AsyncTaskiqTask[Any] = await AsyncKicker(str(name), self._broker, {}).kiq(*args)
+        # A UUID in its usual form, as every other id of the API (taskiq's own are bare hex).
+        kicker: AsyncKicker[Any, Any] = AsyncKicker(str(name), self._broker, {}).with_task_id(str(uuid4()))
+        task: AsyncTaskiqTask[Any] = await kicker.kiq(*args)
         return task.task_id
 
     async def process_score(self, score_id: UUID) -> str:

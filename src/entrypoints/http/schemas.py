@@ -87,7 +87,7 @@ class HealthBody(Struct, omit_defaults=True):
 
 
 class TaskAccepted(Struct):
-    task_id: str
+    task_id: Annotated[str, Meta(examples=["5f0c6a8e-2b1d-4c8e-9a47-1d2f3e4a5b6c"])]
 
 
 # --- accounts ----------------------------------------------------------------------------------

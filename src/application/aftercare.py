@@ -32,9 +32,6 @@ class UploadAftercare:
         self._storage = storage
         self._queue = queue
 
-    async def count_as_used(self, upload: Upload) -> None:
-        await _attempt(self._ledger.confirm(upload.user_id, upload.id, upload.size_bytes), f"confirm {upload.id}")
-
     async def release(self, upload: Upload) -> None:
         await _attempt(self._ledger.release(upload.user_id, upload.id), f"release quota of upload {upload.id}")
 

@@ -201,8 +201,9 @@ class QuotaLedger(Protocol):
         """Reserve unless used + live reservations + size would pass the limit. True when granted."""
         ...
 
-    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
-        """Turn the reservation into used bytes (also when the reservation already lapsed)."""
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:
+        """Turn the item into used bytes. A reservation still held is spent; one that lapsed (or none) counts only
+        if used + live reservations + size stay within the limit. True when the item is used bytes now."""
         ...
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:

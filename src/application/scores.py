@@ -80,7 +80,6 @@ class CreateScore:
             await self._queue.process_score(score.id)
         except Exception:
             logger.exception("could not queue processing of score %s; the sweep will retry", score.id)
-        await self._verifier.settle(upload)
         return score
 
 

@@ -142,16 +142,18 @@ class UploadVerifier:
 
     The object must exist, have the declared size and start like a PDF (checked with a ranged read).
     A wrong size or non-PDF bytes delete the object and release the reservation; confirming again answers
-    the same error.
+    the same error. The ledger counts the bytes as used before the caller commits: if that fails, nothing is
+    confirmed, so the database never holds confirmed bytes the ledger does not count.
     """
 
-    def __init__(self, storage: ObjectStorage, aftercare: UploadAftercare, clock: Clock) -> None:
+    def __init__(self, storage: ObjectStorage, ledger: QuotaLedger, aftercare: UploadAftercare, clock: Clock) -> None:
         self._storage = storage
+        self._ledger = ledger
         self._aftercare = aftercare
         self._clock = clock
 
     async def confirm(self, uow: UnitOfWork, upload: Upload) -> None:
-        """Confirm inside the caller's unit of work; the caller commits, then calls `settle`."""
+        """Confirm inside the caller's unit of work, which the caller commits."""
         now = self._clock.now()
         if upload.status is UploadStatus.CONFIRMED:
             return
@@ -169,12 +171,13 @@ class UploadVerifier:
             rejection = error
             await self._end(uow, upload, lambda rejected: rejected.reject(rejection))
             raise
+        limit = (await existing_user(uow, upload.user_id)).quota_limit_bytes
+        if not await self._ledger.confirm(upload.user_id, upload.id, upload.size_bytes, limit):
+            # The reservation lapsed while this confirm ran, and other reservations have taken its room since.
+            await self._end(uow, upload, Upload.expire)
+            raise UploadNotFound("The upload expired before it was confirmed.")
         upload.confirm(now)
         await uow.uploads.save(upload)
-
-    async def settle(self, upload: Upload) -> None:
-        """After the commit: count the confirmed bytes as used (idempotent in the ledger)."""
-        await self._aftercare.count_as_used(upload)
 
     async def _end(self, uow: UnitOfWork, upload: Upload, end: Callable[[Upload], None]) -> None:
         end(upload)
@@ -196,7 +199,6 @@ class ConfirmUpload:
             upload = await owned_upload(uow, user_id, upload_id)
             await self._verifier.confirm(uow, upload)
             await uow.commit()
-        await self._verifier.settle(upload)
         return upload
 
 

@@ -314,6 +314,50 @@ async def test_readiness_names_what_failed(stack: Stack, tmp_path: Path) -> None
     assert checks["queue"].startswith("error")
 
 
+async def test_an_api_process_cut_off_from_redis_answers_503_and_confirms_nothing(stack: Stack) -> None:
+    healthy, cut_off = stack.api(), stack.api(redis_url="redis://127.0.0.1:1/0")
+    async with (
+        httpx.AsyncClient(base_url=healthy, timeout=30) as one,
+        httpx.AsyncClient(base_url=cut_off, timeout=30) as two,
+    ):
+        user = await register(one)
+        score = await user.create_score(ODE, title="Ode")
+        pending = await user.request_upload(ETUDE)
+        await user.send_file(pending, ETUDE)
+        same_user = User(two, user.email, user.password, user.token)
+
+        refused = [
+            await same_user.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail", json={"page": 1}),
+            await same_user.post(f"/api/v1/scores/{score['id']}/refresh_info"),
+            await same_user.post(f"/api/v1/scores/{score['id']}/generate_all_thumbnails"),
+            # Confirming would count bytes the quota ledger in Redis cannot record: nothing is confirmed.
+            await same_user.post("/api/v1/files/upload-confirm", json={"upload_id": pending["upload_id"]}),
+            await same_user.post("/api/v1/scores", json={"upload_id": pending["upload_id"], "title": "Etude"}),
+        ]
+        for response in refused:
+            assert (response.status_code, response.json()["code"]) == (503, "service_unavailable"), response.text
+            assert response.headers["Retry-After"] == "5"
+        assert (await user.quota())["reserved_bytes"] == len(ETUDE)
+        confirmed = await user.post("/api/v1/files/upload-confirm", json={"upload_id": pending["upload_id"]})
+        assert confirmed.status_code == 200
+        assert (await user.quota())["used_bytes"] == len(ODE) + len(ETUDE)
+
+
+async def test_a_storage_outage_answers_503_with_retry_after_and_no_internals(stack: Stack) -> None:
+    healthy, cut_off = stack.api(), stack.api(s3_endpoint="127.0.0.1:1")
+    async with (
+        httpx.AsyncClient(base_url=healthy, timeout=30) as one,
+        httpx.AsyncClient(base_url=cut_off, timeout=30) as two,
+    ):
+        user = await register(one)
+        pending = await user.request_upload(ETUDE)
+        same_user = User(two, user.email, user.password, user.token)
+        response = await same_user.post("/api/v1/files/upload-confirm", json={"upload_id": pending["upload_id"]})
+    assert (response.status_code, response.json()["code"]) == (503, "service_unavailable")
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["detail"] == "A backing service is unavailable; try again shortly."
+
+
 async def test_readiness_fails_until_the_database_is_migrated(stack: Stack) -> None:
     async with postgres_database("unmigrated") as (_, url):
         base_url = stack.api(database_url=url)

@@ -54,13 +54,24 @@ async def test_a_lapsed_reservation_is_dropped_before_the_limit_is_checked(ledge
     assert await ledger.usage(user) == (0, 100)
 
 
+async def test_a_reservation_that_lapsed_before_its_confirm_cannot_take_room_given_away(
+    ledger: RedisQuotaLedger,
+) -> None:
+    user, late, other = uuid4(), uuid4(), uuid4()
+    assert await ledger.reserve(user, late, 60, 100, ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    assert await ledger.reserve(user, other, 60, 100, ttl_seconds=60)
+    assert not await ledger.confirm(user, late, 60, 100)
+    assert await ledger.usage(user) == (0, 60)
+
+
 async def test_confirm_after_the_reservation_lapsed_still_records_used(
     ledger: RedisQuotaLedger, redis_client: aioredis.Redis, redis_key_prefix: str
 ) -> None:
     user, item = uuid4(), uuid4()
     await ledger.reserve(user, item, 60, 100, ttl_seconds=1)
     await asyncio.sleep(1.1)
-    await ledger.confirm(user, item, 60)
+    assert await ledger.confirm(user, item, 60, 100)
     assert await ledger.usage(user) == (60, 0)
     keys = [key async for key in redis_client.scan_iter(match=f"{redis_key_prefix}*") if not key.endswith(b":version")]
     assert keys

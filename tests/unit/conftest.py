@@ -125,7 +125,7 @@ class World:
 
     @property
     def verifier(self) -> UploadVerifier:
-        return UploadVerifier(self.storage, self.aftercare, self.clock)
+        return UploadVerifier(self.storage, self.ledger, self.aftercare, self.clock)
 
     @property
     def confirm_upload(self) -> ConfirmUpload:

@@ -56,13 +56,13 @@ class QuotaLedgerContract:
 
     async def test_reserving_a_used_item_again_is_granted_without_counting(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
-        await ledger.confirm(user, item, 100)
+        await ledger.confirm(user, item, 100, 100)
         assert await ledger.reserve(user, item, 100, 100, HOUR)
         assert await ledger.usage(user) == (100, 0)
 
     async def test_used_bytes_count_against_the_limit(self, ledger: QuotaLedger) -> None:
         user = uuid4()
-        await ledger.confirm(user, uuid4(), 70)
+        await ledger.confirm(user, uuid4(), 70, 100)
         assert not await ledger.reserve(user, uuid4(), 31, 100, HOUR)
         assert await ledger.reserve(user, uuid4(), 30, 100, HOUR)
         assert await ledger.usage(user) == (70, 30)
@@ -70,25 +70,25 @@ class QuotaLedgerContract:
     async def test_confirm_turns_the_reservation_into_used_bytes(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
         await ledger.reserve(user, item, 50, 100, HOUR)
-        await ledger.confirm(user, item, 50)
+        await ledger.confirm(user, item, 50, 100)
         assert await ledger.usage(user) == (50, 0)
 
     async def test_confirm_is_idempotent(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
         await ledger.reserve(user, item, 50, 100, HOUR)
-        await ledger.confirm(user, item, 50)
-        await ledger.confirm(user, item, 50)
+        await ledger.confirm(user, item, 50, 100)
+        await ledger.confirm(user, item, 50, 100)
         assert await ledger.usage(user) == (50, 0)
 
     async def test_confirm_records_the_confirmed_size(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
         await ledger.reserve(user, item, 50, 100, HOUR)
-        await ledger.confirm(user, item, 42)
+        await ledger.confirm(user, item, 42, 100)
         assert await ledger.usage(user) == (42, 0)
 
     async def test_confirm_without_a_reservation_records_used_bytes(self, ledger: QuotaLedger) -> None:
         user = uuid4()
-        await ledger.confirm(user, uuid4(), 30)
+        await ledger.confirm(user, uuid4(), 30, 100)
         assert await ledger.usage(user) == (30, 0)
 
     async def test_release_gives_back_reserved_bytes(self, ledger: QuotaLedger) -> None:
@@ -100,14 +100,14 @@ class QuotaLedgerContract:
 
     async def test_release_gives_back_used_bytes(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
-        await ledger.confirm(user, item, 100)
+        await ledger.confirm(user, item, 100, 100)
         await ledger.release(user, item)
         assert await ledger.usage(user) == (0, 0)
         assert await ledger.reserve(user, uuid4(), 100, 100, HOUR)
 
     async def test_release_is_idempotent_and_touches_only_its_item(self, ledger: QuotaLedger) -> None:
         user, kept, released = uuid4(), uuid4(), uuid4()
-        await ledger.confirm(user, kept, 10)
+        await ledger.confirm(user, kept, 10, 100)
         await ledger.reserve(user, released, 20, 100, HOUR)
         await ledger.release(user, released)
         await ledger.release(user, released)
@@ -118,14 +118,14 @@ class QuotaLedgerContract:
         alice, bob, item = uuid4(), uuid4(), uuid4()
         assert await ledger.reserve(alice, item, 100, 100, HOUR)
         assert await ledger.reserve(bob, item, 100, 100, HOUR)
-        await ledger.confirm(bob, item, 100)
+        await ledger.confirm(bob, item, 100, 100)
         assert await ledger.usage(alice) == (0, 100)
         assert await ledger.usage(bob) == (100, 0)
 
     async def test_replace_rebuilds_the_users_state(self, ledger: QuotaLedger) -> None:
         user, old, used_item, live, lapsed = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
         now = datetime.now(UTC)
-        await ledger.confirm(user, old, 500)
+        await ledger.confirm(user, old, 500, 100)
         await ledger.replace(
             user,
             used=[LedgerEntry(used_item, 30)],
@@ -140,7 +140,7 @@ class QuotaLedgerContract:
         assert await ledger.reserve(user, uuid4(), 50, 100, HOUR)
         # The rebuilt items are real items: idempotent reserve, confirm, release.
         assert await ledger.reserve(user, live, 20, 100, HOUR)
-        await ledger.confirm(user, live, 20)
+        await ledger.confirm(user, live, 20, 100)
         await ledger.release(user, used_item)
         assert await ledger.usage(user) == (20, 50)
 
@@ -151,7 +151,7 @@ class QuotaLedgerContract:
         versions = [await ledger.version(user)]
         assert await ledger.reserve(user, item, 10, 100, HOUR)
         versions.append(await ledger.version(user))
-        await ledger.confirm(user, item, 10)
+        await ledger.confirm(user, item, 10, 100)
         versions.append(await ledger.version(user))
         await ledger.release(user, item)
         versions.append(await ledger.version(user))
@@ -160,7 +160,7 @@ class QuotaLedgerContract:
         assert await ledger.version(user) == versions[-1]  # a refusal changes nothing
 
         stale = await ledger.version(user)
-        await ledger.confirm(user, uuid4(), 40)
+        await ledger.confirm(user, uuid4(), 40, 100)
         assert not await ledger.replace(user, used=[], reserved=[], expected_version=stale)
         assert await ledger.usage(user) == (40, 0)
         assert await ledger.replace(user, used=[], reserved=[], expected_version=await ledger.version(user))
@@ -182,16 +182,16 @@ class QuotaLedgerContract:
 
     async def test_replace_with_nothing_clears_the_user(self, ledger: QuotaLedger) -> None:
         user, other = uuid4(), uuid4()
-        await ledger.confirm(user, uuid4(), 10)
+        await ledger.confirm(user, uuid4(), 10, 100)
         await ledger.reserve(user, uuid4(), 20, 100, HOUR)
-        await ledger.confirm(other, uuid4(), 5)
+        await ledger.confirm(other, uuid4(), 5, 100)
         await ledger.replace(user, used=[], reserved=[])
         assert await ledger.usage(user) == (0, 0)
         assert await ledger.usage(other) == (5, 0)
 
     async def test_replace_rejects_reservations_without_an_aware_expiry(self, ledger: QuotaLedger) -> None:
         user = uuid4()
-        await ledger.confirm(user, uuid4(), 10)
+        await ledger.confirm(user, uuid4(), 10, 100)
         for expires_at in (None, datetime.now() + timedelta(hours=1)):
             with pytest.raises(ValueError, match="expires_at"):
                 await ledger.replace(user, used=[], reserved=[LedgerEntry(uuid4(), 1, expires_at)])
@@ -202,11 +202,27 @@ class QuotaLedgerContract:
         with pytest.raises(ValueError, match="size_bytes"):
             await ledger.reserve(user, uuid4(), -1, 100, HOUR)
         with pytest.raises(ValueError, match="size_bytes"):
-            await ledger.confirm(user, uuid4(), -1)
+            await ledger.confirm(user, uuid4(), -1, 100)
         assert await ledger.usage(user) == (0, 0)
 
     async def test_check_passes(self, ledger: QuotaLedger) -> None:
         await ledger.check()
+
+    async def test_a_held_reservation_is_confirmed_whatever_else_is_reserved(self, ledger: QuotaLedger) -> None:
+        user, item = uuid4(), uuid4()
+        assert await ledger.reserve(user, item, 60, 100, HOUR)
+        assert await ledger.reserve(user, uuid4(), 40, 100, HOUR)
+        assert await ledger.confirm(user, item, 60, 100)
+        assert await ledger.confirm(user, item, 60, 100)  # again: nothing changes
+        assert await ledger.usage(user) == (60, 40)
+
+    async def test_confirming_without_a_reservation_needs_room_under_the_limit(self, ledger: QuotaLedger) -> None:
+        user = uuid4()
+        assert await ledger.reserve(user, uuid4(), 70, 100, HOUR)
+        assert not await ledger.confirm(user, uuid4(), 31, 100)
+        assert await ledger.usage(user) == (0, 70)
+        assert await ledger.confirm(user, uuid4(), 30, 100)
+        assert await ledger.usage(user) == (30, 70)
 
 
 class TestInMemoryQuotaLedgerContract(QuotaLedgerContract):
@@ -247,6 +263,17 @@ async def test_lapsed_reservations_make_room_for_new_ones(ledger: InMemoryQuotaL
     assert await ledger.usage(user) == (0, 100)
 
 
+async def test_a_reservation_that_lapsed_before_its_confirm_cannot_take_room_given_away(
+    ledger: InMemoryQuotaLedger, clock: FakeClock
+) -> None:
+    user, late, other = uuid4(), uuid4(), uuid4()
+    assert await ledger.reserve(user, late, 60, 100, 10)
+    clock.advance(10)
+    assert await ledger.reserve(user, other, 60, 100, 10)
+    assert not await ledger.confirm(user, late, 60, 100)
+    assert await ledger.usage(user) == (0, 60)
+
+
 async def test_a_lapsed_item_can_be_reserved_again(ledger: InMemoryQuotaLedger, clock: FakeClock) -> None:
     user, item = uuid4(), uuid4()
     await ledger.reserve(user, item, 60, 100, 10)
@@ -262,7 +289,7 @@ async def test_confirm_after_the_reservation_lapsed_still_records_used(
     user, item = uuid4(), uuid4()
     await ledger.reserve(user, item, 60, 100, 10)
     clock.advance(60)
-    await ledger.confirm(user, item, 60)
+    await ledger.confirm(user, item, 60, 100)
     assert await ledger.usage(user) == (60, 0)
     clock.advance(HOUR)
     assert await ledger.usage(user) == (60, 0)
@@ -295,7 +322,8 @@ LIMIT = 100
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    """Random reserve/confirm/release/time steps agree with a dict model and never pass the limit."""
+    """Random reserve/confirm/release/time steps agree with a dict model and never pass the limit, even when a
+    reservation lapses before its confirm."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -305,7 +333,6 @@ class LedgerMachine(RuleBasedStateMachine):
         self.user = uuid4()
         self.used: dict[UUID, int] = {}
         self.reserved: dict[UUID, tuple[int, float]] = {}
-        self.confirmed_beyond_reservations = False
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self.runner.run(coroutine)
@@ -329,18 +356,19 @@ class LedgerMachine(RuleBasedStateMachine):
     def confirm_live_reservation(self, data: st.DataObject) -> None:
         live = self.live()
         item = data.draw(st.sampled_from(sorted(live)))
-        self.run(self.ledger.confirm(self.user, item, live[item]))
+        assert self.run(self.ledger.confirm(self.user, item, live[item], LIMIT))
         del self.reserved[item]
         self.used[item] = live[item]
 
     @rule(item=st.sampled_from(ITEMS), size=st.integers(0, 60))
     def confirm_any(self, item: UUID, size: int) -> None:
-        before = self.model_total()
-        self.run(self.ledger.confirm(self.user, item, size))
-        self.reserved.pop(item, None)
-        self.used[item] = size
-        if self.model_total() > before:
-            self.confirmed_beyond_reservations = True
+        held = {**self.live(), **self.used}
+        size = held.get(item, size)  # an upload keeps its size
+        expected = item in held or self.model_total() + size <= LIMIT
+        assert self.run(self.ledger.confirm(self.user, item, size, LIMIT)) == expected
+        if expected:
+            self.reserved.pop(item, None)
+            self.used[item] = size
 
     @rule(item=st.sampled_from(ITEMS))
     def release(self, item: UUID) -> None:
@@ -356,8 +384,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def usage_matches_the_model(self) -> None:
         used, reserved = self.run(self.ledger.usage(self.user))
         assert (used, reserved) == (sum(self.used.values()), sum(self.live().values()))
-        if not self.confirmed_beyond_reservations:
-            assert used + reserved <= LIMIT
+        assert used + reserved <= LIMIT
 
     def teardown(self) -> None:
         self.runner.close()

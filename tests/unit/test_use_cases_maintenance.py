@@ -240,7 +240,7 @@ async def test_reconcile_drops_stale_ledger_entries(world: World) -> None:
     user = await world.user()
     await world.confirmed_upload(user, 1000)
     ghost = UUID(int=42)
-    await world.ledger.confirm(user.id, ghost, 9999)
+    await world.ledger.confirm(user.id, ghost, 9999, 10**9)
     await world.ledger.reserve(user.id, UUID(int=43), 500, 10**9, HOUR)
     assert await world.usage(user.id) == (10999, 500)
     assert await world.reconcile_quota(user.id) == 1

@@ -24,6 +24,7 @@ from domain.errors import (
     UploadNotFound,
     ValidationError,
 )
+from domain.scores import ScoreDetails
 from domain.uploads import MAGIC_SEARCH_BYTES, UploadStatus, storage_key_for
 from tests.unit.conftest import World, pdf_bytes
 from tests.unit.fakes import STORAGE_URL
@@ -315,6 +316,39 @@ async def test_confirm_after_the_ledger_lost_the_reservation_still_counts_the_by
     assert await world.usage(user.id) == (700, 0)
 
 
+async def test_a_reservation_lapsing_during_confirm_cannot_take_room_given_away(world: World) -> None:
+    """The database still said pending when confirm began; the ledger had let the reservation lapse and granted
+    its room to another upload meanwhile. Confirming both would pass the limit."""
+    user = await world.user()
+    late = await world.pending_upload(user, 40_000)
+    world.clock.advance(world.policy.reservation_ttl_seconds)
+    taking_its_room = [await world.pending_upload(user, 40_000) for _ in range(2)]
+    stored = world.stored_upload(late.id)
+    stored.expires_at = world.clock.now() + timedelta(seconds=1)  # as if the confirm had started a moment ago
+    world.db.uploads[late.id] = stored
+
+    with pytest.raises(UploadNotFound):
+        await world.confirm_upload(user.id, late.id)
+
+    assert world.stored_upload(late.id).status is UploadStatus.EXPIRED
+    assert late.storage_key not in world.storage.objects
+    for upload in taking_its_room:
+        await world.confirm_upload(user.id, upload.id)
+    assert await world.usage(user.id) == (80_000, 0)
+
+
+async def test_a_confirm_the_ledger_cannot_count_confirms_nothing(world: World) -> None:
+    user = await world.user()
+    upload = await world.pending_upload(user, 700)
+    world.ledger = UnreachableLedger(clock=world.clock.timestamp)
+    with pytest.raises(ConnectionError):
+        await world.confirm_upload(user.id, upload.id)
+    with pytest.raises(ConnectionError):
+        await world.create_score(user.id, upload.id, ScoreDetails(title="Etude"))
+    assert world.stored_upload(upload.id).status is UploadStatus.PENDING
+    assert world.db.scores == {}
+
+
 # --- CancelUpload --------------------------------------------------------------------------------
 
 
@@ -398,6 +432,11 @@ async def test_pending_uploads_per_user_are_bounded(world: World) -> None:
 
 class BrokenLedger(InMemoryQuotaLedger):
     async def reserve(self, *args: object, **kwargs: object) -> bool:
+        raise ConnectionError("ledger unreachable")
+
+
+class UnreachableLedger(BrokenLedger):
+    async def confirm(self, *args: object, **kwargs: object) -> bool:
         raise ConnectionError("ledger unreachable")
 
 

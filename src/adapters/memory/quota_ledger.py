@@ -54,14 +54,21 @@ class InMemoryQuotaLedger:
             finally:
                 self._close(user_id, account)
 
-    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:
         if size_bytes < 0:
             raise ValueError("size_bytes must be >= 0")
         async with self._lock:
             account = self._open(user_id, self._clock())
-            account.reserved.pop(upload_id, None)
-            account.used[upload_id] = size_bytes
-            self._bump(user_id)
+            try:
+                held = upload_id in account.used or upload_id in account.reserved
+                if not held and not QuotaUsage(limit_bytes, *account.totals()).can_reserve(size_bytes):
+                    return False
+                account.reserved.pop(upload_id, None)
+                account.used[upload_id] = size_bytes
+                self._bump(user_id)
+                return True
+            finally:
+                self._close(user_id, account)
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         async with self._lock:

@@ -20,8 +20,8 @@ class MeteredQuotaLedger:
         RESERVATIONS.labels("granted" if granted else "refused").inc()
         return granted
 
-    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
-        await self._inner.confirm(user_id, upload_id, size_bytes)
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:
+        return await self._inner.confirm(user_id, upload_id, size_bytes, limit_bytes)
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         await self._inner.release(user_id, upload_id)

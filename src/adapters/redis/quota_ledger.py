@@ -68,11 +68,17 @@ redis.call('INCR', version_key)
 return 1
 """
 
-# ARGV: item, size.
+# ARGV: item, size, limit. Returns 1 when the item is used bytes now.
 _CONFIRM = """
-redis.call('HDEL', reserved_key, ARGV[1])
-redis.call('ZREM', expiry_key, ARGV[1])
-redis.call('HSET', used_key, ARGV[1], ARGV[2])
+local item, size, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+drop_lapsed(now_ms())
+local held = redis.call('HEXISTS', used_key, item) == 1 or redis.call('HEXISTS', reserved_key, item) == 1
+if not held and total(used_key) + total(reserved_key) + size > limit then
+  return 0
+end
+redis.call('HDEL', reserved_key, item)
+redis.call('ZREM', expiry_key, item)
+redis.call('HSET', used_key, item, ARGV[2])
 redis.call('INCR', version_key)
 return 1
 """
@@ -141,10 +147,10 @@ class RedisQuotaLedger:
         )
         return bool(granted)
 
-    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int) -> None:
+    async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:
         if size_bytes < 0:
             raise ValueError("size_bytes must be >= 0")
-        await self._confirm(keys=self._keys(user_id), args=[str(upload_id), size_bytes])
+        return bool(await self._confirm(keys=self._keys(user_id), args=[str(upload_id), size_bytes, limit_bytes]))
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         await self._release(keys=self._keys(user_id), args=[str(upload_id)])

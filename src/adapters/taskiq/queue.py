@@ -7,9 +7,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from taskiq import AsyncBroker, AsyncTaskiqTask
+from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 
 from adapters.taskiq.names import TaskName
+from domain.errors import ServiceUnavailable
 
 
 class TaskiqQueue:
@@ -20,7 +22,10 @@ class TaskiqQueue:
     async def send(self, name: TaskName, *args: Any) -> str:
         # A UUID in its usual form, as every other id of the API (taskiq's own are bare hex).
         kicker: AsyncKicker[Any, Any] = AsyncKicker(str(name), self._broker, {}).with_task_id(str(uuid4()))
-        task: AsyncTaskiqTask[Any] = await kicker.kiq(*args)
+        try:
+            task: AsyncTaskiqTask[Any] = await kicker.kiq(*args)
+        except SendTaskError as error:
+            raise ServiceUnavailable(f"the task queue refused {name}: {error!r}") from error
         return task.task_id
 
     async def process_score(self, score_id: UUID) -> str:

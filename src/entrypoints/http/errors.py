@@ -14,7 +14,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from domain.errors import DomainError, ErrorKind, ScoreNotFound, SetlistItemNotFound, SetlistNotFound
+from domain.errors import (
+    DomainError,
+    ErrorKind,
+    ScoreNotFound,
+    ServiceUnavailable,
+    SetlistItemNotFound,
+    SetlistNotFound,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -182,5 +189,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     IntegrityError: conflict_handler,
     StaleDataError: conflict_handler,  # the row went away or changed under a concurrent request
     S3Error: unavailable_handler,
+    ServiceUnavailable: unavailable_handler,  # what adapters raise for their outages; its detail is for the log
     Exception: unexpected_error_handler,
 }

@@ -132,17 +132,20 @@ class ReconcileQuota:
         return rebuilt
 
     async def _reconcile(self, user_id: UUID) -> int:
-        # Every ledger change follows its database commit, so a snapshot read after the ledger's version is at
-        # least as new as the ledger; if the version moved meanwhile, the next run tries again.
+        # Ledger changes follow their database commits, except a confirm's, which the ledger keeps for pending
+        # rows (see QuotaLedger.replace). So a snapshot read after the ledger's version is at least as new as
+        # the ledger; if the version moved meanwhile, the next run tries again.
         version = await self._ledger.version(user_id)
         now = self._clock.now()
         async with self._uow as uow:
             live = await uow.uploads.list_live(user_id)
         used = [LedgerEntry(u.id, u.size_bytes) for u in live if u.status is UploadStatus.CONFIRMED]
-        pending = [u for u in live if u.status is UploadStatus.PENDING and not u.is_expired(now)]
+        pending = [u for u in live if u.status is UploadStatus.PENDING]
         settled_before = now - timedelta(seconds=RESERVATION_IN_FLIGHT_SECONDS)
-        reserved = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u.created_at < settled_before]
-        in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u.created_at >= settled_before]
+        settled = [u for u in pending if u.created_at < settled_before and not u.is_expired(now)]
+        reserved = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in settled]
+        # Just reserved, or past expiry but perhaps mid-confirm: the ledger knows what they hold.
+        in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u not in settled]
         replaced = await self._ledger.replace(user_id, used, reserved, expected_version=version, in_flight=in_flight)
         return int(replaced)
 

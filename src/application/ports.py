@@ -229,7 +229,9 @@ class QuotaLedger(Protocol):
         """Rebuild the user's ledger from the database's account of it.
 
         `in_flight` reservations (rows so new that their reserve call may still be on its way) are kept only if
-        the ledger already granted them, so a rebuild never grants what the limit would refuse. With
+        the ledger already granted them, so a rebuild never grants what the limit would refuse. A `reserved` or
+        `in_flight` item the ledger holds as used stays used: a confirm counts the bytes before its database
+        commit, so the database may not say so yet. With
         `expected_version`, nothing happens if the ledger changed since that version was read (a database
         snapshot taken after reading it is then not older than the ledger). True when replaced.
         """

@@ -56,13 +56,13 @@ class QuotaLedgerContract:
 
     async def test_reserving_a_used_item_again_is_granted_without_counting(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
-        await ledger.confirm(user, item, 100, 100)
+        assert await ledger.confirm(user, item, 100, 100)
         assert await ledger.reserve(user, item, 100, 100, HOUR)
         assert await ledger.usage(user) == (100, 0)
 
     async def test_used_bytes_count_against_the_limit(self, ledger: QuotaLedger) -> None:
         user = uuid4()
-        await ledger.confirm(user, uuid4(), 70, 100)
+        assert await ledger.confirm(user, uuid4(), 70, 100)
         assert not await ledger.reserve(user, uuid4(), 31, 100, HOUR)
         assert await ledger.reserve(user, uuid4(), 30, 100, HOUR)
         assert await ledger.usage(user) == (70, 30)
@@ -70,25 +70,25 @@ class QuotaLedgerContract:
     async def test_confirm_turns_the_reservation_into_used_bytes(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
         await ledger.reserve(user, item, 50, 100, HOUR)
-        await ledger.confirm(user, item, 50, 100)
+        assert await ledger.confirm(user, item, 50, 100)
         assert await ledger.usage(user) == (50, 0)
 
     async def test_confirm_is_idempotent(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
         await ledger.reserve(user, item, 50, 100, HOUR)
-        await ledger.confirm(user, item, 50, 100)
-        await ledger.confirm(user, item, 50, 100)
+        assert await ledger.confirm(user, item, 50, 100)
+        assert await ledger.confirm(user, item, 50, 100)
         assert await ledger.usage(user) == (50, 0)
 
     async def test_confirm_records_the_confirmed_size(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
         await ledger.reserve(user, item, 50, 100, HOUR)
-        await ledger.confirm(user, item, 42, 100)
+        assert await ledger.confirm(user, item, 42, 100)
         assert await ledger.usage(user) == (42, 0)
 
     async def test_confirm_without_a_reservation_records_used_bytes(self, ledger: QuotaLedger) -> None:
         user = uuid4()
-        await ledger.confirm(user, uuid4(), 30, 100)
+        assert await ledger.confirm(user, uuid4(), 30, 100)
         assert await ledger.usage(user) == (30, 0)
 
     async def test_release_gives_back_reserved_bytes(self, ledger: QuotaLedger) -> None:
@@ -100,14 +100,14 @@ class QuotaLedgerContract:
 
     async def test_release_gives_back_used_bytes(self, ledger: QuotaLedger) -> None:
         user, item = uuid4(), uuid4()
-        await ledger.confirm(user, item, 100, 100)
+        assert await ledger.confirm(user, item, 100, 100)
         await ledger.release(user, item)
         assert await ledger.usage(user) == (0, 0)
         assert await ledger.reserve(user, uuid4(), 100, 100, HOUR)
 
     async def test_release_is_idempotent_and_touches_only_its_item(self, ledger: QuotaLedger) -> None:
         user, kept, released = uuid4(), uuid4(), uuid4()
-        await ledger.confirm(user, kept, 10, 100)
+        assert await ledger.confirm(user, kept, 10, 100)
         await ledger.reserve(user, released, 20, 100, HOUR)
         await ledger.release(user, released)
         await ledger.release(user, released)
@@ -118,14 +118,14 @@ class QuotaLedgerContract:
         alice, bob, item = uuid4(), uuid4(), uuid4()
         assert await ledger.reserve(alice, item, 100, 100, HOUR)
         assert await ledger.reserve(bob, item, 100, 100, HOUR)
-        await ledger.confirm(bob, item, 100, 100)
+        assert await ledger.confirm(bob, item, 100, 100)
         assert await ledger.usage(alice) == (0, 100)
         assert await ledger.usage(bob) == (100, 0)
 
     async def test_replace_rebuilds_the_users_state(self, ledger: QuotaLedger) -> None:
         user, old, used_item, live, lapsed = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
         now = datetime.now(UTC)
-        await ledger.confirm(user, old, 500, 100)
+        assert await ledger.confirm(user, old, 500, 1000)
         await ledger.replace(
             user,
             used=[LedgerEntry(used_item, 30)],
@@ -140,7 +140,7 @@ class QuotaLedgerContract:
         assert await ledger.reserve(user, uuid4(), 50, 100, HOUR)
         # The rebuilt items are real items: idempotent reserve, confirm, release.
         assert await ledger.reserve(user, live, 20, 100, HOUR)
-        await ledger.confirm(user, live, 20, 100)
+        assert await ledger.confirm(user, live, 20, 100)
         await ledger.release(user, used_item)
         assert await ledger.usage(user) == (20, 50)
 
@@ -151,7 +151,7 @@ class QuotaLedgerContract:
         versions = [await ledger.version(user)]
         assert await ledger.reserve(user, item, 10, 100, HOUR)
         versions.append(await ledger.version(user))
-        await ledger.confirm(user, item, 10, 100)
+        assert await ledger.confirm(user, item, 10, 100)
         versions.append(await ledger.version(user))
         await ledger.release(user, item)
         versions.append(await ledger.version(user))
@@ -160,7 +160,7 @@ class QuotaLedgerContract:
         assert await ledger.version(user) == versions[-1]  # a refusal changes nothing
 
         stale = await ledger.version(user)
-        await ledger.confirm(user, uuid4(), 40, 100)
+        assert await ledger.confirm(user, uuid4(), 40, 100)
         assert not await ledger.replace(user, used=[], reserved=[], expected_version=stale)
         assert await ledger.usage(user) == (40, 0)
         assert await ledger.replace(user, used=[], reserved=[], expected_version=await ledger.version(user))
@@ -180,18 +180,35 @@ class QuotaLedgerContract:
         # The request still on its way meets the limit as it would have without the rebuild.
         assert not await ledger.reserve(user, not_yet, 90, 100, HOUR)
 
+    async def test_replace_keeps_used_bytes_of_a_confirm_the_database_has_yet_to_commit(
+        self, ledger: QuotaLedger
+    ) -> None:
+        user, settled, recent = uuid4(), uuid4(), uuid4()
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        for item in (settled, recent):
+            assert await ledger.reserve(user, item, 30, 100, HOUR)
+            assert await ledger.confirm(user, item, 30, 100)
+        assert await ledger.replace(
+            user,
+            used=[],
+            reserved=[LedgerEntry(settled, 30, expires)],
+            in_flight=[LedgerEntry(recent, 30, datetime.now(UTC) - timedelta(seconds=1))],
+        )
+        assert await ledger.usage(user) == (60, 0)
+        assert not await ledger.reserve(user, uuid4(), 41, 100, HOUR)
+
     async def test_replace_with_nothing_clears_the_user(self, ledger: QuotaLedger) -> None:
         user, other = uuid4(), uuid4()
-        await ledger.confirm(user, uuid4(), 10, 100)
+        assert await ledger.confirm(user, uuid4(), 10, 100)
         await ledger.reserve(user, uuid4(), 20, 100, HOUR)
-        await ledger.confirm(other, uuid4(), 5, 100)
+        assert await ledger.confirm(other, uuid4(), 5, 100)
         await ledger.replace(user, used=[], reserved=[])
         assert await ledger.usage(user) == (0, 0)
         assert await ledger.usage(other) == (5, 0)
 
     async def test_replace_rejects_reservations_without_an_aware_expiry(self, ledger: QuotaLedger) -> None:
         user = uuid4()
-        await ledger.confirm(user, uuid4(), 10, 100)
+        assert await ledger.confirm(user, uuid4(), 10, 100)
         for expires_at in (None, datetime.now() + timedelta(hours=1)):
             with pytest.raises(ValueError, match="expires_at"):
                 await ledger.replace(user, used=[], reserved=[LedgerEntry(uuid4(), 1, expires_at)])
@@ -202,7 +219,7 @@ class QuotaLedgerContract:
         with pytest.raises(ValueError, match="size_bytes"):
             await ledger.reserve(user, uuid4(), -1, 100, HOUR)
         with pytest.raises(ValueError, match="size_bytes"):
-            await ledger.confirm(user, uuid4(), -1, 100)
+            assert await ledger.confirm(user, uuid4(), -1, 100)
         assert await ledger.usage(user) == (0, 0)
 
     async def test_check_passes(self, ledger: QuotaLedger) -> None:
@@ -289,7 +306,7 @@ async def test_confirm_after_the_reservation_lapsed_still_records_used(
     user, item = uuid4(), uuid4()
     await ledger.reserve(user, item, 60, 100, 10)
     clock.advance(60)
-    await ledger.confirm(user, item, 60, 100)
+    assert await ledger.confirm(user, item, 60, 100)
     assert await ledger.usage(user) == (60, 0)
     clock.advance(HOUR)
     assert await ledger.usage(user) == (60, 0)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
-from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS
+import pytest
+
+from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, ReconcileQuota
 from application.ports import LedgerEntry
+from domain.errors import QuotaExceeded
 from domain.scores import ProcessingStatus, Score
 from domain.uploads import Upload, UploadStatus, upload_prefix
 from tests.unit.conftest import World
-from tests.unit.fakes import QueueUnavailable
+from tests.unit.fakes import FakeUnitOfWork, QueueUnavailable
 
 HOUR = 3600
 
@@ -234,6 +238,27 @@ async def test_expired_pending_uploads_are_not_reserved_again(world: World) -> N
     world.wipe_ledger()
     await world.reconcile_quota()
     assert await world.usage(user.id) == (0, 0)
+
+
+async def test_reconcile_while_a_confirm_is_committing_keeps_its_bytes_used(world: World) -> None:
+    """A confirm counts the bytes in the ledger, then commits; a rebuild in between sees the row still pending."""
+    user = await world.user()
+    upload = await world.pending_upload(user, 40_000)
+    ledger, count = world.ledger, world.ledger.confirm
+
+    async def count_then_reconcile(*args: Any) -> bool:
+        counted = await count(*args)
+        await ReconcileQuota(FakeUnitOfWork(world.db), ledger, world.clock)(user.id)
+        return counted
+
+    ledger.confirm = count_then_reconcile  # type: ignore[method-assign]
+    await world.confirm_upload(user.id, upload.id)
+
+    assert await world.usage(user.id) == (40_000, 0)
+    for _ in range(2):
+        await world.request_upload_url(user.id, "a.pdf", "application/pdf", 30_000)
+    with pytest.raises(QuotaExceeded):
+        await world.request_upload_url(user.id, "a.pdf", "application/pdf", 1)
 
 
 async def test_reconcile_drops_stale_ledger_entries(world: World) -> None:

@@ -98,10 +98,15 @@ class InMemoryQuotaLedger:
         async with self._lock:
             if expected_version is not None and expected_version != self._versions.get(user_id, 0):
                 return False
-            held = self._accounts.get(user_id, _Account()).reserved
-            reserved = [*reserved, *(entry for entry in in_flight if entry.upload_id in held)]
+            held = self._accounts.get(user_id, _Account())
+            confirming = {
+                entry.upload_id: held.used[entry.upload_id]
+                for entry in (*reserved, *in_flight)
+                if entry.upload_id in held.used
+            }
+            reserved = [*reserved, *(entry for entry in in_flight if entry.upload_id in held.reserved)]
             expiries = [_epoch_seconds(entry) for entry in reserved]
-            account = _Account(used={entry.upload_id: entry.size_bytes for entry in used})
+            account = _Account(used={entry.upload_id: entry.size_bytes for entry in used} | confirming)
             for entry, expires_at in zip(reserved, expiries, strict=True):
                 if entry.upload_id not in account.used:
                     account.reserved[entry.upload_id] = (entry.size_bytes, expires_at)

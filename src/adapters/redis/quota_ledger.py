@@ -106,7 +106,14 @@ if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then
 end
 local state = cjson.decode(ARGV[2])
 local now = now_ms()
-local granted = {}
+for _, pending in ipairs({state.reserved, state.in_flight}) do
+  for _, entry in ipairs(pending) do
+    local confirming = redis.call('HGET', used_key, entry[1])
+    if confirming then
+      table.insert(state.used, {entry[1], confirming})
+    end
+  end
+end
 for _, entry in ipairs(state.in_flight) do
   if redis.call('HEXISTS', reserved_key, entry[1]) == 1 then
     table.insert(state.reserved, entry)

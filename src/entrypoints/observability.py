@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from contextvars import ContextVar
@@ -27,6 +28,7 @@ _task_started: ContextVar[float] = ContextVar("task_started", default=0.0)
 
 CONTEXT = {"request_id": request_id, "task_id": task_id, "task_name": task_name, "score_id": score_id}
 # uvicorn adds `color_message`: the message again, with terminal colour codes.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LEFT_OUT = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
@@ -55,6 +57,10 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """Control characters escaped, so a request path cannot start a forged log line (tracebacks keep theirs)."""
+        return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", super().formatMessage(record))
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         context = " ".join(f"{name}={getattr(record, name)}" for name in CONTEXT if getattr(record, name, None))

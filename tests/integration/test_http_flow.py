@@ -213,6 +213,22 @@ async def test_downloads_serve_byte_ranges_for_progressive_viewers(alice: User) 
 # --- refusals by storage -------------------------------------------------------------------------
 
 
+async def test_a_download_url_cannot_be_respelled_to_serve_the_file_inline(alice: User) -> None:
+    ticket = await alice.request_upload(ODE, "x=y.pdf")
+    await alice.send_file(ticket, ODE)
+    created = await alice.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Ode"})
+    link = await alice.get("/api/v1/files/download-url", params={"score_id": created.json()["id"]})
+    url = link.json()["download_url"]
+    async with httpx.AsyncClient() as storage:
+        signed = await storage.get(url)
+        # Under the old signature, "filename%3Dx" = "y.pdf" signed the same as "filename" = "x=y.pdf".
+        respelled = await storage.get(url.replace("filename=x%3Dy.pdf", "filename%3Dx=y.pdf"))
+    assert signed.status_code == 200
+    assert signed.headers["content-disposition"].startswith("attachment;")
+    assert signed.headers["x-content-type-options"] == "nosniff"
+    assert respelled.status_code == 403
+
+
 async def test_storage_refuses_tampered_expired_and_misused_urls(alice: User) -> None:
     ticket = await alice.request_upload(ODE)
     url = ticket["upload_url"]
@@ -224,6 +240,10 @@ async def test_storage_refuses_tampered_expired_and_misused_urls(alice: User) ->
         assert (await storage.put(bigger, headers=headers, content=ODE)).status_code == 403
         forged = _with_query(url, signature="0" * 64)
         assert (await storage.put(forged, headers=headers, content=ODE)).status_code == 403
+        not_even_hex = _with_query(url, signature="é" * 64)
+        assert (await storage.put(not_even_hex, headers=headers, content=ODE)).status_code == 403
+        unsigned_extra = _with_query(url, filename="evil.html")
+        assert (await storage.put(unsigned_extra, headers=headers, content=ODE)).status_code == 403
         wrong_type = await storage.put(url, headers={"Content-Type": "text/html"}, content=ODE)
         assert wrong_type.status_code == 403
         too_big = await storage.put(url, headers=headers, content=ODE + b"x" * 1000)

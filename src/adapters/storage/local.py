@@ -49,16 +49,23 @@ class Grant:
     filename: str | None
 
 
+# Everything a URL can carry besides its signature; any other parameter makes it invalid.
+_SIGNED_PARAMETERS = frozenset({"expires", "filename", "content_type", "max_size"})
+
+
 class UrlSigner:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
     def sign(self, method: str, key: str, params: dict[str, str]) -> str:
-        payload = "\n".join([method.upper(), key, *(f"{name}={params[name]}" for name in sorted(params))])
+        # Percent-encoded pairs: no choice of names and values can spell another set of parameters.
+        payload = "\n".join([method.upper(), key, urlencode(sorted(params.items()))])
         return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
 
     def check(self, method: str, key: str, params: dict[str, str], signature: str) -> None:
-        if not hmac.compare_digest(self.sign(method, key, params), signature):
+        if not params.keys() <= _SIGNED_PARAMETERS:
+            raise SignatureError("The URL has parameters it was not signed with.")
+        if not hmac.compare_digest(self.sign(method, key, params).encode(), signature.encode()):
             raise SignatureError("The URL signature does not match.")
 
 

@@ -12,6 +12,7 @@ from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, LitestarProvider, setup_dishka
 from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import ResponseHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         middleware=[metrics.middleware],
+        # Browsers take a stored file for what its Content-Type says, never for what its bytes look like.
+        response_headers=[ResponseHeader(name="X-Content-Type-Options", value="nosniff")],
         logging_config=None,  # entrypoints.observability configures logging for every process kind
         request_max_body_size=settings.max_request_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins))

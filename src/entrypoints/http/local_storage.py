@@ -19,7 +19,8 @@ from litestar.response.file import create_etag_for_file
 from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectExists, ObjectTooLarge, SignatureError
 from entrypoints.http.errors import error_response
 
-_BYTE_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# Positions of up to 18 digits: larger ones are beyond any object, and int() refuses 4300 digits and more.
+_BYTE_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
 _CHUNK = 256 * 1024
 # nginx's status for a client that went away before the whole request arrived; only logs and metrics see it.
 CLIENT_CLOSED_REQUEST = 499

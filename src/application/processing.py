@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from application.policy import Policy
 from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
@@ -48,18 +48,18 @@ class ScoreUpdater:
             await uow.commit()
             return score
 
-    async def record_cover(self, score_id: UUID, page: int, store: Callable[[], Awaitable[None]]) -> None:
-        """`store` the cover made of `page` and record it, unless the score is gone or another page was chosen
-        since (that choice's own task makes the cover). The score stays locked throughout, so covers rendered
-        at the same time cannot overwrite each other out of order: the last choice wins."""
+    async def record_cover(self, score_id: UUID, page: int, key: str) -> str | None:
+        """Make the stored `key`, rendered from `page`, the cover, unless the score is gone or another page was
+        chosen since (that choice's own task makes the cover). Returns the key now of no use: the cover replaced,
+        or `key` itself when it was not recorded."""
         async with self._uow as uow:
             score = await uow.scores.get(score_id, for_update=True)
             if score is None or score.cover_page != page:
-                return
-            await store()
-            score.record_cover_thumbnail(self._clock.now())
+                return key
+            replaced = score.record_cover_thumbnail(key, self._clock.now())
             await uow.scores.save(score)
             await uow.commit()
+            return replaced
 
 
 class ThumbnailWriter:
@@ -75,15 +75,18 @@ class ThumbnailWriter:
         try:
             jpeg = await self._renderer.render_thumbnail(path, page)
         except PdfError as error:
-            await self._updater.apply(score.id, _fail_with(error, page))
+            await self._updater.apply(score.id, _cover_failed(error, page))
             return
         except ValueError:
             # The page was asked for before the page count was known and does not exist: nothing to render,
             # and nothing a retry could change.
             logger.warning("score %s has no page %d; no cover rendered", score.id, page)
             return
-        key = cover_thumbnail_key(score.user_id, score.upload_id)
-        await self._updater.record_cover(score.id, page, lambda: self._storage.put(key, jpeg, JPEG))
+        key = cover_thumbnail_key(score.user_id, score.upload_id, uuid4().hex)
+        await self._storage.put(key, jpeg, JPEG)
+        unused = await self._updater.record_cover(score.id, page, key)
+        if unused is not None:
+            await self._storage.delete(unused)
 
     async def pages(self, score: Score, path: Path, pages: Sequence[int], time_limit_seconds: float) -> bool:
         """Renders batch after batch, the next while the current one is stored, so storing never idles the renderer.
@@ -147,6 +150,10 @@ def _record_pages(pages: list[int]) -> Callable[[Score, datetime], None]:
 
 def _fail_with(error: PdfError, page: int | None = None) -> Callable[[Score, datetime], None]:
     return lambda score, now: score.fail_with(error, now, page)
+
+
+def _cover_failed(error: PdfError, page: int) -> Callable[[Score, datetime], None]:
+    return lambda score, now: score.fail_cover(error, page, now)
 
 
 class ProcessScore:

@@ -20,7 +20,7 @@ from application.ports import (
 from application.uploads import UploadVerifier, owned_upload
 from domain.errors import NotReady, ScoreNotFound, ValidationError
 from domain.scores import ProcessingStatus, Score, ScoreDetails
-from domain.uploads import cover_thumbnail_key, page_thumbnail_key
+from domain.uploads import page_thumbnail_key
 
 logger = logging.getLogger(__name__)
 
@@ -200,9 +200,9 @@ class GetDownloadUrl:
         if file_type == "original":
             key, filename = score.storage_key, score.original_filename
         elif file_type == "thumbnail":
-            if not score.thumbnail_ready:
+            if score.cover_key is None:
                 raise _not_ready(score, "The cover thumbnail", score.cover_failed)
-            key = cover_thumbnail_key(user_id, score.upload_id)
+            key = score.cover_key
         elif file_type == "page_thumbnail":
             if page is None:
                 raise ValidationError("page is required for a page thumbnail.")

@@ -72,9 +72,13 @@ class Score:
     processing_error: str | None = None
     processing_error_code: str | None = None
     processing_started_at: datetime | None = None
-    thumbnail_ready: bool = False
+    cover_key: str | None = None  # the stored cover thumbnail
     thumbnail_pages: list[int] = field(default_factory=list)
     cover_page: int = 1  # the page the cover is made of: the musician's last choice
+
+    @property
+    def thumbnail_ready(self) -> bool:
+        return self.cover_key is not None
 
     @property
     def page_thumbnails_ready(self) -> int:
@@ -175,11 +179,18 @@ class Score:
         self.ensure_page_exists(page)
         self.cover_page = page
 
-    def record_cover_thumbnail(self, now: datetime) -> None:
-        self.thumbnail_ready = True
+    def record_cover_thumbnail(self, key: str, now: datetime) -> str | None:
+        """The cover is stored under `key` now; returns the key of the cover it replaces."""
+        replaced, self.cover_key = self.cover_key, key
         if self.processing_error_code in (PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT):
             self.processing_error = self.processing_error_code = None
         self.updated_at = now
+        return replaced
+
+    def fail_cover(self, error: PdfError, page: int, now: datetime) -> None:
+        """A cover of `page` could not be rendered: noted unless another page has been chosen since."""
+        if page == self.cover_page:
+            self.fail_with(error, now, page)
 
     @property
     def cover_failed(self) -> bool:

@@ -115,8 +115,9 @@ def upload_prefix(user_id: UUID, upload_id: UUID) -> str:
     return f"{user_id}/scores/{upload_id}/"
 
 
-def cover_thumbnail_key(user_id: UUID, upload_id: UUID) -> str:
-    return f"{upload_prefix(user_id, upload_id)}thumbnail.jpg"
+def cover_thumbnail_key(user_id: UUID, upload_id: UUID, version: str) -> str:
+    """Each cover rendered gets its own key, so covers rendered at once never overwrite each other."""
+    return f"{upload_prefix(user_id, upload_id)}cover-{version}.jpg"
 
 
 def page_thumbnail_key(user_id: UUID, upload_id: UUID, page: int) -> str:

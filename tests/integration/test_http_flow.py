@@ -147,7 +147,7 @@ async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, s
     prefix = server.data_dir / "objects" / (await alice.get("/api/v1/auth/me")).json()["id"] / "scores"
     folder = prefix / score["upload_id"]
     assert (folder / "original.pdf").is_file()
-    assert (folder / "thumbnail.jpg").is_file()
+    assert len(list(folder.glob("cover-*.jpg"))) == 1
 
     response = await alice.delete(f"/api/v1/scores/{score['id']}")
     assert response.status_code == 204

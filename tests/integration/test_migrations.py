@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import Engine
 
-from adapters.sqlalchemy import create_engine
+from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
 from adapters.sqlalchemy.migrate import (
     SchemaNotMigrated,
     alembic_config,
@@ -26,6 +26,7 @@ from adapters.sqlalchemy.migrate import (
     migrate,
 )
 from adapters.sqlalchemy.models import Base
+from application.ports import ScoreQuery
 
 KEPT_USER = {
     "id": uuid4(),
@@ -142,9 +143,9 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
 
 
 async def _fill_at_0003(
-    connection: Any, title: str = "Étude", composer: str | None = None, tags: Sequence[str] = ()
-) -> None:
-    """One row in every table, with only the columns revision 0003 has."""
+    connection: Any, title: str = "Étude", composer: str | None = None, tags: Sequence[str] = (), cover: bool = False
+) -> str:
+    """One row in every table, with only the columns revision 0003 has; returns the score's storage prefix."""
     tables = Base.metadata.tables
     user_id, upload_id, score_id, setlist_id = uuid4(), uuid4(), uuid4(), uuid4()
     now = datetime(2026, 1, 1, tzinfo=UTC)
@@ -161,7 +162,7 @@ async def _fill_at_0003(
         .insert()
         .values(id=score_id, user_id=user_id, upload_id=upload_id, title=title, composer=composer, tags=list(tags))
         .values(original_filename="a.pdf")
-        .values(processing_status="ready", updated_at=now, thumbnail_ready=False, thumbnail_pages=[], **file)
+        .values(processing_status="ready", updated_at=now, thumbnail_ready=cover, thumbnail_pages=[], **file)
     )
     await connection.execute(
         text(
@@ -171,6 +172,22 @@ async def _fill_at_0003(
     await connection.execute(
         tables["setlist_items"].insert().values(id=uuid4(), setlist_id=setlist_id, score_id=score_id, position=0)
     )
+    return f"{user_id}/scores/{upload_id}/"
+
+
+async def test_covers_stored_before_each_had_its_own_key_keep_theirs(database_url: str) -> None:
+    await migrate(database_url, "0003")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            prefix = await _fill_at_0003(connection, cover=True)
+        await migrate(database_url)
+        async with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
+            [score] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
+    finally:
+        await engine.dispose()
+    assert score.thumbnail_ready and score.cover_key == f"{prefix}thumbnail.jpg"
+    assert score.cover_page == 1
 
 
 async def _row_counts(connection: Any) -> dict[str, int]:

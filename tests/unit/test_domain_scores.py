@@ -207,10 +207,22 @@ def test_note_problem_does_not_change_the_status() -> None:
 # --- thumbnails and pages ------------------------------------------------------------------------
 
 
-def test_cover_thumbnail_is_recorded() -> None:
+def test_cover_thumbnail_is_recorded_and_names_the_cover_it_replaces() -> None:
     score = make_score()
-    score.record_cover_thumbnail(LATER)
-    assert score.thumbnail_ready and score.updated_at == LATER
+    assert not score.thumbnail_ready
+    assert score.record_cover_thumbnail("u/scores/x/cover-a.jpg", LATER) is None
+    assert score.thumbnail_ready and score.cover_key == "u/scores/x/cover-a.jpg" and score.updated_at == LATER
+    assert score.record_cover_thumbnail("u/scores/x/cover-b.jpg", LATER) == "u/scores/x/cover-a.jpg"
+    assert score.cover_key == "u/scores/x/cover-b.jpg"
+
+
+def test_a_cover_failure_is_noted_only_for_the_chosen_page() -> None:
+    score = make_score(page_count=4, processing_status=ProcessingStatus.READY)
+    score.choose_cover(2)
+    score.fail_cover(PdfError(PdfErrorKind.RENDER_TIMEOUT), 1, LATER)  # a page no longer wanted
+    assert score.processing_error is None
+    score.fail_cover(PdfError(PdfErrorKind.RENDER_TIMEOUT), 2, LATER)
+    assert score.processing_error_code == PdfErrorKind.RENDER_TIMEOUT
 
 
 def test_page_thumbnails_are_recorded_once_and_sorted() -> None:

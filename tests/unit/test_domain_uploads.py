@@ -160,7 +160,7 @@ def test_storage_keys_isolate_users_under_the_upload_prefix() -> None:
     prefix = f"{user_id}/scores/{upload_id}/"
     assert upload_prefix(user_id, upload_id) == prefix
     assert storage_key_for(user_id, upload_id) == prefix + "original.pdf"
-    assert cover_thumbnail_key(user_id, upload_id) == prefix + "thumbnail.jpg"
+    assert cover_thumbnail_key(user_id, upload_id, "1a2b") == prefix + "cover-1a2b.jpg"
     assert page_thumbnail_key(user_id, upload_id, 7) == prefix + "pages/7.jpg"
 
 

@@ -11,7 +11,7 @@ import pytest
 from application.processing import JPEG, PAGES_PER_BATCH
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
 from domain.scores import ProcessingStatus, Score
-from domain.uploads import cover_thumbnail_key, page_thumbnail_key, upload_prefix
+from domain.uploads import page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import StorageUnavailable, fake_jpeg
 
@@ -20,8 +20,10 @@ METADATA = PdfMetadata(
 )
 
 
-def cover_key(score: Score) -> str:
-    return cover_thumbnail_key(score.user_id, score.upload_id)
+def covers(world: World, score: Score) -> list[bytes]:
+    """Every cover stored for the score: one at most, once stale ones are cleared."""
+    prefix = upload_prefix(score.user_id, score.upload_id)
+    return [world.storage.objects[key] for key in world.storage.keys_under(prefix) if "/cover-" in key]
 
 
 def page_key(score: Score, page: int) -> str:
@@ -52,8 +54,9 @@ async def test_processing_makes_the_score_ready_with_info_prefill_and_cover(worl
         ["piano", "sonata"],
     )
     assert done.thumbnail_ready
-    assert world.storage.objects[cover_key(done)] == fake_jpeg(score.storage_key, 1)
-    assert world.storage.content_types[cover_key(done)] == JPEG == "image/jpeg"
+    assert done.cover_key is not None and done.cover_key.startswith(f"{upload_prefix(user.id, score.upload_id)}cover-")
+    assert covers(world, done) == [fake_jpeg(score.storage_key, 1)]
+    assert world.storage.content_types[done.cover_key] == JPEG == "image/jpeg"
     assert done.processing_started_at == world.clock.now() and done.updated_at == world.clock.now()
     assert world.renderer.rendered == [(score.storage_key, 1)]
     assert world.scratch.copies == [score.storage_key] and world.scratch.open_copies == 0
@@ -79,7 +82,7 @@ async def test_an_encrypted_pdf_fails_with_a_readable_sentence(world: World) -> 
     assert done.processing_error == "The PDF is protected by a password."
     assert done.page_count is None and not done.thumbnail_ready
     assert world.renderer.rendered == []
-    assert cover_key(done) not in world.storage.objects
+    assert covers(world, done) == []
     assert world.scratch.open_copies == 0
 
 
@@ -106,7 +109,7 @@ async def test_a_cover_that_cannot_be_rendered_leaves_the_score_ready(world: Wor
     assert done.page_count == 7 and done.composer == "Beethoven"
     assert not done.thumbnail_ready
     assert done.processing_error == kind.sentence_about(1)
-    assert cover_key(done) not in world.storage.objects
+    assert covers(world, done) == []
 
 
 async def test_a_score_deleted_while_its_cover_renders_leaves_no_thumbnail(world: World) -> None:
@@ -115,7 +118,7 @@ async def test_a_score_deleted_while_its_cover_renders_leaves_no_thumbnail(world
     world.renderer.on_render = lambda key, page: world.db.scores.pop(score.id)
     await world.process_score(score.id)
     assert score.id not in world.db.scores
-    assert cover_key(score) not in world.storage.objects
+    assert covers(world, score) == []
     assert world.scratch.open_copies == 0
 
 
@@ -126,7 +129,7 @@ async def test_a_score_deleted_while_it_is_inspected_is_left_alone(world: World)
     await world.process_score(score.id)
     assert score.id not in world.db.scores
     assert world.renderer.rendered == []
-    assert cover_key(score) not in world.storage.objects
+    assert covers(world, score) == []
 
 
 async def test_processing_a_missing_score_does_nothing(world: World) -> None:
@@ -145,8 +148,9 @@ async def test_processing_twice_gives_the_same_result(world: World) -> None:
     assert replace(second, updated_at=first.updated_at, processing_started_at=None) == replace(
         first, processing_started_at=None
     )
+    assert second.cover_key is not None
     assert world.storage.keys_under(upload_prefix(user.id, score.upload_id)) == sorted(
-        [score.storage_key, cover_key(score)]
+        [score.storage_key, second.cover_key]
     )
 
 
@@ -192,7 +196,7 @@ async def test_the_cover_can_be_made_from_another_page(world: World) -> None:
     score = await world.processed_score(user, pages=5)
     await world.choose_cover(user, score, 3)
     assert world.renderer.rendered[-1] == (score.storage_key, 3)
-    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 3)]
     done = world.stored_score(score.id)
     assert done.thumbnail_ready and done.processing_status is ProcessingStatus.READY
 
@@ -206,7 +210,7 @@ async def test_a_cover_from_another_page_stays_when_the_info_is_read_again(world
     await world.process_score(score.id)
 
     assert len(world.renderer.rendered) == renders
-    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 3)]
     assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
 
 
@@ -223,7 +227,7 @@ async def test_a_cover_chosen_while_the_first_one_renders_is_the_one_kept(world:
     await world.process_score(score.id)
 
     assert world.renderer.rendered == [(score.storage_key, 1), (score.storage_key, 3)]
-    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 3)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 3)]
     assert world.stored_score(score.id).thumbnail_ready
 
 
@@ -233,7 +237,7 @@ async def test_a_cover_chosen_before_processing_is_made_by_processing(world: Wor
     world.renderer.infos[score.storage_key] = PdfInfo(5, PdfMetadata())
     await world.request_processing.regenerate_thumbnail(user.id, score.id, 4)  # its task has not run yet
     await world.process_score(score.id)
-    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 4)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 4)]
 
 
 async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) -> None:
@@ -248,7 +252,24 @@ async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) ->
     world.renderer.on_render = choose_page_4_meanwhile
     await world.generate_thumbnail(score.id, 2)  # finishes last, with a page no longer wanted
 
-    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 4)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 4)]
+
+
+async def test_a_cover_stored_after_a_newer_choice_was_made_and_stored_is_not_kept(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=5)
+    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)
+    choices = iter([4])
+
+    async def choose_again_while_page_2_is_stored(key: str) -> None:
+        if "/cover-" in key and (page := next(choices, None)) is not None:
+            await world.choose_cover(user, score, page)
+
+    world.storage.on_put = choose_again_while_page_2_is_stored
+    await world.generate_thumbnail(score.id, 2)
+
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 4)]
+    assert world.stored_score(score.id).cover_page == 4
 
 
 async def test_a_cover_chosen_beyond_the_last_page_falls_back_to_page_1(world: World) -> None:
@@ -257,14 +278,14 @@ async def test_a_cover_chosen_beyond_the_last_page_falls_back_to_page_1(world: W
     world.renderer.infos[score.storage_key] = PdfInfo(3, PdfMetadata())
     await world.request_processing.regenerate_thumbnail(user.id, score.id, 9)  # before the page count was known
     await world.process_score(score.id)
-    assert world.storage.objects[cover_key(score)] == fake_jpeg(score.storage_key, 1)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 1)]
 
 
 async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
     user = await world.user()
     score = await world.score(user)
     world.renderer.renders[(score.storage_key, 2)] = PdfError(PdfErrorKind.RENDER_LIMIT)
-    await world.generate_thumbnail(score.id, 2)
+    await world.choose_cover(user, score, 2)
     done = world.stored_score(score.id)
     assert not done.thumbnail_ready
     assert done.processing_error == "Page 2 is too large or too complex to render, so it has no thumbnail."
@@ -277,7 +298,7 @@ async def test_generate_thumbnail_for_a_missing_or_vanishing_score(world: World)
     score = await world.score(user)
     world.renderer.on_render = lambda key, page: world.db.scores.pop(score.id)
     await world.generate_thumbnail(score.id, 1)
-    assert cover_key(score) not in world.storage.objects
+    assert covers(world, score) == []
 
 
 # --- GenerateAllThumbnails -----------------------------------------------------------------------

@@ -339,7 +339,7 @@ async def test_delete_falls_back_to_removing_the_files_at_once(world: World) -> 
     user = await world.user()
     score = await world.score(user)
     prefix = upload_prefix(user.id, score.upload_id)
-    world.storage.objects[cover_thumbnail_key(user.id, score.upload_id)] = b"jpeg"
+    world.storage.objects[cover_thumbnail_key(user.id, score.upload_id, "1")] = b"jpeg"
     world.storage.objects[page_thumbnail_key(user.id, score.upload_id, 2)] = b"jpeg"
     neighbour = await world.score(user)
     world.queue.error = QueueUnavailable("broker down")
@@ -448,7 +448,8 @@ async def test_the_cover_is_not_ready_before_it_is_rendered(world: World) -> Non
     assert error.value.kind is ErrorKind.CONFLICT
     await world.process_score(score.id)
     link = await world.get_download_url(user.id, score.id, "thumbnail", None)
-    assert cover_thumbnail_key(user.id, score.upload_id) in link.url
+    cover = world.stored_score(score.id).cover_key
+    assert cover is not None and cover.startswith(upload_prefix(user.id, score.upload_id)) and cover in link.url
 
 
 async def test_a_failed_score_says_its_cover_will_not_come_by_waiting(world: World) -> None:

@@ -92,7 +92,7 @@ def score_from_row(row: ScoreRow) -> Score:
         processing_error=row.processing_error,
         processing_error_code=row.processing_error_code,
         processing_started_at=row.processing_started_at,
-        thumbnail_ready=row.thumbnail_ready,
+        cover_key=row.cover_key,
         thumbnail_pages=list(row.thumbnail_pages),
         cover_page=row.cover_page,
     )
@@ -122,6 +122,7 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.thumbnail_ready = score.thumbnail_ready
     row.thumbnail_pages = list(score.thumbnail_pages)
     row.cover_page = score.cover_page
+    row.cover_key = score.cover_key
     row.created_at = score.created_at
     row.updated_at = score.updated_at
     return row

@@ -104,6 +104,7 @@ class ScoreRow(Base):
     thumbnail_ready: Mapped[bool]
     thumbnail_pages: Mapped[list[int]] = mapped_column(JsonB)
     cover_page: Mapped[int] = mapped_column(Integer, server_default="1")
+    cover_key: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -1,4 +1,5 @@
-"""Filling in the stored sort keys (domain.scores.sort_key) of existing rows, for the revisions that need it."""
+"""Filling in columns of existing rows, for the revisions that add them: the stored sort keys
+(domain.scores.sort_key), a batch at a time."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def fill_score_keys() -> None:
         composer_sort=sa.bindparam("composer_key"),
         tag_keys=sa.bindparam("tag_keys", type_=json_type()),
     )
-    _fill(
+    fill_rows(
         _SCORES,
         [_SCORES.c.title, _SCORES.c.composer, _SCORES.c.tags],
         update,
@@ -53,10 +54,10 @@ def fill_score_keys() -> None:
 def fill_setlist_keys() -> None:
     update = _SETLISTS.update().where(_SETLISTS.c.id == sa.bindparam("row_id"))
     update = update.values(name_sort=sa.bindparam("name_key"))
-    _fill(_SETLISTS, [_SETLISTS.c.name], update, lambda row: {"name_key": sort_key(row.name)})
+    fill_rows(_SETLISTS, [_SETLISTS.c.name], update, lambda row: {"name_key": sort_key(row.name)})
 
 
-def _fill(
+def fill_rows(
     table: sa.TableClause,
     columns: Sequence[sa.ColumnClause[Any]],
     update: sa.Update,

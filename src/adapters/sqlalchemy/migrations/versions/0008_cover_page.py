@@ -1,4 +1,7 @@
-"""scores.cover_page: the page the musician chose for the cover, so the last choice wins over covers in flight.
+"""scores.cover_page and scores.cover_key: the page the musician chose for the cover, and the stored cover.
+
+Each rendered cover gets its own key, so covers rendered at once never overwrite each other, and the last choice
+wins. Covers stored before were all `thumbnail.jpg`.
 
 Revision ID: 0008
 Revises: 0007
@@ -10,17 +13,37 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from adapters.sqlalchemy.migrations.sort_keys import fill_rows
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
+_SCORES = sa.table(
+    "scores",
+    sa.column("id", sa.Uuid()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("upload_id", sa.Uuid()),
+    sa.column("thumbnail_ready", sa.Boolean()),
+    sa.column("cover_key", sa.String()),
+)
+
 
 def upgrade() -> None:
     with op.batch_alter_table("scores") as batch:
         batch.add_column(sa.Column("cover_page", sa.Integer(), server_default="1", nullable=False))
+        batch.add_column(sa.Column("cover_key", sa.String(length=1024), nullable=True))
+    update = _SCORES.update().where(_SCORES.c.id == sa.bindparam("row_id")).values(cover_key=sa.bindparam("key"))
+    fill_rows(
+        _SCORES,
+        [_SCORES.c.user_id, _SCORES.c.upload_id, _SCORES.c.thumbnail_ready],
+        update,
+        lambda row: {"key": f"{row.user_id}/scores/{row.upload_id}/thumbnail.jpg" if row.thumbnail_ready else None},
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("scores") as batch:
+        batch.drop_column("cover_key")
         batch.drop_column("cover_page")

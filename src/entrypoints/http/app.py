@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from taskiq import AsyncBroker
 
-from adapters.sqlalchemy.migrate import migrate
+from adapters.sqlalchemy.migrate import head_revision, migrate
 from application.maintenance import ReconcileQuota, SweepStuckScores
 from application.ports import PdfRenderer
 from entrypoints.http.accounts import AccountController
@@ -133,6 +133,7 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
     embedded = not settings.redis_url
     if settings.effective_database_url.startswith("sqlite"):
         await migrate(settings.effective_database_url)
+    await asyncio.to_thread(head_revision)  # reads the migration scripts once, off the loop, for readiness checks
     try:
         await broker.startup()
     except Exception:

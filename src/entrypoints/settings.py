@@ -227,8 +227,8 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 
 def parse_env_file(text: str) -> dict[str, str]:
-    """`KEY=value` lines as docker compose and python-dotenv read them: `export` allowed, quotes removed,
-    and outside quotes ` #` starts a comment."""
+    """`KEY=value` lines as docker compose reads their simple form: `export` allowed, quotes removed, and
+    outside quotes ` #` starts a comment (no escapes, no `${VAR}` expansion)."""
     values = {}
     for line in text.splitlines():
         line = line.strip()

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scoremate: configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    # The embedded database (emails, password hashes), stored files and the generated secret are nobody else's.
+    os.umask(0o077)
 
     if args.command == "serve":
         return _serve(settings, args.workers)

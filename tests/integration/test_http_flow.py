@@ -148,6 +148,8 @@ async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, s
     folder = prefix / score["upload_id"]
     assert (folder / "original.pdf").is_file()
     assert len(list(folder.glob("cover-*.jpg"))) == 1
+    for private in (folder / "original.pdf", server.data_dir / "scoremate.db", server.data_dir / "objects"):
+        assert private.stat().st_mode & 0o077 == 0, private  # neither group nor others may read
 
     response = await alice.delete(f"/api/v1/scores/{score['id']}")
     assert response.status_code == 204

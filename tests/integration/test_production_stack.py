@@ -314,17 +314,23 @@ async def test_readiness_names_what_failed(stack: Stack, tmp_path: Path) -> None
     assert checks["queue"].startswith("error")
 
 
-async def test_an_api_process_cut_off_from_redis_answers_503_and_confirms_nothing(stack: Stack) -> None:
-    healthy, cut_off = stack.api(), stack.api(redis_url="redis://127.0.0.1:1/0")
+@asynccontextmanager
+async def _one_musician_on_two_apis(stack: Stack, **cut_off: object) -> AsyncIterator[tuple[User, User]]:
+    """The same musician on a healthy API process and on one with `cut_off` settings (a service it cannot reach)."""
+    healthy, broken = stack.api(), stack.api(**cut_off)
     async with (
         httpx.AsyncClient(base_url=healthy, timeout=30) as one,
-        httpx.AsyncClient(base_url=cut_off, timeout=30) as two,
+        httpx.AsyncClient(base_url=broken, timeout=30) as two,
     ):
         user = await register(one)
+        yield user, User(two, user.email, user.password, user.token)
+
+
+async def test_an_api_process_cut_off_from_redis_answers_503_and_confirms_nothing(stack: Stack) -> None:
+    async with _one_musician_on_two_apis(stack, redis_url="redis://127.0.0.1:1/0") as (user, same_user):
         score = await user.create_score(ODE, title="Ode")
         pending = await user.request_upload(ETUDE)
         await user.send_file(pending, ETUDE)
-        same_user = User(two, user.email, user.password, user.token)
 
         refused = [
             await same_user.post(f"/api/v1/scores/{score['id']}/regenerate_thumbnail", json={"page": 1}),
@@ -344,14 +350,8 @@ async def test_an_api_process_cut_off_from_redis_answers_503_and_confirms_nothin
 
 
 async def test_a_storage_outage_answers_503_with_retry_after_and_no_internals(stack: Stack) -> None:
-    healthy, cut_off = stack.api(), stack.api(s3_endpoint="127.0.0.1:1")
-    async with (
-        httpx.AsyncClient(base_url=healthy, timeout=30) as one,
-        httpx.AsyncClient(base_url=cut_off, timeout=30) as two,
-    ):
-        user = await register(one)
+    async with _one_musician_on_two_apis(stack, s3_endpoint="127.0.0.1:1") as (user, same_user):
         pending = await user.request_upload(ETUDE)
-        same_user = User(two, user.email, user.password, user.token)
         response = await same_user.post("/api/v1/files/upload-confirm", json={"upload_id": pending["upload_id"]})
     assert (response.status_code, response.json()["code"]) == (503, "service_unavailable")
     assert response.headers["Retry-After"] == "5"

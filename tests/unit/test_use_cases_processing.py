@@ -231,15 +231,6 @@ async def test_a_cover_chosen_while_the_first_one_renders_is_the_one_kept(world:
     assert world.stored_score(score.id).thumbnail_ready
 
 
-async def test_a_cover_chosen_before_processing_is_made_by_processing(world: World) -> None:
-    user = await world.user()
-    score = await world.score(user)
-    world.renderer.infos[score.storage_key] = PdfInfo(5, PdfMetadata())
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 4)  # its task has not run yet
-    await world.process_score(score.id)
-    assert covers(world, score) == [fake_jpeg(score.storage_key, 4)]
-
-
 async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
@@ -272,13 +263,19 @@ async def test_a_cover_stored_after_a_newer_choice_was_made_and_stored_is_not_ke
     assert world.stored_score(score.id).cover_page == 4
 
 
-async def test_a_cover_chosen_beyond_the_last_page_falls_back_to_page_1(world: World) -> None:
+@pytest.mark.parametrize(
+    ("pages", "chosen", "cover"),
+    [(5, 4, 4), (3, 9, 1)],  # a page beyond the last, chosen before the page count was known: page 1
+)
+async def test_a_cover_chosen_before_processing_is_made_by_processing(
+    world: World, pages: int, chosen: int, cover: int
+) -> None:
     user = await world.user()
     score = await world.score(user)
-    world.renderer.infos[score.storage_key] = PdfInfo(3, PdfMetadata())
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 9)  # before the page count was known
+    world.renderer.infos[score.storage_key] = PdfInfo(pages, PdfMetadata())
+    await world.request_processing.regenerate_thumbnail(user.id, score.id, chosen)  # its task has not run yet
     await world.process_score(score.id)
-    assert covers(world, score) == [fake_jpeg(score.storage_key, 1)]
+    assert covers(world, score) == [fake_jpeg(score.storage_key, cover)]
 
 
 async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:

@@ -131,19 +131,27 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
     engine = create_engine(database_url)
     try:
         async with engine.begin() as connection:
-            await _fill_at_0003(connection, title="Étude No. 1", composer="Dvořák", tags=["Klavier", "Übung"])
+            await _fill_at_0003(
+                connection, title="Étude No. 1", composer="Dvořák", tags=["Klavier", "Übung"], genre="Élégie"
+            )
         await migrate(database_url)
         async with engine.connect() as connection:
-            keys = (await connection.execute(text("SELECT title_sort, composer_sort, tag_keys FROM scores"))).one()
+            query = text("SELECT title_sort, composer_sort, tag_keys, genre_sort FROM scores")
+            keys = (await connection.execute(query)).one()
     finally:
         await engine.dispose()
-    title_key, composer_key, tag_keys = keys
-    assert (title_key, composer_key) == ("etude no. 1", "dvorak")
+    title_key, composer_key, tag_keys, genre_key = keys
+    assert (title_key, composer_key, genre_key) == ("etude no. 1", "dvorak", "elegie")
     assert (json.loads(tag_keys) if isinstance(tag_keys, str) else tag_keys) == ["klavier", "ubung"]
 
 
 async def _fill_at_0003(
-    connection: Any, title: str = "Étude", composer: str | None = None, tags: Sequence[str] = (), cover: bool = False
+    connection: Any,
+    title: str = "Étude",
+    composer: str | None = None,
+    tags: Sequence[str] = (),
+    cover: bool = False,
+    genre: str | None = None,
 ) -> str:
     """One row in every table, with only the columns revision 0003 has; returns the score's storage prefix."""
     tables = Base.metadata.tables
@@ -161,6 +169,7 @@ async def _fill_at_0003(
         tables["scores"]
         .insert()
         .values(id=score_id, user_id=user_id, upload_id=upload_id, title=title, composer=composer, tags=list(tags))
+        .values(genre=genre)
         .values(original_filename="a.pdf")
         .values(processing_status="ready", updated_at=now, thumbnail_ready=cover, thumbnail_pages=[], **file)
     )

@@ -173,11 +173,9 @@ async def test_sqlite_engine_settings(sqlite_url: str) -> None:
                 (await connection.exec_driver_sql(f"PRAGMA {name}")).scalar()
                 for name in ("journal_mode", "foreign_keys", "busy_timeout")
             ]
-            lowered = (await connection.exec_driver_sql("SELECT lower('ÉTUDE DVOŘÁK')")).scalar()
     finally:
         await engine.dispose()
     assert settings == ["wal", 1, 5000]
-    assert lowered == "étude dvořák"
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -339,7 +337,7 @@ async def test_search_filters_and_user_isolation(uow_factory: UowFactory) -> Non
         uow_factory,
         alice.id,
         {"title": "Nocturne", "composer": "Frédéric Chopin", "genre": "Romantic", "tags": ["piano", "night"]},
-        {"title": "Étude in C", "composer": "Antonín Dvořák", "genre": "romantic", "tags": ["Piano", "etude"]},
+        {"title": "Étude in C", "composer": "Antonín Dvořák", "genre": "Romántic", "tags": ["Piano", "etude"]},
         {
             "title": "Waltz for Debby",
             "composer": None,
@@ -367,7 +365,8 @@ async def test_search_filters_and_user_isolation(uow_factory: UowFactory) -> Non
     assert await ids(text="nothing like it") == set()
     assert await ids(composer="frédéric chopin") == {nocturne.id}
     assert await ids(composer="Chopin") == set()
-    assert await ids(genre="ROMANTIC") == {nocturne.id, etude.id}
+    assert await ids(genre="ROMANTIC") == {nocturne.id, etude.id}  # case and accents aside
+    assert await ids(genre="romántic") == {nocturne.id, etude.id}
     assert await ids(genre="Roman") == set()
     # A whole tag, ignoring case and accents.
     assert await ids(tag="piano") == {nocturne.id, etude.id}

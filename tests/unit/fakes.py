@@ -267,7 +267,7 @@ def _matches(score: Score, query: ScoreQuery) -> bool:
             return False
     if query.composer is not None and (score.composer is None or sort_key(score.composer) != sort_key(query.composer)):
         return False
-    if query.genre is not None and (score.genre is None or score.genre.lower() != query.genre.lower()):
+    if query.genre is not None and (score.genre is None or sort_key(score.genre) != sort_key(query.genre)):
         return False
     if query.tag is not None and query.tag not in score.tags:
         return False

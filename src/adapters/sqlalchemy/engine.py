@@ -35,8 +35,6 @@ def _create_parent_dir(url: URL) -> None:
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite's built-in lower() folds ASCII only; Python's matches Postgres for names like "DVOŘÁK".
-    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -45,7 +43,3 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
-
-
-def _lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value

@@ -107,6 +107,7 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.composer = score.composer
     row.composer_sort = None if score.composer is None else sort_key(score.composer)
     row.genre = score.genre
+    row.genre_sort = None if score.genre is None else sort_key(score.genre)
     row.tags = list(score.tags)
     row.tag_keys = [sort_key(tag) for tag in score.tags]
     row.description = score.description

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    func,
     literal_column,
     text,
 )
@@ -90,6 +89,7 @@ class ScoreRow(Base):
     composer_sort: Mapped[str | None] = mapped_column(String(300))
     tag_keys: Mapped[list[str]] = mapped_column(JsonB)  # the same key of each tag: what ?tag= matches
     genre: Mapped[str | None] = mapped_column(String(300))
+    genre_sort: Mapped[str | None] = mapped_column(String(300))  # the same key: what ?genre= matches (0009)
     tags: Mapped[list[str]] = mapped_column(JsonB)
     description: Mapped[str | None] = mapped_column(Text)
     original_filename: Mapped[str] = mapped_column(String(255))
@@ -117,18 +117,14 @@ class ScoreRow(Base):
         Index("ix_scores_user_id_created_at_id", "user_id", "created_at", "id"),
         Index("ix_scores_user_id_title_sort_id", "user_id", "title_sort", "id"),
         Index("ix_scores_user_id_composer_sort_id", "user_id", "composer_sort", "id"),
+        Index("ix_scores_user_id_genre_sort_id", "user_id", "genre_sort", "id"),
         Index("ix_scores_user_id_processing_status", "user_id", "processing_status"),
         # Postgres only: -composer puts scores without a composer last, which a backward scan of the index above
-        # cannot; the case-insensitive genre filter; the tag filter; and trigram indexes for ?q= (a substring of
-        # title_sort or composer_sort, migration 0007). SQLite has no NULLS LAST in indexes, no GIN or trigrams,
-        # and its lower() is a function of ours that other SQLite clients lack.
+        # cannot; the tag filter; and trigram indexes for ?q= (a substring of title_sort or composer_sort,
+        # migration 0007). SQLite has no NULLS LAST in indexes, and no GIN or trigrams.
         Index(
             "ix_scores_user_id_composer_sort_desc_id", "user_id", text("composer_sort DESC NULLS LAST"), text("id DESC")
         ).ddl_if(dialect="postgresql"),
-        # INCLUDE lets a count use an index-only scan (Postgres does not see that lower(x) needs no x).
-        Index("ix_scores_user_id_lower_genre", "user_id", func.lower(genre), postgresql_include=["genre"]).ddl_if(
-            dialect="postgresql"
-        ),
         # tag_keys @> '["x"]'. This and the trigram indexes name their columns as literals so that Alembic, like
         # the DDL, leaves them to Postgres.
         Index(

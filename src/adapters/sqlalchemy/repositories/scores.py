@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, func, literal, or_, select, type_coerce
+from sqlalchemy import ColumnElement, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
@@ -105,7 +105,7 @@ class SqlAlchemyScoreRepository:
 
     def _conditions(self, query: ScoreQuery) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [ScoreRow.user_id == query.user_id]
-        # Text and composer match the sort keys: case and accents aside, as the library orders them.
+        # Text, composer and genre match the sort keys: case and accents aside, as the library orders them.
         if query.text:
             key = sort_key(query.text)
             conditions.append(
@@ -117,7 +117,7 @@ class SqlAlchemyScoreRepository:
         if query.composer is not None:
             conditions.append(ScoreRow.composer_sort == sort_key(query.composer))
         if query.genre is not None:
-            conditions.append(_lower(ScoreRow.genre) == query.genre.lower())
+            conditions.append(ScoreRow.genre_sort == sort_key(query.genre))
         if query.tag is not None:
             conditions.append(self._has_tag(query.tag))
         if query.status is not None:
@@ -134,10 +134,6 @@ class SqlAlchemyScoreRepository:
             elements = func.json_each(ScoreRow.tag_keys).table_valued("value")
             return select(literal(1)).select_from(elements).where(elements.c.value == key).exists()
         raise NotImplementedError(f"tag search is not implemented for {dialect}")
-
-
-def _lower(column: SQLColumnExpression[str | None]) -> ColumnElement[str]:
-    return func.lower(column, type_=String())
 
 
 def _order_by(ordering: str) -> list[UnaryExpression[Any]]:

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 from application.policy import Policy
 from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
 from domain.pdf import PdfError
-from domain.scores import ProcessingProblem, Score
+from domain.scores import ProcessingProblem, Score, StoredCover
 from domain.uploads import cover_thumbnail_key, page_thumbnail_key
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class ScoreUpdater:
             score = await uow.scores.get(score_id, for_update=True)
             if score is None or score.cover_page != page:
                 return key
-            replaced = score.record_cover_thumbnail(key, self._clock.now())
+            replaced = score.record_cover_thumbnail(StoredCover(key, page), self._clock.now())
             await uow.scores.save(score)
             await uow.commit()
             return replaced
@@ -158,7 +158,7 @@ def _cover_failed(error: PdfError, page: int) -> Callable[[Score, datetime], Non
 
 class ProcessScore:
     """Read the PDF's page count and metadata (prefilling empty details), then render the cover (page 1 unless
-    the musician chose another) if the score has none.
+    the musician chose another) if the score has none of that page.
 
     A document that cannot be read makes the score `failed` with a sentence saying why; a cover that
     cannot be rendered leaves it `ready` with the reason in `processing_error`.
@@ -184,7 +184,9 @@ class ProcessScore:
                 return
             score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now, finished=False))
             if score is not None:
-                if not score.thumbnail_ready:  # a cover made before, maybe of a page the musician chose, stays
+                # A cover of the chosen page stays; none yet, or one left from before a choice whose own rendering
+                # gave up, is made now.
+                if not score.cover_is_current:
                     await self._thumbnails.cover(score, path, score.cover_page)
                 await self._updater.apply(score_id, Score.finish_processing)
 

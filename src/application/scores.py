@@ -200,9 +200,9 @@ class GetDownloadUrl:
         if file_type == "original":
             key, filename = score.storage_key, score.original_filename
         elif file_type == "thumbnail":
-            if score.cover_key is None:
+            if score.cover is None:
                 raise _not_ready(score, "The cover thumbnail", score.cover_failed)
-            key = score.cover_key
+            key = score.cover.key
         elif file_type == "page_thumbnail":
             if page is None:
                 raise ValidationError("page is required for a page thumbnail.")

@@ -51,6 +51,14 @@ class ProcessingStatus(StrEnum):
     FAILED = "failed"
 
 
+@dataclass(frozen=True)
+class StoredCover:
+    """The cover thumbnail in storage, and the page it shows."""
+
+    key: str
+    page: int
+
+
 @dataclass
 class Score:
     id: UUID
@@ -72,13 +80,18 @@ class Score:
     processing_error: str | None = None
     processing_error_code: str | None = None
     processing_started_at: datetime | None = None
-    cover_key: str | None = None  # the stored cover thumbnail
+    cover: StoredCover | None = None
     thumbnail_pages: list[int] = field(default_factory=list)
-    cover_page: int = 1  # the page the cover is made of: the musician's last choice
+    cover_page: int = 1  # the page the cover is to show: the musician's last choice
 
     @property
     def thumbnail_ready(self) -> bool:
-        return self.cover_key is not None
+        return self.cover is not None
+
+    @property
+    def cover_is_current(self) -> bool:
+        """A cover is stored, of the chosen page (not one from before a choice whose rendering gave up)."""
+        return self.cover is not None and self.cover.page == self.cover_page
 
     @property
     def page_thumbnails_ready(self) -> int:
@@ -125,14 +138,20 @@ class Score:
             self.updated_at = now
 
     def give_up(self, now: datetime) -> None:
-        """Background work kept failing: a score still in processing fails; a ready one only says why."""
-        if self.processing_status is ProcessingStatus.READY:
-            self.note_problem(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
-        else:
-            self.fail(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
+        """Background work kept failing (storage or the queue, say, not the document)."""
+        self._end_unfinished(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
 
     def stall(self, now: datetime) -> None:
-        self.fail(ProcessingProblem.PROCESSING_STALLED, STALLED, now)
+        self._end_unfinished(ProcessingProblem.PROCESSING_STALLED, STALLED, now)
+
+    def _end_unfinished(self, code: ProcessingProblem, sentence: str, now: datetime) -> None:
+        """A score whose document was never read fails; one read before (a refresh that could not finish) stays
+        or becomes ready again, and only says why."""
+        if self.page_count is None:
+            self.fail(code, sentence, now)
+        else:
+            self.finish_processing(now)
+            self.note_problem(code, sentence, now)
 
     def fail(self, code: str, sentence: str, now: datetime) -> None:
         self.processing_status = ProcessingStatus.FAILED
@@ -179,9 +198,10 @@ class Score:
         self.ensure_page_exists(page)
         self.cover_page = page
 
-    def record_cover_thumbnail(self, key: str, now: datetime) -> str | None:
-        """The cover is stored under `key` now; returns the key of the cover it replaces."""
-        replaced, self.cover_key = self.cover_key, key
+    def record_cover_thumbnail(self, cover: StoredCover, now: datetime) -> str | None:
+        """`cover` is the cover now; returns the key of the one it replaces."""
+        replaced = None if self.cover is None else self.cover.key
+        self.cover = cover
         if self.processing_error_code in (PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT):
             self.processing_error = self.processing_error_code = None
         self.updated_at = now

@@ -27,6 +27,7 @@ from adapters.sqlalchemy.migrate import (
 )
 from adapters.sqlalchemy.models import Base
 from application.ports import ScoreQuery
+from domain.scores import StoredCover
 
 KEPT_USER = {
     "id": uuid4(),
@@ -195,8 +196,8 @@ async def test_covers_stored_before_each_had_its_own_key_keep_theirs(database_ur
             [score] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
     finally:
         await engine.dispose()
-    assert score.thumbnail_ready and score.cover_key == f"{prefix}thumbnail.jpg"
-    assert score.cover_page == 1
+    assert score.cover == StoredCover(f"{prefix}thumbnail.jpg", 1)
+    assert score.cover_page == 1 and score.cover_is_current
 
 
 async def _row_counts(connection: Any) -> dict[str, int]:

@@ -17,7 +17,7 @@ from adapters.sqlalchemy.migrate import migrate
 from application.ports import ScoreQuery, ScoreSummary
 from domain.errors import EmailTaken
 from domain.pdf import PdfMetadata
-from domain.scores import ProcessingStatus, Score
+from domain.scores import ProcessingStatus, Score, StoredCover
 from domain.setlists import Setlist, SetlistItem
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
@@ -315,7 +315,7 @@ async def test_score_round_trip_and_save(uow_factory: UowFactory, engine: AsyncE
         stored.page_count = 12
         stored.pdf_metadata = PdfMetadata(title="Nocturne", author="F. Chopin", creation_date="D:20250101")
         stored.processing_status = ProcessingStatus.READY
-        stored.record_cover_thumbnail("u/scores/x/cover-1.jpg", T0)
+        stored.record_cover_thumbnail(StoredCover("u/scores/x/cover-1.jpg", 3), T0)
         stored.thumbnail_pages = [1, 3]
         stored.choose_cover(3)
         stored.processing_error = "The page took too long to render."
@@ -421,7 +421,7 @@ async def test_recent_and_summaries(uow_factory: UowFactory) -> None:
         alice.id,
         {"title": "Old", "created_at": T0},
         {"title": "New", "created_at": T0 + timedelta(days=1), "composer": "Bach", "page_count": 4},
-        {"title": "Newest", "created_at": T0 + timedelta(days=2), "cover_key": "u/scores/x/cover-1.jpg"},
+        {"title": "Newest", "created_at": T0 + timedelta(days=2), "cover": StoredCover("u/scores/x/cover-1.jpg", 1)},
     )
     [bobs] = await add_scores(uow_factory, bob.id, {"title": "Bob's", "created_at": T0 + timedelta(days=3)})
 

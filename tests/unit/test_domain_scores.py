@@ -20,6 +20,7 @@ from domain.scores import (
     ProcessingStatus,
     Score,
     ScoreDetails,
+    StoredCover,
     sort_key,
 )
 
@@ -208,12 +209,14 @@ def test_note_problem_does_not_change_the_status() -> None:
 
 
 def test_cover_thumbnail_is_recorded_and_names_the_cover_it_replaces() -> None:
-    score = make_score()
-    assert not score.thumbnail_ready
-    assert score.record_cover_thumbnail("u/scores/x/cover-a.jpg", LATER) is None
-    assert score.thumbnail_ready and score.cover_key == "u/scores/x/cover-a.jpg" and score.updated_at == LATER
-    assert score.record_cover_thumbnail("u/scores/x/cover-b.jpg", LATER) == "u/scores/x/cover-a.jpg"
-    assert score.cover_key == "u/scores/x/cover-b.jpg"
+    score = make_score(page_count=4)
+    assert not score.thumbnail_ready and not score.cover_is_current
+    assert score.record_cover_thumbnail(StoredCover("u/scores/x/cover-a.jpg", 1), LATER) is None
+    assert score.thumbnail_ready and score.cover_is_current and score.updated_at == LATER
+    score.choose_cover(3)
+    assert score.thumbnail_ready and not score.cover_is_current  # still the old one until page 3's is stored
+    assert score.record_cover_thumbnail(StoredCover("u/scores/x/cover-b.jpg", 3), LATER) == "u/scores/x/cover-a.jpg"
+    assert score.cover == StoredCover("u/scores/x/cover-b.jpg", 3) and score.cover_is_current
 
 
 def test_a_cover_failure_is_noted_only_for_the_chosen_page() -> None:
@@ -351,12 +354,22 @@ def test_the_page_limit_note_names_the_cap_and_the_page_count() -> None:
 
 def test_notes_about_page_thumbnails_keep_the_reason_a_score_failed() -> None:
     score = make_score()
-    score.record_info(PdfInfo(3000, PdfMetadata()), NOW)
     score.stall(NOW)
     score.note_page_limit(2000, LATER)
     score.note_time_limit(600, LATER)
     assert score.processing_status is ProcessingStatus.FAILED
     assert score.processing_error_code == "processing_stalled"
+
+
+@pytest.mark.parametrize(("end", "code"), [(Score.give_up, "processing_failed"), (Score.stall, "processing_stalled")])
+def test_a_refresh_that_cannot_finish_leaves_a_score_read_before_ready(end: object, code: str) -> None:
+    """The document was read; a later run failing for storage or the queue says nothing against it."""
+    score = make_score()
+    score.record_info(PdfInfo(4, PdfMetadata()), NOW)
+    score.start_processing(LATER)
+    end(score, LATER)  # type: ignore[operator]
+    assert (score.processing_status, score.processing_error_code) == (ProcessingStatus.READY, code)
+    assert score.page_count == 4
 
 
 def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> None:

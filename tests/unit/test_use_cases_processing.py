@@ -54,9 +54,10 @@ async def test_processing_makes_the_score_ready_with_info_prefill_and_cover(worl
         ["piano", "sonata"],
     )
     assert done.thumbnail_ready
-    assert done.cover_key is not None and done.cover_key.startswith(f"{upload_prefix(user.id, score.upload_id)}cover-")
+    assert done.cover is not None and done.cover.page == 1
+    assert done.cover.key.startswith(f"{upload_prefix(user.id, score.upload_id)}cover-")
     assert covers(world, done) == [fake_jpeg(score.storage_key, 1)]
-    assert world.storage.content_types[done.cover_key] == JPEG == "image/jpeg"
+    assert world.storage.content_types[done.cover.key] == JPEG == "image/jpeg"
     assert done.processing_started_at == world.clock.now() and done.updated_at == world.clock.now()
     assert world.renderer.rendered == [(score.storage_key, 1)]
     assert world.scratch.copies == [score.storage_key] and world.scratch.open_copies == 0
@@ -148,9 +149,9 @@ async def test_processing_twice_gives_the_same_result(world: World) -> None:
     assert replace(second, updated_at=first.updated_at, processing_started_at=None) == replace(
         first, processing_started_at=None
     )
-    assert second.cover_key is not None
+    assert second.cover is not None
     assert world.storage.keys_under(upload_prefix(user.id, score.upload_id)) == sorted(
-        [score.storage_key, second.cover_key]
+        [score.storage_key, second.cover.key]
     )
 
 
@@ -515,6 +516,32 @@ async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:
     assert done.processing_status is ProcessingStatus.READY
     assert done.page_count == 3
     assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
+
+
+async def test_a_refresh_that_gives_up_leaves_a_score_read_before_ready(world: World) -> None:
+    """refresh_info fails for a reason outside the document (here the renderer) until its task gives up: the
+    document is still the readable one it was."""
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    world.renderer.infos[score.storage_key] = ConnectionError("renderer unreachable")
+    with pytest.raises(ConnectionError):
+        await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.PROCESSING
+    await world.mark_processing_failed(score.id)
+    done = world.stored_score(score.id)
+    assert (done.processing_status, done.page_count) == (ProcessingStatus.READY, 3)
+    assert done.processing_error_code == "processing_failed"
+
+
+async def test_a_chosen_cover_whose_rendering_gave_up_is_made_by_the_next_refresh(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)  # its task then gave up
+    await world.mark_processing_failed(score.id)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 1)]
+    await world.process_score(score.id)
+    assert covers(world, score) == [fake_jpeg(score.storage_key, 2)]
+    assert world.stored_score(score.id).processing_error is None
 
 
 async def test_mark_failed_on_a_missing_score_does_nothing(world: World) -> None:

@@ -448,8 +448,9 @@ async def test_the_cover_is_not_ready_before_it_is_rendered(world: World) -> Non
     assert error.value.kind is ErrorKind.CONFLICT
     await world.process_score(score.id)
     link = await world.get_download_url(user.id, score.id, "thumbnail", None)
-    cover = world.stored_score(score.id).cover_key
-    assert cover is not None and cover.startswith(upload_prefix(user.id, score.upload_id)) and cover in link.url
+    cover = world.stored_score(score.id).cover
+    assert cover is not None and cover.key.startswith(upload_prefix(user.id, score.upload_id))
+    assert cover.key in link.url
 
 
 async def test_a_failed_score_says_its_cover_will_not_come_by_waiting(world: World) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
 from domain.pdf import PdfMetadata
-from domain.scores import ProcessingStatus, Score, sort_key
+from domain.scores import ProcessingStatus, Score, StoredCover, sort_key
 from domain.setlists import Setlist, SetlistItem
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
@@ -92,7 +92,7 @@ def score_from_row(row: ScoreRow) -> Score:
         processing_error=row.processing_error,
         processing_error_code=row.processing_error_code,
         processing_started_at=row.processing_started_at,
-        cover_key=row.cover_key,
+        cover=None if row.cover_key is None else StoredCover(row.cover_key, row.cover_key_page or 1),
         thumbnail_pages=list(row.thumbnail_pages),
         cover_page=row.cover_page,
     )
@@ -123,7 +123,8 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.thumbnail_ready = score.thumbnail_ready
     row.thumbnail_pages = list(score.thumbnail_pages)
     row.cover_page = score.cover_page
-    row.cover_key = score.cover_key
+    row.cover_key = None if score.cover is None else score.cover.key
+    row.cover_key_page = None if score.cover is None else score.cover.page
     row.created_at = score.created_at
     row.updated_at = score.updated_at
     return row

@@ -105,6 +105,7 @@ class ScoreRow(Base):
     thumbnail_pages: Mapped[list[int]] = mapped_column(JsonB)
     cover_page: Mapped[int] = mapped_column(Integer, server_default="1")
     cover_key: Mapped[str | None] = mapped_column(String(1024))
+    cover_key_page: Mapped[int | None] = mapped_column(Integer)  # the page that cover shows
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -138,15 +138,27 @@ class ReconcileQuota:
         version = await self._ledger.version(user_id)
         now = self._clock.now()
         async with self._uow as uow:
+            user = await uow.users.get(user_id)
             live = await uow.uploads.list_live(user_id)
+        limit_bytes = 0 if user is None else user.quota_limit_bytes  # an account gone has nothing to hold
         used = [LedgerEntry(u.id, u.size_bytes) for u in live if u.status is UploadStatus.CONFIRMED]
         pending = [u for u in live if u.status is UploadStatus.PENDING]
         settled_before = now - timedelta(seconds=RESERVATION_IN_FLIGHT_SECONDS)
-        settled = [u for u in pending if u.created_at < settled_before and not u.is_expired(now)]
+        # Oldest first: if the ledger lost some, those reserved earliest are the ones added back.
+        settled = sorted(
+            (u for u in pending if u.created_at < settled_before and not u.is_expired(now)), key=lambda u: u.created_at
+        )
         reserved = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in settled]
         # Just reserved, or past expiry but perhaps mid-confirm: the ledger knows what they hold.
         in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u not in settled]
-        replaced = await self._ledger.replace(user_id, used, reserved, expected_version=version, in_flight=in_flight)
+        replaced = await self._ledger.replace(
+            user_id,
+            used,
+            reserved,
+            limit_bytes=limit_bytes,
+            expected_version=version,
+            in_flight=in_flight,
+        )
         return int(replaced)
 
 

@@ -128,6 +128,7 @@ class QuotaLedgerContract:
         assert await ledger.confirm(user, old, 500, 1000)
         await ledger.replace(
             user,
+            limit_bytes=100,
             used=[LedgerEntry(used_item, 30)],
             reserved=[
                 LedgerEntry(live, 20, now + timedelta(hours=1)),
@@ -161,9 +162,11 @@ class QuotaLedgerContract:
 
         stale = await ledger.version(user)
         assert await ledger.confirm(user, uuid4(), 40, 100)
-        assert not await ledger.replace(user, used=[], reserved=[], expected_version=stale)
+        assert not await ledger.replace(user, limit_bytes=100, used=[], reserved=[], expected_version=stale)
         assert await ledger.usage(user) == (40, 0)
-        assert await ledger.replace(user, used=[], reserved=[], expected_version=await ledger.version(user))
+        assert await ledger.replace(
+            user, limit_bytes=100, used=[], reserved=[], expected_version=await ledger.version(user)
+        )
         assert await ledger.usage(user) == (0, 0)
 
     async def test_in_flight_reservations_are_kept_only_when_already_granted(self, ledger: QuotaLedger) -> None:
@@ -172,6 +175,7 @@ class QuotaLedgerContract:
         assert await ledger.reserve(user, granted, 30, 100, HOUR)
         assert await ledger.replace(
             user,
+            limit_bytes=100,
             used=[],
             reserved=[],
             in_flight=[LedgerEntry(granted, 30, expires), LedgerEntry(not_yet, 90, expires)],
@@ -179,6 +183,37 @@ class QuotaLedgerContract:
         assert await ledger.usage(user) == (0, 30)
         # The request still on its way meets the limit as it would have without the rebuild.
         assert not await ledger.reserve(user, not_yet, 90, 100, HOUR)
+
+    async def test_a_rebuild_adds_back_lost_reservations_only_while_they_fit(self, ledger: QuotaLedger) -> None:
+        """After the ledger lost its data it granted others; the oldest of the lost come back, the rest wait."""
+        user, kept, first, second = uuid4(), uuid4(), uuid4(), uuid4()
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        assert await ledger.confirm(user, uuid4(), 10, 100)
+        assert await ledger.reserve(user, kept, 50, 100, HOUR)
+        assert await ledger.replace(
+            user,
+            used=[],
+            reserved=[
+                LedgerEntry(first, 30, expires),
+                LedgerEntry(kept, 50, expires),
+                LedgerEntry(second, 30, expires),
+            ],
+            limit_bytes=100,
+        )
+        assert await ledger.usage(user) == (0, 80)
+        # The one left out is not held: its confirm meets the limit.
+        assert not await ledger.confirm(user, second, 30, 100)
+        await ledger.release(user, first)
+        assert await ledger.confirm(user, second, 30, 100)
+
+    async def test_a_rebuild_keeps_granted_reservations_past_a_lowered_limit(self, ledger: QuotaLedger) -> None:
+        user, items = uuid4(), [uuid4(), uuid4()]
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        for item in items:
+            assert await ledger.reserve(user, item, 50, 100, HOUR)
+        entries = [LedgerEntry(item, 50, expires) for item in items]
+        assert await ledger.replace(user, used=[], reserved=entries, limit_bytes=10)
+        assert await ledger.usage(user) == (0, 100)
 
     async def test_replace_keeps_used_bytes_of_a_confirm_the_database_has_yet_to_commit(
         self, ledger: QuotaLedger
@@ -190,6 +225,7 @@ class QuotaLedgerContract:
             assert await ledger.confirm(user, item, 30, 100)
         assert await ledger.replace(
             user,
+            limit_bytes=100,
             used=[],
             reserved=[LedgerEntry(settled, 30, expires)],
             in_flight=[LedgerEntry(recent, 30, datetime.now(UTC) - timedelta(seconds=1))],
@@ -202,7 +238,7 @@ class QuotaLedgerContract:
         assert await ledger.confirm(user, uuid4(), 10, 100)
         await ledger.reserve(user, uuid4(), 20, 100, HOUR)
         assert await ledger.confirm(other, uuid4(), 5, 100)
-        await ledger.replace(user, used=[], reserved=[])
+        await ledger.replace(user, limit_bytes=100, used=[], reserved=[])
         assert await ledger.usage(user) == (0, 0)
         assert await ledger.usage(other) == (5, 0)
 
@@ -211,7 +247,7 @@ class QuotaLedgerContract:
         assert await ledger.confirm(user, uuid4(), 10, 100)
         for expires_at in (None, datetime.now() + timedelta(hours=1)):
             with pytest.raises(ValueError, match="expires_at"):
-                await ledger.replace(user, used=[], reserved=[LedgerEntry(uuid4(), 1, expires_at)])
+                await ledger.replace(user, limit_bytes=100, used=[], reserved=[LedgerEntry(uuid4(), 1, expires_at)])
         assert await ledger.usage(user) == (10, 0)
 
     async def test_negative_sizes_are_refused(self, ledger: QuotaLedger) -> None:
@@ -315,7 +351,7 @@ async def test_confirm_after_the_reservation_lapsed_still_records_used(
 async def test_replaced_reservations_lapse_at_their_expiry(ledger: InMemoryQuotaLedger, clock: FakeClock) -> None:
     user = uuid4()
     expires_at = datetime.fromtimestamp(clock.now + 30, UTC)
-    await ledger.replace(user, used=[], reserved=[LedgerEntry(uuid4(), 25, expires_at)])
+    await ledger.replace(user, limit_bytes=100, used=[], reserved=[LedgerEntry(uuid4(), 25, expires_at)])
     clock.advance(29)
     assert await ledger.usage(user) == (0, 25)
     clock.advance(1)
@@ -325,7 +361,7 @@ async def test_replaced_reservations_lapse_at_their_expiry(ledger: InMemoryQuota
 async def test_replace_honours_any_timezone(ledger: InMemoryQuotaLedger, clock: FakeClock) -> None:
     user = uuid4()
     in_tokyo = datetime.fromtimestamp(clock.now + 30, UTC).astimezone(timezone(timedelta(hours=9)))
-    await ledger.replace(user, used=[], reserved=[LedgerEntry(uuid4(), 25, in_tokyo)])
+    await ledger.replace(user, limit_bytes=100, used=[], reserved=[LedgerEntry(uuid4(), 25, in_tokyo)])
     clock.advance(29)
     assert await ledger.usage(user) == (0, 25)
     clock.advance(1)
@@ -339,8 +375,8 @@ LIMIT = 100
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    """Random reserve/confirm/release/time steps agree with a dict model and never pass the limit, even when a
-    reservation lapses before its confirm."""
+    """Random reserve/confirm/release/rebuild/time steps agree with a dict model and never pass the limit, even
+    when a reservation lapses before its confirm or a rebuild lists reservations the ledger never granted."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -392,6 +428,26 @@ class LedgerMachine(RuleBasedStateMachine):
         self.run(self.ledger.release(self.user, item))
         self.reserved.pop(item, None)
         self.used.pop(item, None)
+
+    @rule(data=st.data())
+    def rebuild(self, data: st.DataObject) -> None:
+        """The database lists some of the live reservations and others the ledger never granted (it lost them)."""
+        live = self.live()
+        listed = data.draw(
+            st.lists(
+                st.tuples(st.sampled_from(ITEMS), st.integers(0, 60), st.integers(1, 10)), unique_by=lambda e: e[0]
+            )
+        )
+        expiries = {item: datetime.fromtimestamp(self.clock.now + ttl, UTC) for item, _, ttl in listed}
+        reserved = [LedgerEntry(item, live.get(item, size), expiries[item]) for item, size, _ in listed]
+        reserved = [entry for entry in reserved if entry.upload_id not in self.used]
+        used = [LedgerEntry(item, size) for item, size in self.used.items()]
+        self.run(self.ledger.replace(self.user, used, reserved, limit_bytes=LIMIT))
+        granted = [entry for entry in reserved if entry.upload_id in live]
+        self.reserved = {}
+        for entry in granted + [entry for entry in reserved if entry.upload_id not in live]:
+            if entry in granted or self.model_total() + entry.size_bytes <= LIMIT:
+                self.reserved[entry.upload_id] = (entry.size_bytes, entry.expires_at.timestamp())
 
     @rule(seconds=st.floats(0, 12, allow_nan=False))
     def advance_time(self, seconds: float) -> None:

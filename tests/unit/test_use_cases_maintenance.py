@@ -12,7 +12,7 @@ import pytest
 
 from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, ReconcileQuota
 from application.ports import LedgerEntry
-from domain.errors import QuotaExceeded
+from domain.errors import QuotaExceeded, UploadNotFound
 from domain.scores import ProcessingStatus, Score
 from domain.uploads import Upload, UploadStatus, upload_prefix
 from tests.unit.conftest import World
@@ -220,6 +220,25 @@ async def test_reconcile_rebuilds_a_wiped_ledger_from_the_database(world: World)
     assert await world.usage(idle.id) == (0, 0)
 
 
+async def test_uploads_granted_while_the_ledger_was_lost_never_pass_the_limit(world: World) -> None:
+    """Redis lost its data and granted newer uploads against an empty ledger: the rebuild keeps those and adds
+    back a lost one only if it fits; the confirm of one left out meets the limit and is refused."""
+    user = await world.user()
+    limit = user.quota_limit_bytes
+    lost = await world.pending_upload(user, limit * 4 // 10)
+    world.clock.advance(RESERVATION_IN_FLIGHT_SECONDS + 1)
+    world.wipe_ledger()
+    granted = [await world.pending_upload(user, limit * 4 // 10) for _ in range(2)]
+    world.clock.advance(RESERVATION_IN_FLIGHT_SECONDS + 1)
+    await world.reconcile_quota(user.id)
+    assert await world.usage(user.id) == (0, limit * 8 // 10)
+    for upload in granted:
+        await world.confirm_upload(user.id, upload.id)
+    with pytest.raises(UploadNotFound):
+        await world.confirm_upload(user.id, lost.id)
+    assert await world.usage(user.id) == (limit * 8 // 10, 0)
+
+
 async def test_reconciled_reservations_lapse_at_the_uploads_expiry(world: World) -> None:
     user = await world.user()
     await world.pending_upload(user, 300)
@@ -275,7 +294,7 @@ async def test_reconcile_drops_stale_ledger_entries(world: World) -> None:
 async def test_reconcile_one_user_leaves_the_others_alone(world: World) -> None:
     ann, bob = await world.user(), await world.user()
     await world.confirmed_upload(ann, 100)
-    await world.ledger.replace(bob.id, [LedgerEntry(UUID(int=7), 55)], [])
+    await world.ledger.replace(bob.id, [LedgerEntry(UUID(int=7), 55)], [], limit_bytes=100)
     await world.reconcile_quota(ann.id)
     assert await world.usage(bob.id) == (55, 0)
     assert await world.usage(ann.id) == (100, 0)

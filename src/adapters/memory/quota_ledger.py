@@ -92,25 +92,32 @@ class InMemoryQuotaLedger:
         user_id: UUID,
         used: Sequence[LedgerEntry],
         reserved: Sequence[LedgerEntry],
+        *,
+        limit_bytes: int,
         expected_version: int | None = None,
         in_flight: Sequence[LedgerEntry] = (),
     ) -> bool:
         async with self._lock:
             if expected_version is not None and expected_version != self._versions.get(user_id, 0):
                 return False
+            now = self._clock()
             held = self._accounts.get(user_id, _Account())
+            held.drop_lapsed(now)
             confirming = {
                 entry.upload_id: held.used[entry.upload_id]
                 for entry in (*reserved, *in_flight)
                 if entry.upload_id in held.used
             }
-            reserved = [*reserved, *(entry for entry in in_flight if entry.upload_id in held.reserved)]
-            expiries = [_epoch_seconds(entry) for entry in reserved]
+            kept = [entry for entry in (*reserved, *in_flight) if entry.upload_id in held.reserved]
+            added = [entry for entry in reserved if entry.upload_id not in held.reserved]
+            expiries = {entry.upload_id: _epoch_seconds(entry) for entry in (*kept, *added)}
             account = _Account(used={entry.upload_id: entry.size_bytes for entry in used} | confirming)
-            for entry, expires_at in zip(reserved, expiries, strict=True):
-                if entry.upload_id not in account.used:
-                    account.reserved[entry.upload_id] = (entry.size_bytes, expires_at)
-            account.drop_lapsed(self._clock())
+            for entry in (*kept, *added):
+                if entry.upload_id in account.used or expiries[entry.upload_id] <= now:
+                    continue
+                granted = entry.upload_id in held.reserved
+                if granted or QuotaUsage(limit_bytes, *account.totals()).can_reserve(entry.size_bytes):
+                    account.reserved[entry.upload_id] = (entry.size_bytes, expiries[entry.upload_id])
             self._accounts[user_id] = account
             self._close(user_id, account)
             return True

@@ -37,10 +37,14 @@ class MeteredQuotaLedger:
         user_id: UUID,
         used: Sequence[LedgerEntry],
         reserved: Sequence[LedgerEntry],
+        *,
+        limit_bytes: int,
         expected_version: int | None = None,
         in_flight: Sequence[LedgerEntry] = (),
     ) -> bool:
-        return await self._inner.replace(user_id, used, reserved, expected_version, in_flight)
+        return await self._inner.replace(
+            user_id, used, reserved, limit_bytes=limit_bytes, expected_version=expected_version, in_flight=in_flight
+        )
 
     async def check(self) -> None:
         await self._inner.check()

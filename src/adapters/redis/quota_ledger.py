@@ -97,36 +97,43 @@ drop_lapsed(now_ms())
 return {total(used_key), total(reserved_key)}
 """
 
-# ARGV: expected version ('' for any), then JSON of {used: [[item, size]], reserved: [[item, size, expires_ms]],
-# in_flight: [[item, size, expires_ms]]}. Returns 0 when the version moved on.
+# ARGV: expected version ('' for any), limit, then JSON of {used: [[item, size]], reserved: [[item, size,
+# expires_ms]], in_flight: [[item, size, expires_ms]]}. Returns 0 when the version moved on.
 _REPLACE = """
 local current = tonumber(redis.call('GET', version_key) or '0')
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= current then
   return 0
 end
-local state = cjson.decode(ARGV[2])
+local limit = tonumber(ARGV[2])
+local state = cjson.decode(ARGV[3])
 local now = now_ms()
+drop_lapsed(now)
+local kept, added = {}, {}
 for _, pending in ipairs({state.reserved, state.in_flight}) do
   for _, entry in ipairs(pending) do
     local confirming = redis.call('HGET', used_key, entry[1])
     if confirming then
       table.insert(state.used, {entry[1], confirming})
+    elseif redis.call('HEXISTS', reserved_key, entry[1]) == 1 then
+      table.insert(kept, entry)
+    elseif pending == state.reserved then
+      table.insert(added, entry)
     end
-  end
-end
-for _, entry in ipairs(state.in_flight) do
-  if redis.call('HEXISTS', reserved_key, entry[1]) == 1 then
-    table.insert(state.reserved, entry)
   end
 end
 redis.call('DEL', used_key, reserved_key, expiry_key)
 for _, entry in ipairs(state.used) do
   redis.call('HSET', used_key, entry[1], entry[2])
 end
-for _, entry in ipairs(state.reserved) do
-  if entry[3] > now and redis.call('HEXISTS', used_key, entry[1]) == 0 then
-    redis.call('HSET', reserved_key, entry[1], entry[2])
-    redis.call('ZADD', expiry_key, entry[3], entry[1])
+local held = total(used_key)
+for _, entries in ipairs({kept, added}) do
+  for _, entry in ipairs(entries) do
+    local fits = held + entry[2] <= limit
+    if entry[3] > now and redis.call('HEXISTS', used_key, entry[1]) == 0 and (entries == kept or fits) then
+      redis.call('HSET', reserved_key, entry[1], entry[2])
+      redis.call('ZADD', expiry_key, entry[3], entry[1])
+      held = held + entry[2]
+    end
   end
 end
 expire_with_last_reservation()
@@ -174,6 +181,8 @@ class RedisQuotaLedger:
         user_id: UUID,
         used: Sequence[LedgerEntry],
         reserved: Sequence[LedgerEntry],
+        *,
+        limit_bytes: int,
         expected_version: int | None = None,
         in_flight: Sequence[LedgerEntry] = (),
     ) -> bool:
@@ -183,7 +192,8 @@ class RedisQuotaLedger:
             "in_flight": [[str(entry.upload_id), entry.size_bytes, _epoch_ms(entry)] for entry in in_flight],
         }
         expected = "" if expected_version is None else str(expected_version)
-        return bool(await self._replace(keys=self._keys(user_id), args=[expected, json.dumps(state)]))
+        args: list[str | int] = [expected, limit_bytes, json.dumps(state)]
+        return bool(await self._replace(keys=self._keys(user_id), args=args))
 
     async def check(self) -> None:
         await self._redis.ping()

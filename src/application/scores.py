@@ -51,10 +51,11 @@ class CreateScore:
         details = details.cleaned()
         if not isinstance(details.title, str):
             raise ValidationError("A title is required.")
+        stored = await self._verifier.look(self._uow, user_id, upload_id)
         async with self._uow as uow:
             upload = await owned_upload(uow, user_id, upload_id)
             upload.ensure_available_for_score(self._clock.now())
-            await self._verifier.confirm(uow, upload)
+            await self._verifier.confirm(uow, upload, stored)
             now = self._clock.now()
             score = Score(
                 id=uuid4(),

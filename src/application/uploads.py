@@ -46,9 +46,9 @@ class UploadTicket:
     expires_in: int
 
 
-async def owned_upload(uow: UnitOfWork, user_id: UUID, upload_id: UUID) -> Upload:
+async def owned_upload(uow: UnitOfWork, user_id: UUID, upload_id: UUID, *, for_update: bool = True) -> Upload:
     """The user's upload, locked until the transaction ends: confirm, cancel and expiry must not interleave."""
-    upload = await uow.uploads.get(upload_id, for_update=True)
+    upload = await uow.uploads.get(upload_id, for_update=for_update)
     if upload is None or upload.user_id != user_id:
         raise UploadNotFound()
     return upload
@@ -137,9 +137,19 @@ class RequestUploadUrl:
             raise TooManyRequests("Too many upload requests; try again later.", retry_after=retry_after)
 
 
+@dataclass(frozen=True)
+class StoredUpload:
+    """What storage held for a pending upload: its size and first bytes."""
+
+    size_bytes: int
+    head: bytes
+
+
 class UploadVerifier:
     """Confirms a pending upload against what storage holds (shared by confirm and score creation).
 
+    `look` reads storage first, with no transaction open, so no row lock or database connection waits on
+    storage; `confirm` then decides under the row lock.
     The object must exist, have the declared size and start like a PDF (checked with a ranged read).
     A wrong size or non-PDF bytes delete the object and release the reservation; confirming again answers
     the same error. The ledger counts the bytes as used before the caller commits: if that fails, nothing is
@@ -152,8 +162,22 @@ class UploadVerifier:
         self._aftercare = aftercare
         self._clock = clock
 
-    async def confirm(self, uow: UnitOfWork, upload: Upload) -> None:
-        """Confirm inside the caller's unit of work, which the caller commits."""
+    async def look(self, uow: UnitOfWork, user_id: UUID, upload_id: UUID) -> StoredUpload | None:
+        """What storage holds for the user's upload; None when nothing is stored or the upload is not pending.
+
+        Storage is written once per upload, so what is read here is still there when `confirm` runs.
+        """
+        async with uow:
+            upload = await owned_upload(uow, user_id, upload_id, for_update=False)
+        if upload.status is not UploadStatus.PENDING:
+            return None
+        stored = await self._storage.stat(upload.storage_key)
+        if stored is None:
+            return None
+        return StoredUpload(stored.size_bytes, await self._storage.read_head(upload.storage_key, MAGIC_SEARCH_BYTES))
+
+    async def confirm(self, uow: UnitOfWork, upload: Upload, stored: StoredUpload | None) -> None:
+        """Confirm, with what `look` read, inside the caller's unit of work, which the caller commits."""
         now = self._clock.now()
         if upload.status is UploadStatus.CONFIRMED:
             return
@@ -161,12 +185,10 @@ class UploadVerifier:
             await self._end(uow, upload, Upload.expire)
             raise UploadNotFound("The upload expired before it was confirmed.")
         upload.ensure_confirmable(now)
-        stored = await self._storage.stat(upload.storage_key)
         if stored is None:
             raise UploadIncomplete()
-        head = await self._storage.read_head(upload.storage_key, MAGIC_SEARCH_BYTES)
         try:
-            check_stored_object(upload.size_bytes, stored.size_bytes, head)
+            check_stored_object(upload.size_bytes, stored.size_bytes, stored.head)
         except (SizeMismatch, NotAPdf) as error:
             rejection = error
             await self._end(uow, upload, lambda rejected: rejected.reject(rejection))
@@ -195,9 +217,10 @@ class ConfirmUpload:
         self._verifier = verifier
 
     async def __call__(self, user_id: UUID, upload_id: UUID) -> Upload:
+        stored = await self._verifier.look(self._uow, user_id, upload_id)
         async with self._uow as uow:
             upload = await owned_upload(uow, user_id, upload_id)
-            await self._verifier.confirm(uow, upload)
+            await self._verifier.confirm(uow, upload, stored)
             await uow.commit()
         return upload
 

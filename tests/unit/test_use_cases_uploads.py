@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from adapters.memory.quota_ledger import InMemoryQuotaLedger
-from application.ports import RateRule
+from application.ports import RateRule, StoredObject
 from domain.errors import (
     AlreadyConfirmed,
     ErrorKind,
@@ -191,6 +191,26 @@ async def test_confirm_reads_only_the_head_of_the_object(world: World) -> None:
     await world.confirm_upload(user.id, upload.id)
     assert world.storage.head_reads == [(upload.storage_key, MAGIC_SEARCH_BYTES)]
     assert world.storage.downloads == []
+
+
+async def test_storage_is_read_with_no_transaction_open(world: World) -> None:
+    """A slow storage must not hold a row lock or a database connection: confirm and score creation read first."""
+    user = await world.user()
+    read, stat = world.storage.read_head, world.storage.stat
+    during_reads: list[bool] = []
+
+    async def stat_watched(key: str) -> StoredObject | None:
+        during_reads.append(world.uow.active)
+        return await stat(key)
+
+    async def read_watched(key: str, length: int) -> bytes:
+        during_reads.append(world.uow.active)
+        return await read(key, length)
+
+    world.storage.stat, world.storage.read_head = stat_watched, read_watched  # type: ignore[method-assign]
+    await world.confirmed_upload(user, 2000)
+    await world.score(user)
+    assert during_reads == [False] * 4
 
 
 async def test_confirm_twice_counts_the_quota_once(world: World) -> None:

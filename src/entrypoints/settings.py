@@ -49,6 +49,10 @@ def parse_rate(text: str) -> RateRule:
 class Settings:
     data_dir: Path = Path("./var")
     database_url: str = ""
+    # Per process (an API process or a worker): the most database connections it holds, and how long a request
+    # waits for one when all are busy before it answers 503.
+    database_max_connections: int = 15
+    database_pool_timeout_seconds: float = 30.0
     redis_url: str | None = None
     storage: Literal["local", "s3"] = "local"
     s3_endpoint: str = "127.0.0.1:9000"
@@ -187,6 +191,8 @@ class Settings:
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _POSITIVE = (
+    "database_max_connections",
+    "database_pool_timeout_seconds",
     "default_quota_bytes",
     "max_upload_bytes",
     "presign_expiry_seconds",

@@ -358,6 +358,39 @@ async def test_a_storage_outage_answers_503_with_retry_after_and_no_internals(st
     assert response.json()["detail"] == "A backing service is unavailable; try again shortly."
 
 
+async def test_a_process_with_every_database_connection_busy_answers_503_then_recovers(stack: Stack) -> None:
+    """Its one connection is held by a request waiting for a row lock: the next request waits the pool timeout
+    and answers 503; once the lock goes, the waiting request completes and the process serves again."""
+    base_url = stack.api(database_max_connections=1, database_pool_timeout_seconds=0.5)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        user = await register(client)
+        async with _database(stack) as connection, connection.transaction():
+            await connection.execute("SELECT 1 FROM users WHERE email = $1 FOR UPDATE", user.email)
+            waiting = asyncio.create_task(user.request_upload(ETUDE))
+            await _until_a_query_waits_for_a_lock(stack)
+            starved = await user.get("/api/v1/scores")
+        await waiting
+        served = await user.get("/api/v1/scores")
+        quota = await user.quota()
+    assert (starved.status_code, starved.json()["code"]) == (503, "service_unavailable"), starved.text
+    assert starved.headers["Retry-After"] == "5"
+    assert served.status_code == 200
+    assert quota["reserved_bytes"] == len(ETUDE)
+
+
+async def _until_a_query_waits_for_a_lock(stack: Stack) -> None:
+    async with _database(stack) as connection:
+        for _ in range(200):
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                stack.database_name,
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError("no query started waiting for the row lock")
+
+
 async def test_readiness_fails_until_the_database_is_migrated(stack: Stack) -> None:
     async with postgres_database("unmigrated") as (_, url):
         base_url = stack.api(database_url=url)

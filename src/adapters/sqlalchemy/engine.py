@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
+def pool_options(max_connections: int, timeout_seconds: float) -> dict[str, Any]:
+    """At most `max_connections` at once, of which up to 5 stay open while idle."""
+    kept = min(5, max_connections)
+    return {"pool_size": kept, "max_overflow": max_connections - kept, "pool_timeout": timeout_seconds}
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL."""
     sa_url = make_url(url)

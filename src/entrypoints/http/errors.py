@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from minio.error import S3Error
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as ConnectionPoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import (
@@ -186,6 +187,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OSError: unavailable_handler,
     RedisError: unavailable_handler,
     DBAPIError: database_error_handler,
+    ConnectionPoolTimeout: unavailable_handler,  # every database connection of the process stayed busy
     IntegrityError: conflict_handler,
     StaleDataError: conflict_handler,  # the row went away or changed under a concurrent request
     S3Error: unavailable_handler,

@@ -47,7 +47,8 @@ class UploadTicket:
 
 
 async def owned_upload(uow: UnitOfWork, user_id: UUID, upload_id: UUID, *, for_update: bool = True) -> Upload:
-    """The user's upload, locked until the transaction ends: confirm, cancel and expiry must not interleave."""
+    """The user's upload, by default locked until the transaction ends: confirm, cancel and expiry must not
+    interleave."""
     upload = await uow.uploads.get(upload_id, for_update=for_update)
     if upload is None or upload.user_id != user_id:
         raise UploadNotFound()
@@ -165,7 +166,8 @@ class UploadVerifier:
     async def look(self, uow: UnitOfWork, user_id: UUID, upload_id: UUID) -> StoredUpload | None:
         """What storage holds for the user's upload; None when nothing is stored or the upload is not pending.
 
-        Storage is written once per upload, so what is read here is still there when `confirm` runs.
+        An upload URL stores one object once, so what is read here cannot change before `confirm` runs; a cancel
+        meanwhile shows in the upload's status.
         """
         async with uow:
             upload = await owned_upload(uow, user_id, upload_id, for_update=False)

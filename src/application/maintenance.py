@@ -163,7 +163,8 @@ class ReconcileQuota:
 
 
 class SweepStuckScores:
-    """No score stays pending or processing: queue again what never started, fail what ran too long."""
+    """No score stays pending or processing: queue again what never started; end what ran too long (Score.stall:
+    ready if read before, else pending for the next pass, or failed once a day old)."""
 
     def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock, policy: Policy) -> None:
         self._uow = uow

@@ -153,12 +153,19 @@ class DeleteScore:
 class RequestProcessing:
     """Queue background work on one's own score: refresh info, a cover from a page, or all page thumbnails."""
 
-    def __init__(self, uow: UnitOfWork, queue: TaskQueue) -> None:
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
         self._uow = uow
         self._queue = queue
+        self._clock = clock
 
     async def refresh_info(self, user_id: UUID, score_id: UUID) -> str:
-        await self._score(user_id, score_id)
+        """A failed score is pending from now on, so a client polling it waits for this run's outcome; if the
+        task cannot be queued, the stuck-score sweep queues it."""
+        async with self._uow as uow:
+            score = await owned_score(uow, user_id, score_id, for_update=True)
+            if score.request_refresh(self._clock.now()):
+                await uow.scores.save(score)
+                await uow.commit()
         return await self._queue.process_score(score_id)
 
     async def regenerate_thumbnail(self, user_id: UUID, score_id: UUID, page: int) -> str:

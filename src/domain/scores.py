@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -42,6 +42,11 @@ class ProcessingProblem(StrEnum):
 
 RETRIES_EXHAUSTED = "Processing failed repeatedly; try refreshing the score's info."
 STALLED = "Processing did not finish in time; try refreshing the score's info."
+RESUMING_AFTER_FAILURES = "Processing failed for a reason outside the PDF; it is tried again shortly."
+RESUMING_AFTER_STALL = "Processing did not finish in time; it is tried again shortly."
+# A score whose document was never read is tried again, after storage or the queue failed it, for this long
+# after its creation; then it fails, so that no score stays pending for ever.
+RESUME_WITHIN = timedelta(days=1)
 
 
 class ProcessingStatus(StrEnum):
@@ -139,19 +144,38 @@ class Score:
 
     def give_up(self, now: datetime) -> None:
         """Background work kept failing (storage or the queue, say, not the document)."""
-        self._end_unfinished(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
+        self._end_unfinished(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, RESUMING_AFTER_FAILURES, now)
 
     def stall(self, now: datetime) -> None:
-        self._end_unfinished(ProcessingProblem.PROCESSING_STALLED, STALLED, now)
+        self._end_unfinished(ProcessingProblem.PROCESSING_STALLED, STALLED, RESUMING_AFTER_STALL, now)
 
-    def _end_unfinished(self, code: ProcessingProblem, sentence: str, now: datetime) -> None:
-        """A score whose document was never read fails; one read before (a refresh that could not finish) stays
-        or becomes ready again, and only says why."""
-        if self.page_count is None:
-            self.fail(code, sentence, now)
-        else:
+    def _end_unfinished(self, code: ProcessingProblem, sentence: str, resuming: str, now: datetime) -> None:
+        """Nothing here is the document's fault. A score read before (a refresh that could not finish) stays or
+        becomes ready again; one never read waits, never started, for the stuck-score sweep to queue it again,
+        until RESUME_WITHIN after its creation: then it fails. Each says why."""
+        if self.page_count is not None:
             self.finish_processing(now)
             self.note_problem(code, sentence, now)
+        elif now - self.created_at < RESUME_WITHIN:
+            self.wait_for_processing(now)
+            self.note_problem(code, resuming, now)
+        else:
+            self.fail(code, sentence, now)
+
+    def wait_for_processing(self, now: datetime) -> None:
+        """Back to pending, as if never started: the stuck-score sweep queues it again."""
+        self.processing_status = ProcessingStatus.PENDING
+        self.processing_started_at = None
+        self.updated_at = now
+
+    def request_refresh(self, now: datetime) -> bool:
+        """A refresh of a failed score starts over: pending, and the old failure no longer stands. True when
+        that changed the score (a ready one stays as it is while it is read again)."""
+        if self.processing_status is not ProcessingStatus.FAILED:
+            return False
+        self.wait_for_processing(now)
+        self.processing_error = self.processing_error_code = None
+        return True
 
     def fail(self, code: str, sentence: str, now: datetime) -> None:
         self.processing_status = ProcessingStatus.FAILED

@@ -125,6 +125,16 @@ async def test_bad_files_fail_with_their_kind_and_a_clear_reason(musician: User,
     assert quota["used_bytes"] == before["used_bytes"] + len(data)  # counted once, as the stored file
     assert quota["reserved_bytes"] == before["reserved_bytes"]
 
+    # Reading it again starts over (pending at once: tests/unit) and ends the same way.
+    assert (await musician.post(f"/api/v1/scores/{score['id']}/refresh_info")).status_code == 202
+    for _ in range(100):
+        again = await musician.wait_for_score(score["id"])
+        if again["updated_at"] != score["updated_at"]:
+            break
+        await asyncio.sleep(0.1)
+    assert (again["processing_status"], again["processing_error_code"]) == ("failed", score["processing_error_code"])
+    assert again["updated_at"] > score["updated_at"]
+
 
 async def test_all_page_thumbnails_of_mixed_sizes_are_each_fitted_to_their_page(musician: User) -> None:
     created = await musician.create_score(samples.mixed_sizes(), title="Mixed")

@@ -154,27 +154,33 @@ async def test_concurrent_requests_cannot_pass_the_pending_upload_limit(stack: S
         assert await _database_usage(stack, user.email) == (0, 1000 * pending)
 
 
-async def test_the_scheduled_sweep_requeues_lost_tasks_and_fails_stalled_scores(stack: Stack) -> None:
+async def test_the_scheduled_sweep_requeues_lost_and_stalled_scores_and_fails_those_a_day_old(stack: Stack) -> None:
     settings = {"stuck_processing_seconds": 2, "maintenance_interval_seconds": 0.5}
     base_url = stack.api(**settings)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         user = await register(client)
         lost = await user.create_score(ODE, title="Lost")
         stalled = await user.create_score(ETUDE, title="Stalled")
-        # No worker has run yet: losing the stream loses both tasks; one score then looks stuck mid-way.
+        old = await user.create_score(ODE, title="Stalled since yesterday")
+        # No worker has run yet: losing the stream loses every task; two scores then look stuck mid-way.
         assert await delete_redis_keys(f"{stack.redis_prefix}tasks") >= 1
         async with _database(stack) as connection:
             await connection.execute(
                 "UPDATE scores SET processing_status = 'processing', processing_started_at = now() - interval '1 hour'"
-                " WHERE id = $1",
-                UUID(stalled["id"]),
+                " WHERE id = ANY($1::uuid[])",
+                [UUID(stalled["id"]), UUID(old["id"])],
+            )
+            await connection.execute(
+                "UPDATE scores SET created_at = now() - interval '2 days' WHERE id = $1", UUID(old["id"])
             )
 
         stack.worker(**settings)  # no scheduler: the workers send the housekeeping tasks
 
         requeued = await user.wait_for_score(lost["id"], timeout=60, thumbnail_ready=True)
         assert (requeued["processing_status"], requeued["page_count"]) == ("ready", 1)
-        failed = await user.wait_for_score(stalled["id"], timeout=60, processing_status="failed")
+        resumed = await user.wait_for_score(stalled["id"], timeout=60, thumbnail_ready=True)
+        assert (resumed["processing_status"], resumed["page_count"], resumed["processing_error"]) == ("ready", 8, None)
+        failed = await user.wait_for_score(old["id"], timeout=60, processing_status="failed")
         assert failed["processing_error_code"] == "processing_stalled"
         assert failed["processing_error"] == "Processing did not finish in time; try refreshing the score's info."
 

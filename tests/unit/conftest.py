@@ -157,7 +157,7 @@ class World:
 
     @property
     def request_processing(self) -> RequestProcessing:
-        return RequestProcessing(self.uow, self.queue)
+        return RequestProcessing(self.uow, self.queue, self.clock)
 
     @property
     def get_download_url(self) -> GetDownloadUrl:

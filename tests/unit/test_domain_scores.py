@@ -16,6 +16,7 @@ from domain.scores import (
     MAX_TAGS,
     MAX_TEXT_FIELD_LENGTH,
     MAX_TITLE_LENGTH,
+    RESUME_WITHIN,
     UNSET,
     ProcessingStatus,
     Score,
@@ -26,6 +27,7 @@ from domain.scores import (
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=3)
+LONG_AFTER = NOW + RESUME_WITHIN
 METADATA = PdfMetadata(title="Sonata No. 8", author="Beethoven", subject="Classical", keywords="piano; sonata, piano")
 
 
@@ -326,8 +328,10 @@ def test_limits_apply_after_trimming() -> None:
         (lambda s: s.fail_with(PdfError(PdfErrorKind.ENCRYPTED), LATER), "failed", "encrypted"),
         (lambda s: s.fail_with(PdfError(PdfErrorKind.NO_PAGES), LATER), "failed", "no_pages"),
         (lambda s: s.fail_with(PdfError(PdfErrorKind.RENDER_TIMEOUT), LATER), "processing", "render_timeout"),
-        (lambda s: s.stall(LATER), "failed", "processing_stalled"),
-        (lambda s: s.give_up(LATER), "failed", "processing_failed"),
+        (lambda s: s.stall(LATER), "pending", "processing_stalled"),
+        (lambda s: s.give_up(LATER), "pending", "processing_failed"),
+        (lambda s: s.stall(LONG_AFTER), "failed", "processing_stalled"),
+        (lambda s: s.give_up(LONG_AFTER), "failed", "processing_failed"),
     ],
 )
 def test_every_problem_has_a_code_for_programs_and_a_sentence_for_people(
@@ -354,7 +358,7 @@ def test_the_page_limit_note_names_the_cap_and_the_page_count() -> None:
 
 def test_notes_about_page_thumbnails_keep_the_reason_a_score_failed() -> None:
     score = make_score()
-    score.stall(NOW)
+    score.stall(LONG_AFTER)
     score.note_page_limit(2000, LATER)
     score.note_time_limit(600, LATER)
     assert score.processing_status is ProcessingStatus.FAILED
@@ -370,6 +374,34 @@ def test_a_refresh_that_cannot_finish_leaves_a_score_read_before_ready(end: obje
     end(score, LATER)  # type: ignore[operator]
     assert (score.processing_status, score.processing_error_code) == (ProcessingStatus.READY, code)
     assert score.page_count == 4
+
+
+@pytest.mark.parametrize(("end", "code"), [(Score.give_up, "processing_failed"), (Score.stall, "processing_stalled")])
+def test_an_unread_score_that_cannot_finish_waits_to_be_queued_again_until_it_is_a_day_old(
+    end: object, code: str
+) -> None:
+    """Storage or the queue, not the document, stopped it: `failed` would blame the PDF."""
+    score = make_score()
+    score.start_processing(LATER)
+    end(score, LATER)  # type: ignore[operator]
+    assert (score.processing_status, score.processing_started_at) == (ProcessingStatus.PENDING, None)
+    assert score.processing_error_code == code
+    assert score.processing_error and score.processing_error.endswith("it is tried again shortly.")
+    score.start_processing(LONG_AFTER - timedelta(seconds=1))
+    end(score, LONG_AFTER)  # type: ignore[operator]
+    assert (score.processing_status, score.processing_error_code) == (ProcessingStatus.FAILED, code)
+    assert score.processing_error and score.processing_error.endswith("try refreshing the score's info.")
+
+
+def test_a_refresh_of_a_failed_score_starts_over_and_of_any_other_changes_nothing() -> None:
+    score = make_score()
+    score.fail_with(PdfError(PdfErrorKind.CORRUPT), NOW)
+    assert score.request_refresh(LATER)
+    assert (score.processing_status, score.processing_error, score.processing_error_code) == ("pending", None, None)
+    score.record_info(PdfInfo(2, PdfMetadata()), LATER)
+    score.finish_processing(LATER)
+    assert not score.request_refresh(LATER)
+    assert score.processing_status is ProcessingStatus.READY
 
 
 def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> None:

@@ -13,7 +13,7 @@ import pytest
 from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, ReconcileQuota
 from application.ports import LedgerEntry
 from domain.errors import QuotaExceeded, UploadNotFound
-from domain.scores import ProcessingStatus, Score
+from domain.scores import RESUME_WITHIN, ProcessingStatus, Score
 from domain.uploads import Upload, UploadStatus, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import FakeUnitOfWork, QueueUnavailable
@@ -345,7 +345,7 @@ def set_state(world: World, score: Score, status: ProcessingStatus, started_ago:
     world.put_score(stored)
 
 
-async def test_the_sweep_requeues_what_never_started_and_fails_what_ran_too_long(world: World) -> None:
+async def test_the_sweep_requeues_what_never_started_and_what_ran_too_long_on_its_next_pass(world: World) -> None:
     user = await world.user()
     never_started = await world.score(user, title="never started")
     long_running = await world.score(user, title="long running")
@@ -361,11 +361,24 @@ async def test_the_sweep_requeues_what_never_started_and_fails_what_ran_too_long
     requeued = world.stored_score(never_started.id)
     assert requeued.processing_status is ProcessingStatus.PENDING
     assert requeued.processing_started_at == world.clock.now()
-    failed = world.stored_score(long_running.id)
-    assert failed.processing_status is ProcessingStatus.FAILED
-    assert failed.processing_error and "did not finish in time" in failed.processing_error
+    stalled = world.stored_score(long_running.id)
+    assert (stalled.processing_status, stalled.processing_started_at) == (ProcessingStatus.PENDING, None)
+    assert stalled.processing_error == "Processing did not finish in time; it is tried again shortly."
     assert world.stored_score(fresh.id).processing_status is ProcessingStatus.PENDING
     assert world.stored_score(ready.id).processing_status is ProcessingStatus.READY
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores() == 1
+    assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (long_running.id,))]
+
+
+async def test_the_sweep_fails_an_unread_score_still_stuck_a_day_after_its_creation(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.clock.advance(RESUME_WITHIN.total_seconds())
+    set_state(world, score, ProcessingStatus.PROCESSING, world.policy.stuck_processing_seconds + 1)
+    assert await world.sweep_stuck_scores() == 1
+    failed = world.stored_score(score.id)
+    assert (failed.processing_status, failed.processing_error_code) == (ProcessingStatus.FAILED, "processing_stalled")
 
 
 async def test_processing_within_the_limit_is_left_alone(world: World) -> None:

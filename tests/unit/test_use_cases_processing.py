@@ -10,7 +10,7 @@ import pytest
 
 from application.processing import JPEG, PAGES_PER_BATCH
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
-from domain.scores import ProcessingStatus, Score
+from domain.scores import RESUME_WITHIN, ProcessingStatus, Score
 from domain.uploads import page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import StorageUnavailable, fake_jpeg
@@ -498,13 +498,45 @@ async def test_generate_all_for_a_missing_score_does_nothing(world: World) -> No
 # --- MarkProcessingFailed ------------------------------------------------------------------------
 
 
-async def test_mark_failed_says_why_on_an_unfinished_score(world: World) -> None:
+async def test_mark_failed_leaves_an_unread_score_pending_for_the_sweep_and_says_why(world: World) -> None:
     user = await world.user()
     score = await world.score(user)
+    await world.mark_processing_failed(score.id)
+    waiting = world.stored_score(score.id)
+    assert (waiting.processing_status, waiting.processing_started_at) == (ProcessingStatus.PENDING, None)
+    assert waiting.processing_error == "Processing failed for a reason outside the PDF; it is tried again shortly."
+    world.clock.advance(world.policy.stuck_processing_seconds + 1)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores() == 1
+    await world.process_score(score.id)
+    done = world.stored_score(score.id)
+    assert (done.processing_status, done.processing_error) == (ProcessingStatus.READY, None)
+
+
+async def test_mark_failed_fails_an_unread_score_a_day_after_its_creation(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.clock.advance(RESUME_WITHIN.total_seconds())
     await world.mark_processing_failed(score.id)
     done = world.stored_score(score.id)
     assert done.processing_status is ProcessingStatus.FAILED
     assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
+
+
+async def test_refresh_info_makes_a_failed_score_pending_before_its_task_runs(world: World) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.CORRUPT)
+    await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.FAILED
+    del world.renderer.infos[score.storage_key]
+    world.queue.sent.clear()
+    await world.request_processing.refresh_info(user.id, score.id)
+    waiting = world.stored_score(score.id)
+    assert (waiting.processing_status, waiting.processing_error) == (ProcessingStatus.PENDING, None)
+    assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (score.id,))]
+    await world.process_score(score.id)
+    assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
 
 
 async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:

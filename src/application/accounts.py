@@ -90,8 +90,9 @@ class RegisterUser:
 class LogIn:
     """Exchange email and password for an access token.
 
-    Failed attempts are counted per email and per client address; once either reaches the limit, further
-    attempts are refused until the window passes, even with the right password. An attempt counts while its
+    Failed attempts are counted per email and per client address (each with its own limit); once either
+    reaches its limit, further attempts are refused until the window passes, even with the right password, so
+    a guesser learns nothing from them. An attempt counts while its
     password is checked (so a burst of guesses cannot pass the limit together); a success is then taken back.
     """
 
@@ -102,7 +103,8 @@ class LogIn:
         self._hasher = hasher
         self._tokens = tokens
         self._limiter = limiter
-        self._rule = policy.login_failure_rule
+        self._email_rule = policy.login_failure_rule
+        self._address_rule = policy.login_address_failure_rule or policy.login_failure_rule
 
     async def __call__(self, email: str, password: str, client_address: str) -> AccessToken:
         email = email.strip().lower()
@@ -110,8 +112,12 @@ class LogIn:
         # get past the limit together; attempts that turn out not to be failures are taken back.
         counted: list[str] = []
         try:
-            for key in (f"login-email:{email}", f"login-address:{client_address}"):
-                retry_after = await self._limiter.acquire(key, self._rule)
+            limits = [
+                (f"login-email:{email}", self._email_rule),
+                (f"login-address:{client_address}", self._address_rule),
+            ]
+            for key, rule in limits:
+                retry_after = await self._limiter.acquire(key, rule)
                 if retry_after is not None:
                     raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
                 counted.append(key)

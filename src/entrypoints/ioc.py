@@ -95,6 +95,7 @@ class ConfigProvider(Provider):
             page_thumbnails_seconds=settings.page_thumbnails_seconds,
             max_pending_uploads=settings.max_pending_uploads,
             login_failure_rule=settings.login_failure_rule,
+            login_address_failure_rule=settings.login_address_failure_rule,
             upload_rate_rule=settings.upload_rate_rule,
             register_rule=settings.register_rule,
         )

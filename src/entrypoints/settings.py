@@ -79,6 +79,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     login_failure_limit: str = "10/15min"
+    login_address_failure_limit: str = ""  # empty: login_failure_limit
     upload_rate_limit: str = "60/minute"
     register_rate_limit: str = "1000/hour"
     cors_allow_origins: tuple[str, ...] = ()
@@ -121,6 +122,10 @@ class Settings:
     @property
     def login_failure_rule(self) -> RateRule:
         return parse_rate(self.login_failure_limit)
+
+    @property
+    def login_address_failure_rule(self) -> RateRule:
+        return parse_rate(self.login_address_failure_limit or self.login_failure_limit)
 
     @property
     def upload_rate_rule(self) -> RateRule:
@@ -174,6 +179,7 @@ class Settings:
         if self.log_level.upper() not in _LOG_LEVELS:
             raise SettingsError(f"SCOREMATE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
+        self.login_address_failure_rule  # noqa: B018
         self.upload_rate_rule  # noqa: B018
         self.register_rule  # noqa: B018
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:

@@ -87,6 +87,14 @@ def test_a_rate_that_cannot_be_read_is_refused_at_start() -> None:
         from_env(login_failure_limit="ten a minute")
 
 
+def test_the_address_login_limit_follows_the_login_limit_unless_set() -> None:
+    assert from_env(login_failure_limit="4/h").login_address_failure_rule == RateRule(4, 3600)
+    both = from_env(login_failure_limit="4/h", login_address_failure_limit="100/15min")
+    assert (both.login_failure_rule, both.login_address_failure_rule) == (RateRule(4, 3600), RateRule(100, 900))
+    with pytest.raises(SettingsError, match="10/15min"):
+        from_env(login_address_failure_limit="lots")
+
+
 @pytest.mark.parametrize(
     ("text", "rule"),
     [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from uuid import uuid4
 
 import pytest
 
+from application.ports import RateRule
 from domain.errors import EmailTaken, ErrorKind, InvalidCredentials, NotAuthenticated, TooManyRequests, ValidationError
 from tests.unit.conftest import PASSWORD, World
 from tests.unit.fakes import FakeTokens
@@ -155,6 +157,22 @@ async def test_repeated_failures_from_one_address_are_refused_for_every_email(wo
     # another address may still log in to the same account
     token = await world.log_in("ann@example.com", PASSWORD, "192.0.2.1")
     assert world.tokens.verify(token.token) is not None
+
+
+async def test_the_address_limit_can_be_set_apart_for_many_musicians_behind_one_address(world: World) -> None:
+    """A school shares one address: its limit may be higher, while each email keeps its own."""
+    world.policy = replace(world.policy, login_address_failure_rule=RateRule(limit=5, window_seconds=60))
+    await world.user("ann@example.com")
+    for attempt in range(4):
+        await fail_logins(world, 1, email=f"pupil{attempt}@example.com")
+    token = await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    assert world.tokens.verify(token.token) is not None
+    await fail_logins(world, 1, email="pupil4@example.com")
+    with pytest.raises(TooManyRequests):
+        await world.log_in("ann@example.com", PASSWORD, ADDRESS)
+    await fail_logins(world, world.policy.login_failure_rule.limit, email="bob@example.com", address="192.0.2.9")
+    with pytest.raises(TooManyRequests):
+        await world.log_in("bob@example.com", PASSWORD, "192.0.2.10")
 
 
 async def test_failures_below_the_limit_do_not_block(world: World) -> None:

@@ -38,6 +38,7 @@ class ProcessingProblem(StrEnum):
     PROCESSING_STALLED = "processing_stalled"
     PAGE_LIMIT = "page_limit"
     TIME_LIMIT = "time_limit"
+    COVER_PAGE_MISSING = "cover_page_missing"
 
 
 RETRIES_EXHAUSTED = "Processing failed repeatedly; try refreshing the score's info."
@@ -115,13 +116,15 @@ class Score:
         """
         first_reading = self.pdf_metadata is None
         self.page_count = info.page_count
-        if self.cover_page > info.page_count:  # chosen before the page count was known
-            self.cover_page = 1
         self.pdf_metadata = info.metadata
         if first_reading:
             self._prefill(info.metadata)
         self.processing_error = self.processing_error_code = None
         self.updated_at = now
+        if self.cover_page > info.page_count:  # chosen before the page count was known
+            sentence = f"The PDF has no page {self.cover_page}, so the cover shows page 1."
+            self.cover_page = 1
+            self.note_problem(ProcessingProblem.COVER_PAGE_MISSING, sentence, now)
         if self.processing_status is ProcessingStatus.FAILED:
             # The document reads now, so an earlier failure no longer describes it.
             self.processing_status = ProcessingStatus.PROCESSING
@@ -221,6 +224,8 @@ class Score:
         """The cover is to be made of `page`; the one stored now stays until that one replaces it."""
         self.ensure_page_exists(page)
         self.cover_page = page
+        if self.processing_error_code == ProcessingProblem.COVER_PAGE_MISSING:  # about the choice this replaces
+            self.processing_error = self.processing_error_code = None
 
     def record_cover_thumbnail(self, cover: StoredCover, now: datetime) -> str | None:
         """`cover` is the cover now; returns the key of the one it replaces."""

@@ -265,11 +265,15 @@ async def test_a_cover_stored_after_a_newer_choice_was_made_and_stored_is_not_ke
 
 
 @pytest.mark.parametrize(
-    ("pages", "chosen", "cover"),
-    [(5, 4, 4), (3, 9, 1)],  # a page beyond the last, chosen before the page count was known: page 1
+    ("pages", "chosen", "cover", "note"),
+    [
+        (5, 4, 4, None),
+        # a page beyond the last, chosen before the page count was known: page 1, and the musician is told
+        (3, 9, 1, "The PDF has no page 9, so the cover shows page 1."),
+    ],
 )
 async def test_a_cover_chosen_before_processing_is_made_by_processing(
-    world: World, pages: int, chosen: int, cover: int
+    world: World, pages: int, chosen: int, cover: int, note: str | None
 ) -> None:
     user = await world.user()
     score = await world.score(user)
@@ -277,6 +281,12 @@ async def test_a_cover_chosen_before_processing_is_made_by_processing(
     await world.request_processing.regenerate_thumbnail(user.id, score.id, chosen)  # its task has not run yet
     await world.process_score(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, cover)]
+    done = world.stored_score(score.id)
+    assert (done.processing_status, done.processing_error) == (ProcessingStatus.READY, note)
+    await world.generate_thumbnail(score.id, chosen)  # the chosen page's own task, late
+    assert covers(world, score) == [fake_jpeg(score.storage_key, cover)]
+    await world.choose_cover(user, score, 2)
+    assert world.stored_score(score.id).processing_error is None
 
 
 async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:

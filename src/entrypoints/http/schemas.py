@@ -228,7 +228,8 @@ class ScoreBody(Struct):
             str,
             Meta(
                 description="What went wrong, for programs: not_pdf, empty, corrupt, encrypted, no_pages, "
-                "render_timeout, render_limit, processing_failed, processing_stalled, page_limit or time_limit."
+                "render_timeout, render_limit, processing_failed, processing_stalled, page_limit, time_limit or "
+                "cover_page_missing."
             ),
         ]
         | None

@@ -231,14 +231,14 @@ class QuotaLedger(Protocol):
         """Rebuild the user's ledger from the database's account of it; a rebuild never grants what the limit
         would refuse.
 
-        Reservations the ledger holds stay. A `reserved` item it does not hold (it lost its data, or the reserve
-        call came late) is added, in the given order, only while used and reserved bytes stay within
-        `limit_bytes`; one left out meets the limit again when it is confirmed. `in_flight` reservations (rows
-        so new that their reserve call may still be on its way) are kept only if the ledger already granted
-        them. A `reserved` or `in_flight` item the ledger holds as used stays used: a confirm counts the bytes
-        before its database commit, so the database may not say so yet. With `expected_version`, nothing
-        happens if the ledger changed since that version was read (a database snapshot taken after reading it
-        is then not older than the ledger). True when replaced.
+        Reservations are admitted while used and reserved bytes stay within `limit_bytes`: first those the
+        ledger holds, then `reserved` items it does not hold (it lost its data, or the reserve call came late),
+        each in the given order; one left out meets the limit again when it is confirmed. `in_flight`
+        reservations (rows so new that their reserve call may still be on its way) are kept only if the ledger
+        already granted them. A `reserved` or `in_flight` item the ledger holds as used stays used: a confirm
+        counts the bytes before its database commit, so the database may not say so yet. With
+        `expected_version`, nothing happens if the ledger changed since that version was read (a database
+        snapshot taken after reading it is then not older than the ledger). True when replaced.
         """
         ...
 

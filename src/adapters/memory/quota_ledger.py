@@ -110,14 +110,13 @@ class InMemoryQuotaLedger:
             }
             kept = [entry for entry in (*reserved, *in_flight) if entry.upload_id in held.reserved]
             added = [entry for entry in reserved if entry.upload_id not in held.reserved]
-            expiries = {entry.upload_id: _epoch_seconds(entry) for entry in (*kept, *added)}
             account = _Account(used={entry.upload_id: entry.size_bytes for entry in used} | confirming)
             for entry in (*kept, *added):
-                if entry.upload_id in account.used or expiries[entry.upload_id] <= now:
+                expires_at = _epoch_seconds(entry)
+                if entry.upload_id in account.used or entry.upload_id in account.reserved or expires_at <= now:
                     continue
-                granted = entry.upload_id in held.reserved
-                if granted or QuotaUsage(limit_bytes, *account.totals()).can_reserve(entry.size_bytes):
-                    account.reserved[entry.upload_id] = (entry.size_bytes, expiries[entry.upload_id])
+                if QuotaUsage(limit_bytes, *account.totals()).can_reserve(entry.size_bytes):
+                    account.reserved[entry.upload_id] = (entry.size_bytes, expires_at)
             self._accounts[user_id] = account
             self._close(user_id, account)
             return True

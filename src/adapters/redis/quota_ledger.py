@@ -128,8 +128,8 @@ end
 local held = total(used_key)
 for _, entries in ipairs({kept, added}) do
   for _, entry in ipairs(entries) do
-    local fits = held + entry[2] <= limit
-    if entry[3] > now and redis.call('HEXISTS', used_key, entry[1]) == 0 and (entries == kept or fits) then
+    local known = redis.call('HEXISTS', used_key, entry[1]) == 1 or redis.call('HEXISTS', reserved_key, entry[1]) == 1
+    if entry[3] > now and not known and held + entry[2] <= limit then
       redis.call('HSET', reserved_key, entry[1], entry[2])
       redis.call('ZADD', expiry_key, entry[3], entry[1])
       held = held + entry[2]

@@ -104,7 +104,7 @@ class LogIn:
         self._tokens = tokens
         self._limiter = limiter
         self._email_rule = policy.login_failure_rule
-        self._address_rule = policy.login_address_failure_rule or policy.login_failure_rule
+        self._address_rule = policy.login_address_failure_rule
 
     async def __call__(self, email: str, password: str, client_address: str) -> AccessToken:
         email = email.strip().lower()

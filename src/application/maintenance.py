@@ -163,8 +163,8 @@ class ReconcileQuota:
 
 
 class SweepStuckScores:
-    """No score stays pending or processing: queue again what never started; end what ran too long (Score.stall:
-    ready if read before, else pending for the next pass, or failed once a day old)."""
+    """No score stays pending or processing: queue again what never started; end what was queued or ran too
+    long (Score.stall: ready if read before, else queued again while young, failed once old)."""
 
     def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock, policy: Policy) -> None:
         self._uow = uow
@@ -186,12 +186,12 @@ class SweepStuckScores:
             stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
             for score in stuck:
                 never_started = score.processing_status is ProcessingStatus.PENDING and not score.processing_started_at
-                if resume or never_started:
+                if not (resume or never_started):
+                    score.stall(now)  # ready if read before; else pending again while young, failed once old
+                if resume or score.processing_status is ProcessingStatus.PENDING:
                     if not await self._requeue(score.id):
                         continue
-                    score.processing_started_at = now
-                else:
-                    score.stall(now)
+                    score.mark_queued(now)
                 await uow.scores.save(score)
             await uow.commit()
         return len(stuck)

@@ -22,8 +22,8 @@ class Policy:
     page_thumbnails_seconds: float = 600.0
     max_pending_uploads: int = 50
     login_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
-    # Failed logins per client address; None: the same as per email. Higher where many share one address.
-    login_address_failure_rule: RateRule | None = None
+    # Failed logins per client address: higher where many musicians share one address.
+    login_address_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
     upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)
     register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200

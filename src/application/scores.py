@@ -172,7 +172,7 @@ class RequestProcessing:
         """Record the choice before queuing: a cover task for another page, still running, then leaves it alone."""
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
-            score.choose_cover(page)
+            score.choose_cover(page, self._clock.now())
             await uow.scores.save(score)
             await uow.commit()
         return await self._queue.generate_thumbnail(score_id, page)

@@ -43,11 +43,10 @@ class ProcessingProblem(StrEnum):
 
 RETRIES_EXHAUSTED = "Processing failed repeatedly; try refreshing the score's info."
 STALLED = "Processing did not finish in time; try refreshing the score's info."
-RESUMING_AFTER_FAILURES = "Processing failed for a reason outside the PDF; it is tried again shortly."
-RESUMING_AFTER_STALL = "Processing did not finish in time; it is tried again shortly."
-# A score whose document was never read is tried again, after storage or the queue failed it, for this long
-# after its creation; then it fails, so that no score stays pending for ever.
-RESUME_WITHIN = timedelta(days=1)
+RESUMING = "Processing could not finish for a reason outside the PDF; it is tried again shortly."
+# A score whose document was never read is queued again, after storage or the queue stopped it, for this long
+# after its creation (once per stuck-processing period); then it fails, so that no score stays pending for ever.
+RESUME_WITHIN = timedelta(hours=12)
 
 
 class ProcessingStatus(StrEnum):
@@ -147,37 +146,41 @@ class Score:
 
     def give_up(self, now: datetime) -> None:
         """Background work kept failing (storage or the queue, say, not the document)."""
-        self._end_unfinished(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, RESUMING_AFTER_FAILURES, now)
+        self._end_unfinished(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
 
     def stall(self, now: datetime) -> None:
-        self._end_unfinished(ProcessingProblem.PROCESSING_STALLED, STALLED, RESUMING_AFTER_STALL, now)
+        self._end_unfinished(ProcessingProblem.PROCESSING_STALLED, STALLED, now)
 
-    def _end_unfinished(self, code: ProcessingProblem, sentence: str, resuming: str, now: datetime) -> None:
-        """Nothing here is the document's fault. A score read before (a refresh that could not finish) stays or
-        becomes ready again; one never read waits, never started, for the stuck-score sweep to queue it again,
-        until RESUME_WITHIN after its creation: then it fails. Each says why."""
+    def _end_unfinished(self, code: ProcessingProblem, sentence: str, now: datetime) -> None:
+        """Nothing here is the document's fault, so a failed score keeps its document's verdict. A score read
+        before (a refresh that could not finish) stays or becomes ready again; one never read is pending again,
+        for the stuck-score sweep to queue once more after a stuck-processing period, until RESUME_WITHIN after
+        its creation: then it fails. Each says why."""
+        if self.processing_status is ProcessingStatus.FAILED:
+            return
         if self.page_count is not None:
             self.finish_processing(now)
             self.note_problem(code, sentence, now)
         elif now - self.created_at < RESUME_WITHIN:
-            self.wait_for_processing(now)
-            self.note_problem(code, resuming, now)
+            self.processing_status = ProcessingStatus.PENDING
+            self.mark_queued(now)
+            self.note_problem(code, RESUMING, now)
         else:
             self.fail(code, sentence, now)
 
-    def wait_for_processing(self, now: datetime) -> None:
-        """Back to pending, as if never started: the stuck-score sweep queues it again."""
-        self.processing_status = ProcessingStatus.PENDING
-        self.processing_started_at = None
-        self.updated_at = now
+    def mark_queued(self, now: datetime) -> None:
+        """Its processing was queued now: the stuck-score sweep looks at it again a stuck-processing period on."""
+        self.processing_started_at = now
 
     def request_refresh(self, now: datetime) -> bool:
         """A refresh of a failed score starts over: pending, and the old failure no longer stands. True when
         that changed the score (a ready one stays as it is while it is read again)."""
         if self.processing_status is not ProcessingStatus.FAILED:
             return False
-        self.wait_for_processing(now)
+        self.processing_status = ProcessingStatus.PENDING
+        self.mark_queued(now)
         self.processing_error = self.processing_error_code = None
+        self.updated_at = now
         return True
 
     def fail(self, code: str, sentence: str, now: datetime) -> None:
@@ -220,12 +223,11 @@ class Score:
         if self.processing_status is not ProcessingStatus.FAILED:
             self.note_problem(code, sentence, now)
 
-    def choose_cover(self, page: int) -> None:
+    def choose_cover(self, page: int, now: datetime) -> None:
         """The cover is to be made of `page`; the one stored now stays until that one replaces it."""
         self.ensure_page_exists(page)
         self.cover_page = page
-        if self.processing_error_code == ProcessingProblem.COVER_PAGE_MISSING:  # about the choice this replaces
-            self.processing_error = self.processing_error_code = None
+        self.forget_problem(ProcessingProblem.COVER_PAGE_MISSING, now)  # it was about the choice this replaces
 
     def record_cover_thumbnail(self, cover: StoredCover, now: datetime) -> str | None:
         """`cover` is the cover now; returns the key of the one it replaces."""

@@ -18,7 +18,7 @@ from adapters.redis.quota_ledger import RedisQuotaLedger
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
-from adapters.sqlalchemy.engine import create_engine, create_session_factory, pool_options
+from adapters.sqlalchemy.engine import create_engine, create_session_factory
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage
@@ -110,7 +110,8 @@ class InfrastructureProvider(Provider):
     async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
         engine = create_engine(
             settings.effective_database_url,
-            **pool_options(settings.database_max_connections, settings.database_pool_timeout_seconds),
+            max_connections=settings.database_max_connections,
+            pool_timeout_seconds=settings.database_pool_timeout_seconds,
         )
         yield engine
         await engine.dispose()

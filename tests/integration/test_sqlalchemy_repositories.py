@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
@@ -317,7 +318,7 @@ async def test_score_round_trip_and_save(uow_factory: UowFactory, engine: AsyncE
         stored.processing_status = ProcessingStatus.READY
         stored.record_cover_thumbnail(StoredCover("u/scores/x/cover-1.jpg", 3), T0)
         stored.thumbnail_pages = [1, 3]
-        stored.choose_cover(3)
+        stored.choose_cover(3, T0)
         stored.processing_error = "The page took too long to render."
         await uow.scores.save(stored)
         await uow.commit()
@@ -683,3 +684,25 @@ async def test_library_stats(uow_factory: UowFactory) -> None:
     }
     assert (empty.score_count, empty.setlist_count, empty.total_pages) == (0, 0, 0)
     assert set(empty.processing_counts.values()) == {0}
+
+
+async def test_an_engine_holds_at_most_its_connections_and_waits_its_timeout_for_one(database_url: str) -> None:
+    engine = create_engine(database_url, max_connections=1, pool_timeout_seconds=0.2)
+    try:
+        async with engine.connect() as held:
+            assert (await held.execute(text("SELECT 1"))).scalar() == 1
+            with pytest.raises(sqlalchemy_exc.TimeoutError):
+                async with engine.connect():
+                    pass
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+async def test_an_in_memory_sqlite_engine_takes_the_connection_settings_too(url: str) -> None:
+    engine = create_engine(url, max_connections=1, pool_timeout_seconds=0.2)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()

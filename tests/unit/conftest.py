@@ -67,6 +67,7 @@ TEST_POLICY = Policy(
     presign_expiry_seconds=300,
     reservation_ttl_seconds=3600,
     login_failure_rule=RateRule(limit=3, window_seconds=60),
+    login_address_failure_rule=RateRule(limit=3, window_seconds=60),
     upload_rate_rule=RateRule(limit=20, window_seconds=60),
 )
 

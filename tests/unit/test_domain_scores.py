@@ -17,6 +17,7 @@ from domain.scores import (
     MAX_TEXT_FIELD_LENGTH,
     MAX_TITLE_LENGTH,
     RESUME_WITHIN,
+    RESUMING,
     UNSET,
     ProcessingStatus,
     Score,
@@ -215,7 +216,7 @@ def test_cover_thumbnail_is_recorded_and_names_the_cover_it_replaces() -> None:
     assert not score.thumbnail_ready and not score.cover_is_current
     assert score.record_cover_thumbnail(StoredCover("u/scores/x/cover-a.jpg", 1), LATER) is None
     assert score.thumbnail_ready and score.cover_is_current and score.updated_at == LATER
-    score.choose_cover(3)
+    score.choose_cover(3, NOW)
     assert score.thumbnail_ready and not score.cover_is_current  # still the old one until page 3's is stored
     assert score.record_cover_thumbnail(StoredCover("u/scores/x/cover-b.jpg", 3), LATER) == "u/scores/x/cover-a.jpg"
     assert score.cover == StoredCover("u/scores/x/cover-b.jpg", 3) and score.cover_is_current
@@ -223,7 +224,7 @@ def test_cover_thumbnail_is_recorded_and_names_the_cover_it_replaces() -> None:
 
 def test_a_cover_failure_is_noted_only_for_the_chosen_page() -> None:
     score = make_score(page_count=4, processing_status=ProcessingStatus.READY)
-    score.choose_cover(2)
+    score.choose_cover(2, NOW)
     score.fail_cover(PdfError(PdfErrorKind.RENDER_TIMEOUT), 1, LATER)  # a page no longer wanted
     assert score.processing_error is None
     score.fail_cover(PdfError(PdfErrorKind.RENDER_TIMEOUT), 2, LATER)
@@ -377,20 +378,25 @@ def test_a_refresh_that_cannot_finish_leaves_a_score_read_before_ready(end: obje
 
 
 @pytest.mark.parametrize(("end", "code"), [(Score.give_up, "processing_failed"), (Score.stall, "processing_stalled")])
-def test_an_unread_score_that_cannot_finish_waits_to_be_queued_again_until_it_is_a_day_old(
-    end: object, code: str
-) -> None:
+def test_an_unread_score_that_cannot_finish_is_pending_again_until_it_is_too_old(end: object, code: str) -> None:
     """Storage or the queue, not the document, stopped it: `failed` would blame the PDF."""
     score = make_score()
     score.start_processing(LATER)
     end(score, LATER)  # type: ignore[operator]
-    assert (score.processing_status, score.processing_started_at) == (ProcessingStatus.PENDING, None)
-    assert score.processing_error_code == code
-    assert score.processing_error and score.processing_error.endswith("it is tried again shortly.")
+    assert (score.processing_status, score.processing_started_at) == (ProcessingStatus.PENDING, LATER)
+    assert (score.processing_error, score.processing_error_code) == (RESUMING, code)
     score.start_processing(LONG_AFTER - timedelta(seconds=1))
     end(score, LONG_AFTER)  # type: ignore[operator]
     assert (score.processing_status, score.processing_error_code) == (ProcessingStatus.FAILED, code)
     assert score.processing_error and score.processing_error.endswith("try refreshing the score's info.")
+
+
+@pytest.mark.parametrize("end", [Score.give_up, Score.stall])
+def test_a_score_failed_by_its_document_keeps_that_verdict_when_other_work_cannot_finish(end: object) -> None:
+    score = make_score()
+    score.fail_with(PdfError(PdfErrorKind.ENCRYPTED), NOW)
+    end(score, LATER)  # type: ignore[operator]
+    assert (score.processing_status, score.processing_error_code) == (ProcessingStatus.FAILED, "encrypted")
 
 
 def test_a_refresh_of_a_failed_score_starts_over_and_of_any_other_changes_nothing() -> None:
@@ -398,6 +404,7 @@ def test_a_refresh_of_a_failed_score_starts_over_and_of_any_other_changes_nothin
     score.fail_with(PdfError(PdfErrorKind.CORRUPT), NOW)
     assert score.request_refresh(LATER)
     assert (score.processing_status, score.processing_error, score.processing_error_code) == ("pending", None, None)
+    assert (score.processing_started_at, score.updated_at) == (LATER, LATER)  # queued: the sweep leaves it be
     score.record_info(PdfInfo(2, PdfMetadata()), LATER)
     score.finish_processing(LATER)
     assert not score.request_refresh(LATER)
@@ -423,18 +430,18 @@ def test_sort_keys_keep_hangul_syllables_whole() -> None:
 
 def test_a_cover_page_must_exist_once_the_page_count_is_known() -> None:
     score = make_score(page_count=4)
-    score.choose_cover(4)
+    score.choose_cover(4, NOW)
     assert score.cover_page == 4
     with pytest.raises(ValidationError):
-        score.choose_cover(5)
+        score.choose_cover(5, NOW)
     assert score.cover_page == 4
 
 
 def test_a_cover_page_chosen_beyond_the_page_count_read_later_becomes_page_1() -> None:
     score = make_score()
-    score.choose_cover(9)
+    score.choose_cover(9, NOW)
     score.record_info(PdfInfo(3, METADATA), LATER)
     assert score.cover_page == 1
-    score.choose_cover(3)
+    score.choose_cover(3, NOW)
     score.record_info(PdfInfo(3, METADATA), LATER)
     assert score.cover_page == 3

@@ -10,7 +10,7 @@ import pytest
 
 from application.processing import JPEG, PAGES_PER_BATCH
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
-from domain.scores import RESUME_WITHIN, ProcessingStatus, Score
+from domain.scores import RESUME_WITHIN, RESUMING, ProcessingStatus, Score
 from domain.uploads import page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import StorageUnavailable, fake_jpeg
@@ -513,11 +513,13 @@ async def test_mark_failed_leaves_an_unread_score_pending_for_the_sweep_and_says
     score = await world.score(user)
     await world.mark_processing_failed(score.id)
     waiting = world.stored_score(score.id)
-    assert (waiting.processing_status, waiting.processing_started_at) == (ProcessingStatus.PENDING, None)
-    assert waiting.processing_error == "Processing failed for a reason outside the PDF; it is tried again shortly."
-    world.clock.advance(world.policy.stuck_processing_seconds + 1)
+    assert (waiting.processing_status, waiting.processing_started_at) == (ProcessingStatus.PENDING, world.clock.now())
+    assert waiting.processing_error == RESUMING
     world.queue.sent.clear()
+    assert await world.sweep_stuck_scores() == 0  # not at once: storage gets a stuck-processing period
+    world.clock.advance(world.policy.stuck_processing_seconds + 1)
     assert await world.sweep_stuck_scores() == 1
+    assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (score.id,))]
     await world.process_score(score.id)
     done = world.stored_score(score.id)
     assert (done.processing_status, done.processing_error) == (ProcessingStatus.READY, None)
@@ -540,10 +542,12 @@ async def test_refresh_info_makes_a_failed_score_pending_before_its_task_runs(wo
     await world.process_score(score.id)
     assert world.stored_score(score.id).processing_status is ProcessingStatus.FAILED
     del world.renderer.infos[score.storage_key]
+    world.clock.advance(world.policy.stuck_processing_seconds + 1)  # older than a period: the sweep would see it
     world.queue.sent.clear()
     await world.request_processing.refresh_info(user.id, score.id)
     waiting = world.stored_score(score.id)
     assert (waiting.processing_status, waiting.processing_error) == (ProcessingStatus.PENDING, None)
+    assert await world.sweep_stuck_scores() == 0  # queued once, not again by the sweep
     assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (score.id,))]
     await world.process_score(score.id)
     assert world.stored_score(score.id).processing_status is ProcessingStatus.READY

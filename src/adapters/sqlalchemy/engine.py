@@ -12,19 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def pool_options(max_connections: int, timeout_seconds: float) -> dict[str, Any]:
-    """At most `max_connections` at once, of which up to 5 stay open while idle."""
-    kept = min(5, max_connections)
-    return {"pool_size": kept, "max_overflow": max_connections - kept, "pool_timeout": timeout_seconds}
-
-
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL."""
+def create_engine(url: str, *, max_connections: int = 15, pool_timeout_seconds: float = 30.0) -> AsyncEngine:
+    """An async engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL, holding at most
+    `max_connections` at once (up to 5 of them while idle), each waited for at most `pool_timeout_seconds`."""
     sa_url = make_url(url)
+    kept = min(5, max_connections)
+    pooled = {"pool_size": kept, "max_overflow": max_connections - kept, "pool_timeout": pool_timeout_seconds}
     if sa_url.get_backend_name() != "sqlite":
-        return create_async_engine(sa_url, pool_pre_ping=True, **options)
+        return create_async_engine(sa_url, pool_pre_ping=True, **pooled)
     _create_parent_dir(sa_url)
-    engine = create_async_engine(sa_url, **options)
+    # An in-memory database lives in one connection, which SQLAlchemy keeps in a pool that takes no sizes.
+    in_memory = sa_url.database in (None, "", ":memory:") or sa_url.query.get("mode") == "memory"
+    engine = create_async_engine(sa_url, **({} if in_memory else pooled))
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
 

@@ -177,11 +177,20 @@ class SweepStuckScores:
         return await self._sweep(now - timedelta(seconds=self._policy.stuck_processing_seconds), resume=False)
 
     async def resume(self) -> int:
-        """At the start of an in-process task runner: whatever was unfinished was lost with the last process."""
-        return await self._sweep(self._clock.now(), resume=True)
+        """At the start of an in-process task runner: whatever was unfinished was lost with the last process.
+        Batch after batch, until all are queued again (or a batch could queue none)."""
+        started = self._clock.now()
+        resumed = 0
+        while batch := await self._sweep(started, resume=True):
+            resumed += batch
+            if batch < self._policy.maintenance_batch_size:
+                break
+        return resumed
 
     async def _sweep(self, before: datetime, *, resume: bool) -> int:
+        """How many stuck scores were handled (a score that could not be queued again waits for the next run)."""
         now = self._clock.now()
+        handled = 0
         async with self._uow as uow:
             stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
             for score in stuck:
@@ -193,8 +202,9 @@ class SweepStuckScores:
                         continue
                     score.mark_queued(now)
                 await uow.scores.save(score)
+                handled += 1
             await uow.commit()
-        return len(stuck)
+        return handled
 
     async def _requeue(self, score_id: UUID) -> bool:
         try:

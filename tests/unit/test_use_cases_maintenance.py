@@ -438,3 +438,24 @@ async def test_resume_requeues_everything_unfinished_and_fails_nothing(world: Wo
         assert world.stored_score(score_id).processing_status is not ProcessingStatus.FAILED
         assert world.stored_score(score_id).processing_started_at == world.clock.now()
     assert world.stored_score(ready.id).processing_status is ProcessingStatus.READY
+
+
+async def test_resume_goes_on_batch_after_batch_until_everything_unfinished_is_queued(world: World) -> None:
+    world.policy = replace(world.policy, maintenance_batch_size=2)
+    user = await world.user()
+    scores = [await world.score(user, title=f"score {n}") for n in range(5)]
+    world.clock.advance(1)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores.resume() == 5
+    assert sorted(t.args[0] for t in world.queue.named("process_score")) == sorted(s.id for s in scores)
+
+
+async def test_resume_stops_when_the_queue_takes_nothing(world: World) -> None:
+    world.policy = replace(world.policy, maintenance_batch_size=2)
+    user = await world.user()
+    for n in range(3):
+        await world.score(user, title=f"score {n}")
+    world.clock.advance(1)
+    world.queue.error, world.queue.attempts = QueueUnavailable(), 0
+    assert await world.sweep_stuck_scores.resume() == 0
+    assert world.queue.attempts == 2  # one batch, then it stops

@@ -94,6 +94,7 @@ def _serve(settings: Settings, workers: int) -> int:
         # Longer than clients' connection pools and load balancers keep idle connections (httpx 5 s, AWS ALB
         # 60 s): the server closing one just as a client reuses it would fail that request (a reset or a 502).
         timeout_keep_alive=_KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )

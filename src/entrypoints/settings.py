@@ -78,6 +78,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
+    # How long `serve` lets requests still running (a slow upload, say) finish after SIGTERM before it stops.
+    shutdown_grace_seconds: float = 25.0
     login_failure_limit: str = "10/15min"
     login_address_failure_limit: str = ""  # empty: login_failure_limit
     upload_rate_limit: str = "60/minute"
@@ -197,6 +199,7 @@ class Settings:
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _POSITIVE = (
+    "shutdown_grace_seconds",
     "database_max_connections",
     "database_pool_timeout_seconds",
     "default_quota_bytes",

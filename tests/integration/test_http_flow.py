@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -304,6 +306,27 @@ async def test_an_upload_the_client_breaks_off_stores_nothing_and_is_no_server_e
     assert list(stored.parent.glob(".*.part")) == []
     incomplete = await alice.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
     assert (incomplete.status_code, incomplete.json()["code"]) == (409, "upload_incomplete")
+
+
+async def test_sigterm_stops_the_server_within_its_grace_even_while_an_upload_trickles_in(tmp_path: Path) -> None:
+    with serve(tmp_path, shutdown_grace_seconds=1) as stopping:
+        async with httpx.AsyncClient(base_url=stopping.base_url, timeout=30) as client:
+            musician = await register(client)
+            ticket = await musician.request_upload(ETUDE)
+        url = urlsplit(ticket["upload_url"])
+        headers = {**ticket["headers"], "Host": url.netloc, "Content-Length": str(len(ETUDE))}
+        head = f"PUT {url.path}?{url.query} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        _, writer = await asyncio.open_connection(url.hostname, url.port)
+        writer.write(head.encode() + b"\r\n" + ETUDE[:1000])
+        await writer.drain()
+        started = time.monotonic()
+        stopping.process.process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.to_thread(stopping.process.process.wait, 20)
+        stopped_after = time.monotonic() - started
+        writer.close()
+    assert exit_code == -signal.SIGTERM  # uvicorn ends by raising the signal it handled again
+    assert stopped_after < 10, stopped_after
+    assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in stopping.process.log()
 
 
 async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from PIL import Image
 
 from adapters.pdf import PymupdfRenderer
 from adapters.pdf.process import WorkerProcess, WorkerUnreachable
+from adapters.pdf.protocol import encode_frame
 from domain.pdf import PdfError, PdfErrorKind
 from tests.integration.support import samples
 from tests.integration.support.samples import SampleFiles
@@ -550,3 +553,20 @@ async def test_a_closed_renderer_refuses_work(sample_files: SampleFiles) -> None
     await _wait_until_gone(pid)
     with pytest.raises(RuntimeError):
         await renderer.inspect(sample_files(samples.ode))
+
+
+def test_a_worker_whose_renderer_is_gone_exits_quietly(tmp_path: Path) -> None:
+    """Killed with its server, the renderer leaves the worker a pipe nobody reads: no traceback in the log."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "adapters.pdf.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert worker.stdout is not None and worker.stdin is not None
+    worker.stdout.read(8)  # the start of its "ready" frame
+    worker.stdout.close()  # the renderer is gone
+    request = {"op": "inspect", "path": str(CORPUS / "engraved_ode_to_joy_a4_1p.pdf")}
+    _, errors = worker.communicate(encode_frame(request), timeout=60)
+    assert worker.returncode == 0
+    assert b"Traceback" not in errors, errors.decode(errors="replace")

@@ -111,7 +111,10 @@ def main() -> None:
     # PyMuPDF prints its messages to stdout, so replies get a private copy and fd 1 goes to stderr.
     replies = os.dup(1)
     os.dup2(2, 1)
-    serve(requests=0, replies=replies)
+    try:
+        serve(requests=0, replies=replies)
+    except BrokenPipeError:
+        pass  # the renderer is gone (killed with its server, say): nobody is left to answer
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     # How long `serve` lets requests still running (a slow upload, say) finish after SIGTERM before it stops.
-    shutdown_grace_seconds: float = 25.0
+    shutdown_grace_seconds: int = 25
     login_failure_limit: str = "10/15min"
     login_address_failure_limit: str = ""  # empty: login_failure_limit
     upload_rate_limit: str = "60/minute"

@@ -9,6 +9,7 @@ Started by the renderer as ``python -m adapters.pdf.worker [--memory-limit BYTES
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import select
@@ -111,10 +112,8 @@ def main() -> None:
     # PyMuPDF prints its messages to stdout, so replies get a private copy and fd 1 goes to stderr.
     replies = os.dup(1)
     os.dup2(2, 1)
-    try:
+    with contextlib.suppress(BrokenPipeError):  # the renderer is gone (killed with its server): none to answer
         serve(requests=0, replies=replies)
-    except BrokenPipeError:
-        pass  # the renderer is gone (killed with its server, say): nobody is left to answer
 
 
 if __name__ == "__main__":

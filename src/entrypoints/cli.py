@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         from adapters.sqlalchemy.migrate import head_revision, migrate
 
-        asyncio.run(migrate(settings.effective_database_url))
+        try:
+            asyncio.run(migrate(settings.effective_database_url))
+        except Exception as error:  # an unreachable or refusing database: say so in one line
+            print(f"scoremate: migrate failed: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+            return 1
         print(f"The database is migrated to revision {head_revision()}.")
         return 0
     if not settings.redis_url:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import math
 import os
 import re
@@ -194,9 +195,24 @@ class Settings:
             raise SettingsError("SCOREMATE_PAGE_THUMBNAILS_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS")
         if self.render_memory_limit_bytes < 0:
             raise SettingsError("SCOREMATE_RENDER_MEMORY_LIMIT_BYTES must be 0 (no limit) or more")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"SCOREMATE_PORT must be a port number from 1 to 65535, not {self.port}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError("SCOREMATE_METRICS_PORT must be 0 (off) or a port number up to 65535")
+        if self.database_url and not self.database_url.startswith(_DATABASE_SCHEMES):
+            raise SettingsError(f"SCOREMATE_DATABASE_URL must start with {' or '.join(_DATABASE_SCHEMES)}")
+        if self.public_base_url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.public_base_url):
+            raise SettingsError("SCOREMATE_PUBLIC_BASE_URL must be an http:// or https:// URL")
+        for proxy in self.trusted_proxies:
+            if proxy != "*":
+                try:
+                    ipaddress.ip_network(proxy, strict=False)
+                except ValueError:
+                    raise SettingsError(f"SCOREMATE_TRUSTED_PROXIES: not an address or network: {proxy!r}") from None
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 _POSITIVE = (
     "shutdown_grace_seconds",

@@ -6,6 +6,7 @@ import json
 import unicodedata
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,6 +29,8 @@ from adapters.sqlalchemy.migrate import (
 from adapters.sqlalchemy.models import Base
 from application.ports import ScoreQuery
 from domain.scores import StoredCover
+from entrypoints.cli import main
+from tests.integration.support.server import free_port
 
 KEPT_USER = {
     "id": uuid4(),
@@ -291,3 +294,14 @@ async def test_keys_written_before_hangul_stayed_whole_are_written_again(databas
     finally:
         await engine.dispose()
     assert title_key == name_key == "한국"
+
+
+def test_migrate_names_a_database_it_cannot_reach_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SCOREMATE_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/scores")
+    monkeypatch.setenv("SCOREMATE_DATA_DIR", str(tmp_path))
+    assert main(["migrate"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("scoremate: migrate failed: "), error
+    assert "Connect" in error and error.count("\n") == 1, error

@@ -75,6 +75,14 @@ def test_overrides_win_over_the_environment() -> None:
         ({"s3_secure": "ture"}, "SCOREMATE_S3_SECURE"),
         ({"log_format": "yaml"}, "SCOREMATE_LOG_FORMAT"),
         ({"log_level": "verbose"}, "SCOREMATE_LOG_LEVEL"),
+        ({"port": "99999"}, "SCOREMATE_PORT"),
+        ({"port": "-1"}, "SCOREMATE_PORT"),
+        ({"metrics_port": "70000"}, "SCOREMATE_METRICS_PORT"),
+        ({"database_url": "mysql://scores"}, "SCOREMATE_DATABASE_URL"),
+        ({"public_base_url": "notaurl"}, "SCOREMATE_PUBLIC_BASE_URL"),
+        ({"trusted_proxies": "10.0.0.1,not-an-ip"}, "SCOREMATE_TRUSTED_PROXIES"),
+        ({"shutdown_grace_seconds": "0"}, "SCOREMATE_SHUTDOWN_GRACE_SECONDS"),
+        ({"database_max_connections": "0"}, "SCOREMATE_DATABASE_MAX_CONNECTIONS"),
     ],
 )
 def test_a_value_that_makes_no_sense_is_refused_by_name(variables: dict[str, str], named: str) -> None:
@@ -146,3 +154,12 @@ def test_the_command_line_names_a_bad_setting_in_one_line(
     assert main(["migrate"]) == 2
     error = capsys.readouterr().err
     assert error == "scoremate: configuration error: SCOREMATE_STORAGE must be 'local' or 's3'\n"
+
+
+def test_proxies_may_be_addresses_networks_or_any() -> None:
+    assert from_env(trusted_proxies="10.0.0.7, 172.16.0.0/12, ::1, *").trusted_proxies == (
+        "10.0.0.7",
+        "172.16.0.0/12",
+        "::1",
+        "*",
+    )

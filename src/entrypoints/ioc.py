@@ -147,8 +147,9 @@ class InfrastructureProvider(Provider):
         await renderer.close()
 
     @provide
-    def scratch(self, storage: ObjectStorage) -> ScratchSpace:
-        return TempFileScratchSpace(storage)
+    def scratch(self, storage: ObjectStorage, settings: Settings) -> ScratchSpace:
+        # On disk with the data, not in a temporary directory that may be memory: copies can be 100 MB.
+        return TempFileScratchSpace(storage, settings.data_dir.resolve() / "scratch")
 
 
 class LocalStorageProvider(Provider):

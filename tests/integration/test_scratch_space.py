@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from adapters.storage.local import LocalObjectStorage
-from adapters.storage.scratch import TempFileScratchSpace
+from adapters.storage.scratch import LEFTOVER_AGE_SECONDS, TempFileScratchSpace
 
 KEY = "users/1/scores/etude.pdf"
 BODY = b"%PDF-1.7\n" + os.urandom(300_000) + b"\n%%EOF\n"
@@ -101,3 +102,26 @@ async def test_without_a_directory_the_system_temporary_directory_is_used(
         assert path.read_bytes() == BODY
 
     assert _leftovers(scratch_dir) == []
+
+
+async def test_the_first_copy_removes_what_killed_processes_left_an_hour_ago(
+    storage: LocalObjectStorage, scratch_dir: Path
+) -> None:
+    old, recent, other = (scratch_dir / name for name in ("scoremate-old.pdf", "scoremate-new.pdf", "notes.txt"))
+    for path in (old, recent, other):
+        path.write_bytes(b"left behind")
+    an_hour_ago = time.time() - LEFTOVER_AGE_SECONDS - 1
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    scratch = TempFileScratchSpace(storage, scratch_dir)
+
+    async with scratch.local_copy(KEY):
+        pass
+
+    assert sorted(_leftovers(scratch_dir)) == sorted([recent, other])  # a copy may still be in use; not ours
+
+
+async def test_the_directory_is_made_when_missing(storage: LocalObjectStorage, tmp_path: Path) -> None:
+    scratch = TempFileScratchSpace(storage, tmp_path / "data" / "scratch")
+    async with scratch.local_copy(KEY) as path:
+        assert path.read_bytes() == BODY

@@ -75,6 +75,15 @@ def _link(source: Path, target: Path) -> None:
         os.link(source, target)
     except FileExistsError as error:
         raise ObjectExists(str(target)) from error
+    except FileNotFoundError:
+        if target.exists():  # another upload of this key won, and cleared this one's partial file
+            raise ObjectExists(str(target)) from None
+        raise
+
+
+def _remove_partials(path: Path) -> None:
+    for partial in path.parent.glob(f".{path.name}.*.part"):
+        partial.unlink(missing_ok=True)
 
 
 def check_key(key: str) -> str:
@@ -159,6 +168,10 @@ class LocalObjectStorage:
             await asyncio.to_thread(os.replace if replace else _link, partial, path)
         finally:
             partial.unlink(missing_ok=True)
+        if not replace:
+            # Other uploads of this key can no longer be stored, and one cut off by a killed server left its
+            # partial file behind: neither is of use now.
+            await asyncio.to_thread(_remove_partials, path)
         return written
 
     async def stat(self, key: str) -> StoredObject | None:

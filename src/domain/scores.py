@@ -15,12 +15,20 @@ MAX_TITLE_LENGTH = 300
 MAX_TEXT_FIELD_LENGTH = 300
 
 
+# Letters Unicode does not decompose into a base letter and an accent, spelled as a reader would type them.
+_UNDECOMPOSED_LETTERS = str.maketrans(
+    {"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d"}
+    | {"Ð": "D", "ð": "d", "Þ": "TH", "þ": "th", "ı": "i"}
+)
+
+
 def sort_key(text: str) -> str:
-    """How musicians expect a library to sort: ignoring case and accents ("Étude" beside "etude", before "Fugue").
+    """How musicians expect a library to sort: ignoring case and accents ("Étude" beside "etude", before "Fugue";
+    "Œuvres" as "oeuvres", "Dvořák" as "dvorak", "Łukaszewski" as "lukaszewski").
 
     At most MAX_TEXT_FIELD_LENGTH characters: decomposing and case folding can lengthen a text.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED_LETTERS))
     folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     # Composed again: a Hangul syllable decomposes into letters that are not accents, and "하" is no part of "한".
     return unicodedata.normalize("NFC", folded)[:MAX_TEXT_FIELD_LENGTH]

@@ -296,6 +296,28 @@ async def test_keys_written_before_hangul_stayed_whole_are_written_again(databas
     assert title_key == name_key == "한국"
 
 
+async def test_keys_written_before_ligatures_were_folded_are_written_again(database_url: str) -> None:
+    await migrate(database_url, "0003")
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await _fill_at_0003(connection)
+        await migrate(database_url, "0009")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE scores SET title = 'Œuvres', title_sort = 'œuvres', composer = 'Łukasz', genre = 'Ætude'")
+            )
+            await connection.execute(text("UPDATE setlists SET name = 'Œuvres', name_sort = 'œuvres'"))
+        await migrate(database_url)
+        async with engine.connect() as connection:
+            score = (await connection.execute(text("SELECT title_sort, composer_sort, genre_sort FROM scores"))).one()
+            name_key = (await connection.execute(text("SELECT name_sort FROM setlists"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert tuple(score) == ("oeuvres", "lukasz", "aetude")
+    assert name_key == "oeuvres"
+
+
 def test_migrate_names_a_database_it_cannot_reach_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

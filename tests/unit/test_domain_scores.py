@@ -416,6 +416,14 @@ def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> No
     assert sorted(names, key=sort_key) == ["alpha", "Ave Maria", "Beta", "éclair", "Étude", "ÉTUDE", "zelda"]
     assert sort_key("Dvořák") == sort_key("DVORAK") == "dvorak"
     assert sort_key("Straße") == "strasse"
+    assert sort_key("Œuvres complètes") == sort_key("OEUVRES COMPLETES") == "oeuvres completes"
+    assert [sort_key(name) for name in ("Łukaszewski", "Søren", "Æolian", "Þór")] == [
+        "lukaszewski",
+        "soren",
+        "aeolian",
+        "thor",
+    ]
+    assert sorted(["Zelda theme", "Œuvre"], key=sort_key) == ["Œuvre", "Zelda theme"]
     assert len(sort_key("ß" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH
 
 

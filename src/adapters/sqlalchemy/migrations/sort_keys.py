@@ -20,6 +20,8 @@ _SCORES = sa.table(
     sa.column("composer", sa.String()),
     sa.column("title_sort", sa.String()),
     sa.column("composer_sort", sa.String()),
+    sa.column("genre", sa.String()),
+    sa.column("genre_sort", sa.String()),
     sa.column("tags", sa.JSON()),
     sa.column("tag_keys", sa.JSON()),
 )
@@ -48,6 +50,13 @@ def fill_score_keys() -> None:
             "composer_key": None if row.composer is None else sort_key(row.composer),
             "tag_keys": [sort_key(tag) for tag in row.tags],
         },
+    )
+
+
+def fill_genre_keys() -> None:
+    update = _SCORES.update().where(_SCORES.c.id == sa.bindparam("row_id")).values(genre_sort=sa.bindparam("key"))
+    fill_rows(
+        _SCORES, [_SCORES.c.genre], update, lambda row: {"key": None if row.genre is None else sort_key(row.genre)}
     )
 
 

@@ -12,25 +12,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from adapters.sqlalchemy.migrations.sort_keys import fill_rows
-from domain.scores import sort_key
+from adapters.sqlalchemy.migrations.sort_keys import fill_genre_keys
 
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 
-_SCORES = sa.table("scores", sa.column("id", sa.Uuid()), sa.column("genre", sa.String()), sa.column("genre_sort"))
 _LOWER_GENRE = "ix_scores_user_id_lower_genre"
 
 
 def upgrade() -> None:
     with op.batch_alter_table("scores") as batch:
         batch.add_column(sa.Column("genre_sort", sa.String(length=300), nullable=True))
-    update = _SCORES.update().where(_SCORES.c.id == sa.bindparam("row_id")).values(genre_sort=sa.bindparam("key"))
-    fill_rows(
-        _SCORES, [_SCORES.c.genre], update, lambda row: {"key": None if row.genre is None else sort_key(row.genre)}
-    )
+    fill_genre_keys()
     op.create_index("ix_scores_user_id_genre_sort_id", "scores", ["user_id", "genre_sort", "id"])
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index(_LOWER_GENRE, table_name="scores")

@@ -177,15 +177,35 @@ class SweepStuckScores:
         return await self._sweep(now - timedelta(seconds=self._policy.stuck_processing_seconds), resume=False)
 
     async def resume(self) -> int:
-        """At the start of an in-process task runner: whatever was unfinished was lost with the last process.
-        Batch after batch, until all are queued again (or a batch could queue none)."""
+        """At the start of an in-process task runner: whatever was unfinished was lost with the last process,
+        and so were page thumbnails and covers asked for. Batch after batch, until all are queued again (or a
+        batch could queue none)."""
         started = self._clock.now()
         resumed = 0
         while batch := await self._sweep(started, resume=True):
             resumed += batch
             if batch < self._policy.maintenance_batch_size:
                 break
-        return resumed
+        return resumed + await self._resume_thumbnails()
+
+    async def _resume_thumbnails(self) -> int:
+        resumed, after = 0, None
+        while True:
+            async with self._uow as uow:
+                scores = await uow.scores.list_wanting_thumbnails(after, self._policy.maintenance_batch_size)
+            for score in scores:
+                try:
+                    if score.page_thumbnails_wanted:
+                        await self._queue.generate_all_thumbnails(score.id)
+                    if score.cover_wanted:
+                        await self._queue.generate_thumbnail(score.id, score.cover_page)
+                except Exception:
+                    logger.exception("could not queue thumbnails of score %s again", score.id)
+                    return resumed
+                resumed += 1
+            if len(scores) < self._policy.maintenance_batch_size:
+                return resumed
+            after = scores[-1].id
 
     async def _sweep(self, before: datetime, *, resume: bool) -> int:
         """How many stuck scores were handled (a score that could not be queued again waits for the next run)."""

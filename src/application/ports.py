@@ -110,6 +110,10 @@ class ScoreRepository(Protocol):
         """Scores pending or processing since before the given time."""
         ...
 
+    async def list_wanting_thumbnails(self, after: UUID | None, limit: int) -> Sequence[Score]:
+        """Scores with page thumbnails asked for, or a cover wanted (Score.cover_wanted), in id order after `after`."""
+        ...
+
 
 class SetlistRepository(Protocol):
     async def add(self, setlist: Setlist) -> None: ...

@@ -238,7 +238,13 @@ class GenerateAllThumbnails:
                 try:
                     info = await self._renderer.inspect(path)
                 except PdfError as error:
-                    await self._updater.apply(score_id, _fail_with(error))
+                    unreadable = error
+
+                    def fail(score: Score, now: datetime) -> None:
+                        score.end_page_thumbnails_run()
+                        score.fail_with(unreadable, now)
+
+                    await self._updater.apply(score_id, fail)
                     return
                 score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now))
                 if score is None:
@@ -246,20 +252,23 @@ class GenerateAllThumbnails:
             page_count = score.page_count or 0
             todo = [page for page in range(1, min(page_count, self._cap) + 1) if not score.has_page_thumbnail(page)]
             finished = await self._thumbnails.pages(score, path, todo, self._seconds)
-        # Last, so that a page's render error does not hide why pages are missing.
-        if not finished:
-            await self._updater.apply(score_id, lambda s, now: s.note_time_limit(self._seconds, now))
-        elif page_count > self._cap:
-            await self._updater.apply(score_id, lambda s, now: s.note_page_limit(self._cap, now))
-        elif score.processing_error_code == ProcessingProblem.TIME_LIMIT:
-            await self._updater.apply(score_id, lambda s, now: s.forget_problem(ProcessingProblem.TIME_LIMIT, now))
+
+        def end_run(score: Score, now: datetime) -> None:
+            score.end_page_thumbnails_run()
+            # Last, so that a page's render error does not hide why pages are missing.
+            if not finished:
+                score.note_time_limit(self._seconds, now)
+            elif page_count > self._cap:
+                score.note_page_limit(self._cap, now)
+            else:
+                score.forget_problem(ProcessingProblem.TIME_LIMIT, now)
+
+        await self._updater.apply(score_id, end_run)
 
 
 class MarkProcessingFailed:
-    """The last retry of a task failed for a reason other than the document: say so on the score.
-
-    A score still pending or processing ends `failed`; a ready score stays ready and only says why.
-    """
+    """The last retry of a task failed for a reason other than the document: say so on the score (Score.give_up:
+    a ready score stays ready, one never read is pending again for the sweep, a failed one keeps its verdict)."""
 
     def __init__(self, updater: ScoreUpdater) -> None:
         self._updater = updater

@@ -178,12 +178,13 @@ class RequestProcessing:
         return await self._queue.generate_thumbnail(score_id, page)
 
     async def generate_all_thumbnails(self, user_id: UUID, score_id: UUID) -> str:
-        await self._score(user_id, score_id)
-        return await self._queue.generate_all_thumbnails(score_id)
-
-    async def _score(self, user_id: UUID, score_id: UUID) -> Score:
+        """Recorded before queuing, so that an in-process task runner that dies with the task asks again."""
         async with self._uow as uow:
-            return await owned_score(uow, user_id, score_id)
+            score = await owned_score(uow, user_id, score_id, for_update=True)
+            score.request_page_thumbnails()
+            await uow.scores.save(score)
+            await uow.commit()
+        return await self._queue.generate_all_thumbnails(score_id)
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ class Score:
     cover: StoredCover | None = None
     thumbnail_pages: list[int] = field(default_factory=list)
     cover_page: int = 1  # the page the cover is to show: the musician's last choice
+    page_thumbnails_wanted: bool = False  # asked for, and that run has not ended yet
 
     @property
     def thumbnail_ready(self) -> bool:
@@ -230,6 +231,18 @@ class Score:
         """Why page thumbnails are missing, unless the score failed: then that reason is the one to keep."""
         if self.processing_status is not ProcessingStatus.FAILED:
             self.note_problem(code, sentence, now)
+
+    @property
+    def cover_wanted(self) -> bool:
+        """A ready score whose chosen cover is not stored, though nothing says its rendering failed."""
+        ready = self.processing_status is ProcessingStatus.READY
+        return ready and not self.cover_is_current and self.processing_error_code is None
+
+    def request_page_thumbnails(self) -> None:
+        self.page_thumbnails_wanted = True
+
+    def end_page_thumbnails_run(self) -> None:
+        self.page_thumbnails_wanted = False
 
     def choose_cover(self, page: int, now: datetime) -> None:
         """The cover is to be made of `page`; the one stored now stays until that one replaces it."""

@@ -329,6 +329,23 @@ async def test_sigterm_stops_the_server_within_its_grace_even_while_an_upload_tr
     assert "Cancel 1 running task(s), timeout graceful shutdown exceeded" in stopping.process.log()
 
 
+async def test_page_thumbnails_asked_for_before_a_restart_are_made_after_it(tmp_path: Path) -> None:
+    """The embedded server's task queue is in memory: what it held is asked for again when it starts."""
+    with serve(tmp_path) as first:
+        async with httpx.AsyncClient(base_url=first.base_url, timeout=30) as client:
+            musician = await register(client)
+            score = await musician.create_score(samples.tiny_pages(), title="Two thousand pages")
+            await musician.wait_for_score(score["id"], thumbnail_ready=True)
+            assert (await musician.post(f"/api/v1/scores/{score['id']}/generate_all_thumbnails")).status_code == 202
+            before = (await musician.get(f"/api/v1/scores/{score['id']}")).json()
+        assert before["page_thumbnails_ready"] < 2000  # the server stops in the middle of the run
+    with serve(tmp_path) as second:
+        async with httpx.AsyncClient(base_url=second.base_url, timeout=30) as client:
+            musician.client = client
+            after = await musician.wait_for_score(score["id"], timeout=120, page_thumbnails_ready=2000)
+    assert (after["processing_status"], after["processing_error"]) == ("ready", None)
+
+
 async def test_confirm_refuses_missing_short_and_non_pdf_objects_and_releases_quota(
     alice: User, server: Server
 ) -> None:

@@ -461,6 +461,35 @@ async def test_list_stuck(uow_factory: UowFactory) -> None:
     assert len(limited) == 1
 
 
+async def test_list_wanting_thumbnails(uow_factory: UowFactory) -> None:
+    user = await add_user(uow_factory)
+    ready = {"processing_status": ProcessingStatus.READY, "page_count": 3}
+    covered = {**ready, "cover": StoredCover("u/scores/x/cover-1.jpg", 1)}
+    wanted = await add_scores(
+        uow_factory,
+        user.id,
+        {**covered, "page_thumbnails_wanted": True},
+        {**ready},  # no cover, nothing says why
+        {**covered, "cover_page": 2},  # a chosen cover never rendered
+    )
+    await add_scores(
+        uow_factory,
+        user.id,
+        {**covered},
+        {**ready, "processing_error_code": "render_timeout"},  # its rendering failed, and says so
+        {"processing_status": ProcessingStatus.PROCESSING},  # the stuck-score sweep's
+    )
+
+    async with uow_factory() as uow:
+        found = await uow.scores.list_wanting_thumbnails(None, limit=10)
+        first = await uow.scores.list_wanting_thumbnails(None, limit=2)
+        rest = await uow.scores.list_wanting_thumbnails(first[-1].id, limit=2)
+
+    assert {score.id for score in found} == {score.id for score in wanted}
+    assert all(score.page_thumbnails_wanted or score.cover_wanted for score in found)
+    assert [score.id for score in first + rest] == sorted(score.id for score in wanted)
+
+
 # --- setlists ----------------------------------------------------------------------------------
 
 

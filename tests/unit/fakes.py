@@ -257,6 +257,13 @@ class FakeScoreRepository(_Repository):
         found.sort(key=lambda s: (started(s), s.id))
         return copy.deepcopy(found[:limit])
 
+    async def list_wanting_thumbnails(self, after: UUID | None, limit: int) -> Sequence[Score]:
+        found = sorted(
+            (s for s in self._state.scores.values() if s.page_thumbnails_wanted or s.cover_wanted),
+            key=lambda s: s.id,
+        )
+        return copy.deepcopy([s for s in found if after is None or s.id > after][:limit])
+
 
 def _matches(score: Score, query: ScoreQuery) -> bool:
     if score.user_id != query.user_id:

@@ -425,11 +425,10 @@ async def test_a_score_whose_requeue_could_not_be_sent_is_requeued_later_not_fai
 
 async def test_resume_requeues_everything_unfinished_and_fails_nothing(world: World) -> None:
     user = await world.user()
+    ready = await world.processed_score(user, pages=2)
     pending = await world.score(user, title="pending")
     running = await world.score(user, title="running")
-    ready = await world.score(user, title="ready")
     set_state(world, running, ProcessingStatus.PROCESSING, 5)
-    set_state(world, ready, ProcessingStatus.READY, 5)
     world.clock.advance(1)
     world.queue.sent.clear()
     assert await world.sweep_stuck_scores.resume() == 2
@@ -459,3 +458,29 @@ async def test_resume_stops_when_the_queue_takes_nothing(world: World) -> None:
     world.queue.error, world.queue.attempts = QueueUnavailable(), 0
     assert await world.sweep_stuck_scores.resume() == 0
     assert world.queue.attempts == 2  # one batch, then it stops
+
+
+async def test_resume_asks_again_for_page_thumbnails_and_covers_a_dead_runner_lost(world: World) -> None:
+    """The embedded server's queue is in memory: what it held when the server stopped is gone."""
+    user = await world.user()
+    all_pages = await world.processed_score(user, pages=3)
+    await world.request_processing.generate_all_thumbnails(user.id, all_pages.id)
+    chosen = await world.processed_score(user, pages=3)
+    await world.request_processing.regenerate_thumbnail(user.id, chosen.id, 2)
+    done = await world.processed_score(user, pages=3)
+    await world.request_processing.generate_all_thumbnails(user.id, done.id)
+    await world.generate_all_thumbnails(done.id)  # this run ended
+    world.queue.sent.clear()
+
+    assert await world.sweep_stuck_scores.resume() == 2
+
+    assert sorted((t.name, t.args) for t in world.queue.sent) == [
+        ("generate_all_thumbnails", (all_pages.id,)),
+        ("generate_thumbnail", (chosen.id, 2)),
+    ]
+    await world.generate_all_thumbnails(all_pages.id)
+    await world.generate_thumbnail(chosen.id, 2)
+    world.queue.sent.clear()
+    assert await world.sweep_stuck_scores.resume() == 0
+    assert world.stored_score(all_pages.id).page_thumbnails_ready == 3
+    assert world.stored_score(chosen.id).cover_is_current

@@ -95,6 +95,7 @@ def score_from_row(row: ScoreRow) -> Score:
         cover=None if row.cover_key is None else StoredCover(row.cover_key, row.cover_key_page or 1),
         thumbnail_pages=list(row.thumbnail_pages),
         cover_page=row.cover_page,
+        page_thumbnails_wanted=row.page_thumbnails_wanted,
     )
 
 
@@ -125,6 +126,7 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.cover_page = score.cover_page
     row.cover_key = None if score.cover is None else score.cover.key
     row.cover_key_page = None if score.cover is None else score.cover.page
+    row.page_thumbnails_wanted = score.page_thumbnails_wanted
     row.created_at = score.created_at
     row.updated_at = score.updated_at
     return row

@@ -106,6 +106,7 @@ class ScoreRow(Base):
     cover_page: Mapped[int] = mapped_column(Integer, server_default="1")
     cover_key: Mapped[str | None] = mapped_column(String(1024))
     cover_key_page: Mapped[int | None] = mapped_column(Integer)  # the page that cover shows
+    page_thumbnails_wanted: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, type_coerce
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
@@ -95,6 +95,18 @@ class SqlAlchemyScoreRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)  # a score a task holds is not stuck
         )
+        return [score_from_row(row) for row in rows]
+
+    async def list_wanting_thumbnails(self, after: UUID | None, limit: int) -> Sequence[Score]:
+        cover_wanted = and_(
+            ScoreRow.processing_status == ProcessingStatus.READY.value,
+            ScoreRow.processing_error_code.is_(None),
+            or_(ScoreRow.cover_key.is_(None), ScoreRow.cover_key_page != ScoreRow.cover_page),
+        )
+        query = select(ScoreRow).where(or_(ScoreRow.page_thumbnails_wanted, cover_wanted))
+        if after is not None:
+            query = query.where(ScoreRow.id > after)
+        rows = await self._session.scalars(query.order_by(ScoreRow.id).limit(limit))
         return [score_from_row(row) for row in rows]
 
     async def _row(self, score_id: UUID) -> ScoreRow:

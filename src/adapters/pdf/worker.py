@@ -105,8 +105,10 @@ def main() -> None:
     if memory_limit is not None:
         # An allocation past the limit fails inside MuPDF (a render error) instead of inviting the OOM killer.
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    # Ctrl-C in a terminal reaches the whole process group; the renderer decides when workers stop.
+    # Ctrl-C in a terminal, and SIGTERM from a service manager, reach the whole process group; the renderer
+    # decides when workers stop (it closes their stdin, or kills them), so a page being rendered is not lost.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
     # PyMuPDF prints its messages to stdout, so replies get a private copy and fd 1 goes to stderr.

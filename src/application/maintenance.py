@@ -129,7 +129,16 @@ class ReconcileQuota:
         rebuilt = 0
         for uid in user_ids:
             rebuilt += await self._reconcile(uid)
+        if user_id is None and rebuilt == len(user_ids):
+            await self._ledger.mark_rebuilt()
         return rebuilt
+
+    async def rebuild_if_lost(self) -> int:
+        """Rebuild every user's ledger now if it lost its data: until then no upload can be reserved or confirmed."""
+        if await self._ledger.rebuilt():
+            return 0
+        logger.warning("the quota ledger lost its data; rebuilding it from the database")
+        return await self()
 
     async def _reconcile(self, user_id: UUID) -> int:
         # Ledger changes follow their database commits, except a confirm's, which the ledger keeps for pending

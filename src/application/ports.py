@@ -246,6 +246,15 @@ class QuotaLedger(Protocol):
         """
         ...
 
+    async def rebuilt(self) -> bool:
+        """False once the ledger lost its data (Redis restarted empty) until a full rebuild marks it again; until
+        then reserve and confirm raise ServiceUnavailable rather than count from nothing."""
+        ...
+
+    async def mark_rebuilt(self) -> None:
+        """Every user's ledger has just been rebuilt from the database."""
+        ...
+
     async def check(self) -> None: ...
 
 

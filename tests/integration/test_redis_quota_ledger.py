@@ -11,19 +11,44 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from adapters.redis import RedisQuotaLedger
-from application.ports import QuotaLedger
+from application.ports import LedgerEntry, QuotaLedger
+from domain.errors import ServiceUnavailable
 from tests.unit.test_memory_quota_ledger import QuotaLedgerContract
 
 
 @pytest.fixture
-def ledger(redis_client: aioredis.Redis, redis_key_prefix: str) -> RedisQuotaLedger:
-    return RedisQuotaLedger(redis_client, key_prefix=redis_key_prefix)
+async def ledger(redis_client: aioredis.Redis, redis_key_prefix: str) -> RedisQuotaLedger:
+    ledger = RedisQuotaLedger(redis_client, key_prefix=redis_key_prefix)
+    await ledger.mark_rebuilt()
+    return ledger
 
 
 class TestRedisQuotaLedgerContract(QuotaLedgerContract):
     @pytest.fixture
-    def ledger(self, redis_client: aioredis.Redis, redis_key_prefix: str) -> QuotaLedger:
-        return RedisQuotaLedger(redis_client, key_prefix=redis_key_prefix)
+    async def ledger(self, redis_client: aioredis.Redis, redis_key_prefix: str) -> QuotaLedger:
+        ledger = RedisQuotaLedger(redis_client, key_prefix=redis_key_prefix)
+        await ledger.mark_rebuilt()
+        return ledger
+
+
+async def test_a_ledger_that_lost_its_data_counts_nothing_until_rebuilt(
+    ledger: RedisQuotaLedger, redis_client: aioredis.Redis, redis_key_prefix: str
+) -> None:
+    """Counting from nothing would grant bytes the database already holds as used."""
+    user, held = uuid4(), uuid4()
+    assert await ledger.confirm(user, held, 90, 100)
+    assert await ledger.rebuilt()
+    await redis_client.delete(*await redis_client.keys(f"{redis_key_prefix}*"))  # Redis restarted empty
+
+    assert not await ledger.rebuilt()
+    with pytest.raises(ServiceUnavailable):
+        await ledger.reserve(user, uuid4(), 50, 100, ttl_seconds=60)
+    with pytest.raises(ServiceUnavailable):
+        await ledger.confirm(user, uuid4(), 50, 100)
+    await ledger.replace(user, [LedgerEntry(held, 90)], [], limit_bytes=100)
+    await ledger.mark_rebuilt()
+    assert not await ledger.reserve(user, uuid4(), 50, 100, ttl_seconds=60)
+    assert await ledger.usage(user) == (90, 0)
 
 
 async def test_reservations_lapse_after_their_ttl_and_their_keys_vanish(
@@ -32,13 +57,14 @@ async def test_reservations_lapse_after_their_ttl_and_their_keys_vanish(
     user, item = uuid4(), uuid4()
     assert await ledger.reserve(user, item, 100, 100, ttl_seconds=1)
     assert not await ledger.reserve(user, uuid4(), 1, 100, ttl_seconds=1)
-    keys = [key async for key in redis_client.scan_iter(match=f"{redis_key_prefix}*") if not key.endswith(b":version")]
+    user_keys = f"{redis_key_prefix}quota:{user}:*"
+    keys = [key async for key in redis_client.scan_iter(match=user_keys) if not key.endswith(b":version")]
     assert keys
     for key in keys:
         assert 0 < await redis_client.pttl(key) <= 1000
     await asyncio.sleep(1.1)
     # Idle users' lapsed reservations leave nothing behind but the user's change counter.
-    left = [key async for key in redis_client.scan_iter(match=f"{redis_key_prefix}*")]
+    left = [key async for key in redis_client.scan_iter(match=user_keys)]
     assert [key.decode().rsplit(":", 1)[1] for key in left] == ["version"]
     assert await ledger.usage(user) == (0, 0)
     assert await ledger.reserve(user, item, 100, 100, ttl_seconds=60)
@@ -86,6 +112,7 @@ async def test_concurrent_reservations_from_several_processes_never_pass_the_lim
     clients = [aioredis.Redis.from_url(redis_url) for _ in range(3)]
     try:
         ledgers = [RedisQuotaLedger(client, key_prefix=redis_key_prefix) for client in clients]
+        await ledgers[0].mark_rebuilt()
         user = uuid4()
         results = await asyncio.gather(
             *(ledgers[n % 3].reserve(user, uuid4(), size, granted_count * size, ttl_seconds=60) for n in range(60))

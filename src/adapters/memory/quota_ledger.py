@@ -121,6 +121,12 @@ class InMemoryQuotaLedger:
             self._close(user_id, account)
             return True
 
+    async def rebuilt(self) -> bool:
+        return True  # it lives and dies with its process, which rebuilds it when it starts
+
+    async def mark_rebuilt(self) -> None:
+        return None
+
     async def check(self) -> None:
         return None
 

@@ -46,5 +46,11 @@ class MeteredQuotaLedger:
             user_id, used, reserved, limit_bytes=limit_bytes, expected_version=expected_version, in_flight=in_flight
         )
 
+    async def rebuilt(self) -> bool:
+        return await self._inner.rebuilt()
+
+    async def mark_rebuilt(self) -> None:
+        await self._inner.mark_rebuilt()
+
     async def check(self) -> None:
         await self._inner.check()

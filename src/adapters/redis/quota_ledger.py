@@ -14,6 +14,7 @@ from uuid import UUID
 from redis.asyncio import Redis
 
 from application.ports import LedgerEntry
+from domain.errors import ServiceUnavailable
 
 _PRELUDE = """
 local used_key, reserved_key, expiry_key, version_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -47,6 +48,13 @@ local function total(key)
     sum = sum + tonumber(size)
   end
   return sum
+end
+"""
+
+# KEYS[5]: the mark of a full rebuild; without it (Redis lost its data) nothing is counted: -1.
+_UNLESS_REBUILT = """
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  return -1
 end
 """
 
@@ -145,8 +153,8 @@ class RedisQuotaLedger:
     def __init__(self, redis: Redis, key_prefix: str = "scoremate:") -> None:
         self._redis = redis
         self._prefix = key_prefix
-        self._reserve = redis.register_script(_PRELUDE + _RESERVE)
-        self._confirm = redis.register_script(_PRELUDE + _CONFIRM)
+        self._reserve = redis.register_script(_PRELUDE + _UNLESS_REBUILT + _RESERVE)
+        self._confirm = redis.register_script(_PRELUDE + _UNLESS_REBUILT + _CONFIRM)
         self._release = redis.register_script(_PRELUDE + _RELEASE)
         self._usage = redis.register_script(_PRELUDE + _USAGE)
         self._replace = redis.register_script(_PRELUDE + _REPLACE)
@@ -157,14 +165,16 @@ class RedisQuotaLedger:
         if size_bytes < 0 or ttl_seconds <= 0:
             raise ValueError("size_bytes must be >= 0 and ttl_seconds > 0")
         granted = await self._reserve(
-            keys=self._keys(user_id), args=[str(upload_id), size_bytes, limit_bytes, ttl_seconds * 1000]
+            keys=[*self._keys(user_id), self._rebuilt_key],
+            args=[str(upload_id), size_bytes, limit_bytes, ttl_seconds * 1000],
         )
-        return bool(granted)
+        return _counted(granted)
 
     async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:
         if size_bytes < 0:
             raise ValueError("size_bytes must be >= 0")
-        return bool(await self._confirm(keys=self._keys(user_id), args=[str(upload_id), size_bytes, limit_bytes]))
+        keys = [*self._keys(user_id), self._rebuilt_key]
+        return _counted(await self._confirm(keys=keys, args=[str(upload_id), size_bytes, limit_bytes]))
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         await self._release(keys=self._keys(user_id), args=[str(upload_id)])
@@ -195,12 +205,28 @@ class RedisQuotaLedger:
         args: list[str | int] = [expected, limit_bytes, json.dumps(state)]
         return bool(await self._replace(keys=self._keys(user_id), args=args))
 
+    async def rebuilt(self) -> bool:
+        return bool(await self._redis.exists(self._rebuilt_key))
+
+    async def mark_rebuilt(self) -> None:
+        await self._redis.set(self._rebuilt_key, "1")
+
     async def check(self) -> None:
         await self._redis.ping()
+
+    @property
+    def _rebuilt_key(self) -> str:
+        return f"{self._prefix}quota:rebuilt"
 
     def _keys(self, user_id: UUID) -> list[str]:
         base = f"{self._prefix}quota:{user_id}"
         return [f"{base}:used", f"{base}:reserved", f"{base}:expiry", f"{base}:version"]
+
+
+def _counted(answer: int) -> bool:
+    if answer == -1:
+        raise ServiceUnavailable("The quota ledger lost its data; it is being rebuilt from the database.")
+    return bool(answer)
 
 
 def _epoch_ms(entry: LedgerEntry) -> int:

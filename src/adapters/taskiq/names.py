@@ -14,6 +14,7 @@ class TaskName(StrEnum):
     PURGE_UNUSED_UPLOADS = "scoremate.purge_unused_uploads"
     CLEAR_ENDED_UPLOADS = "scoremate.clear_ended_uploads"
     RECONCILE_QUOTA = "scoremate.reconcile_quota"
+    REBUILD_LOST_QUOTA = "scoremate.rebuild_lost_quota"
     SWEEP_STUCK_SCORES = "scoremate.sweep_stuck_scores"
 
 

@@ -143,6 +143,12 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
         logger.exception("the task broker is unavailable at start")
     stop = asyncio.Event()
     housekeeping: asyncio.Task[None] | None = None
+    if not embedded:
+        try:
+            async with container() as request:
+                await (await request.get(ReconcileQuota)).rebuild_if_lost()  # a new deployment, or Redis lost it
+        except Exception:
+            logger.exception("could not check the quota ledger at start; the workers' housekeeping will")
     if embedded:
         await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
         async with container() as request:

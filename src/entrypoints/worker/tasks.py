@@ -69,6 +69,11 @@ async def reconcile_quota(use_case: FromDishka[ReconcileQuota]) -> int:
 
 
 @inject(patch_module=True)
+async def rebuild_lost_quota(use_case: FromDishka[ReconcileQuota]) -> int:
+    return await use_case.rebuild_if_lost()
+
+
+@inject(patch_module=True)
 async def sweep_stuck_scores(use_case: FromDishka[SweepStuckScores]) -> int:
     return await use_case()
 
@@ -82,6 +87,7 @@ TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.PURGE_UNUSED_UPLOADS: purge_unused_uploads,
     TaskName.CLEAR_ENDED_UPLOADS: clear_ended_uploads,
     TaskName.RECONCILE_QUOTA: reconcile_quota,
+    TaskName.REBUILD_LOST_QUOTA: rebuild_lost_quota,
     TaskName.SWEEP_STUCK_SCORES: sweep_stuck_scores,
 }
 

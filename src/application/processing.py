@@ -152,6 +152,14 @@ def _fail_with(error: PdfError, page: int | None = None) -> Callable[[Score, dat
     return lambda score, now: score.fail_with(error, now, page)
 
 
+def _end_run_failed(error: PdfError) -> Callable[[Score, datetime], None]:
+    def change(score: Score, now: datetime) -> None:
+        score.end_page_thumbnails_run()
+        score.fail_with(error, now)
+
+    return change
+
+
 def _cover_failed(error: PdfError, page: int) -> Callable[[Score, datetime], None]:
     return lambda score, now: score.fail_cover(error, page, now)
 
@@ -238,13 +246,7 @@ class GenerateAllThumbnails:
                 try:
                     info = await self._renderer.inspect(path)
                 except PdfError as error:
-                    unreadable = error
-
-                    def fail(score: Score, now: datetime) -> None:
-                        score.end_page_thumbnails_run()
-                        score.fail_with(unreadable, now)
-
-                    await self._updater.apply(score_id, fail)
+                    await self._updater.apply(score_id, _end_run_failed(error))
                     return
                 score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now))
                 if score is None:

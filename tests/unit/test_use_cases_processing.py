@@ -382,6 +382,7 @@ async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: 
     assert done.thumbnail_pages == list(range(1, 41))
     assert world.renderer.batches[-1] == list(range(33, 41))
     assert done.processing_error is None and done.processing_error_code is None
+    assert not stopped.page_thumbnails_wanted and not done.page_thumbnails_wanted  # each run ended
 
 
 async def test_an_unprocessed_score_is_inspected_first(world: World) -> None:
@@ -399,10 +400,13 @@ async def test_an_unreadable_unprocessed_score_fails_without_thumbnails(world: W
     user = await world.user()
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED)
+    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    assert world.stored_score(score.id).page_thumbnails_wanted
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
     assert done.processing_status is ProcessingStatus.FAILED
     assert done.processing_error == PdfErrorKind.ENCRYPTED.sentence
+    assert not done.page_thumbnails_wanted  # the run ended: nothing to ask again after a restart
     assert world.renderer.batches == [] and page_keys(world, score) == []
 
 

@@ -317,6 +317,7 @@ async def test_all_pages_get_thumbnails_in_batches_with_visible_progress(world: 
     score = await world.processed_score(user, pages=40)
     progress: list[int] = []
     world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails_ready)
+    await world.request_processing.generate_all_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
     assert done.thumbnail_pages == list(range(1, 41)) and done.page_thumbnails_ready == 40
@@ -367,6 +368,7 @@ async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: 
     score = await world.processed_score(user, pages=40)
     world.renderer.on_batch = lambda key, pages: world.clock.advance(40)  # every batch of 16 takes 40 s
 
+    await world.request_processing.generate_all_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     stopped = world.stored_score(score.id)
     # The second batch had started before the first was stored and is kept; no third one started.
@@ -377,6 +379,7 @@ async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: 
         "generate them again to continue."
     )
 
+    await world.request_processing.generate_all_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
     assert done.thumbnail_pages == list(range(1, 41))

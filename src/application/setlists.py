@@ -100,7 +100,9 @@ class Setlists:
     ) -> tuple[SetlistItem, ScoreSummary]:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
-            await owned_score(uow, user_id, score_id)
+            # Locked after the setlist, as deleting the score locks it: a delete that got there first has
+            # committed once this returns, and the score is then not found.
+            await owned_score(uow, user_id, score_id, for_update=True)
             item = setlist.add(SetlistItem(uuid4(), score_id, 0, _clean_notes(notes)), position)
             return await self._commit_item(uow, setlist, item)
 

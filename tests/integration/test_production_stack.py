@@ -397,6 +397,23 @@ async def _until_a_query_waits_for_a_lock(stack: Stack) -> None:
     raise AssertionError("no query started waiting for the row lock")
 
 
+async def test_adding_a_score_that_a_concurrent_delete_removes_is_score_not_found(stack: Stack) -> None:
+    base_url = stack.api()
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        user = await register(client)
+        score = await user.create_score(ODE, title="Ode")
+        setlist = (await user.post("/api/v1/setlists", json={"name": "Recital"})).json()
+        async with _database(stack) as connection, connection.transaction():
+            # A delete in progress: the score row is locked and gone once the transaction commits.
+            await connection.execute("DELETE FROM scores WHERE id = $1", UUID(score["id"]))
+            adding = asyncio.create_task(
+                user.post(f"/api/v1/setlists/{setlist['id']}/items", json={"score_id": score["id"]})
+            )
+            await _until_a_query_waits_for_a_lock(stack)
+        added = await adding
+    assert (added.status_code, added.json()["code"]) == (404, "score_not_found"), added.text
+
+
 async def test_readiness_fails_until_the_database_is_migrated(stack: Stack) -> None:
     async with postgres_database("unmigrated") as (_, url):
         base_url = stack.api(database_url=url)

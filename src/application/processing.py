@@ -278,6 +278,9 @@ class MarkProcessingFailed:
     async def __call__(self, score_id: UUID) -> None:
         await self._updater.apply(score_id, Score.give_up)
 
+    async def page_thumbnails(self, score_id: UUID) -> None:
+        await self._updater.apply(score_id, Score.give_up_page_thumbnails)
+
 
 class DeleteFiles:
     """Remove stored objects of a deleted score; removing what is already gone is fine."""

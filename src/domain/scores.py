@@ -52,6 +52,7 @@ class ProcessingProblem(StrEnum):
 RETRIES_EXHAUSTED = "Processing failed repeatedly; try refreshing the score's info."
 STALLED = "Processing did not finish in time; try refreshing the score's info."
 RESUMING = "Processing could not finish for a reason outside the PDF; it is tried again shortly."
+PAGE_THUMBNAILS_FAILED = "Page thumbnails stopped because a service they need kept failing; generate them again."
 # A score whose document was never read is queued again, after storage or the queue stopped it, for this long
 # after its creation (once per stuck-processing period); then it fails, so that no score stays pending for ever.
 RESUME_WITHIN = timedelta(hours=12)
@@ -156,6 +157,14 @@ class Score:
     def give_up(self, now: datetime) -> None:
         """Background work kept failing (storage or the queue, say, not the document)."""
         self._end_unfinished(ProcessingProblem.PROCESSING_FAILED, RETRIES_EXHAUSTED, now)
+
+    def give_up_page_thumbnails(self, now: datetime) -> None:
+        """A run of page thumbnails kept failing: a score read before only says so (refreshing its info would not
+        make them); one never read is treated as for any task."""
+        if self.page_count is None:
+            self.give_up(now)
+        else:
+            self._note_about_pages(ProcessingProblem.PROCESSING_FAILED, PAGE_THUMBNAILS_FAILED, now)
 
     def stall(self, now: datetime) -> None:
         self._end_unfinished(ProcessingProblem.PROCESSING_STALLED, STALLED, now)

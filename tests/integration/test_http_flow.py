@@ -191,6 +191,26 @@ async def test_processing_that_keeps_failing_ends_with_a_reason(alice: User, ser
     assert "gave up after 3 retries" in log
 
 
+async def test_page_thumbnails_that_keep_failing_end_with_a_reason_that_says_what_to_do(
+    alice: User, server: Server
+) -> None:
+    score = await alice.create_score(ODE, title="Ode")
+    score = await alice.wait_for_score(score["id"], thumbnail_ready=True)
+    user_id = (await alice.get("/api/v1/auth/me")).json()["id"]
+    (server.data_dir / "objects" / user_id / "scores" / score["upload_id"] / "original.pdf").unlink()
+
+    assert (await alice.post(f"/api/v1/scores/{score['id']}/generate_all_thumbnails")).status_code == 202
+    for _ in range(100):
+        current = (await alice.get(f"/api/v1/scores/{score['id']}")).json()
+        if current["processing_error_code"] == "processing_failed":
+            break
+        await asyncio.sleep(0.1)
+    assert current["processing_error"] == (
+        "Page thumbnails stopped because a service they need kept failing; generate them again."
+    )
+    assert (current["processing_status"], current["page_thumbnails_ready"]) == ("ready", 0)
+
+
 async def test_downloads_serve_byte_ranges_for_progressive_viewers(alice: User) -> None:
     score = await alice.create_score(ODE, title="Ode")
     link = await alice.get("/api/v1/files/download-url", params={"score_id": score["id"], "file_type": "original"})

@@ -10,7 +10,7 @@ import pytest
 
 from application.processing import JPEG, PAGES_PER_BATCH
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
-from domain.scores import RESUME_WITHIN, RESUMING, ProcessingStatus, Score
+from domain.scores import PAGE_THUMBNAILS_FAILED, RESUME_WITHIN, RESUMING, ProcessingStatus, Score
 from domain.uploads import page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import StorageUnavailable, fake_jpeg
@@ -595,6 +595,21 @@ async def test_a_chosen_cover_whose_rendering_gave_up_is_made_by_the_next_refres
     await world.process_score(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, 2)]
     assert world.stored_score(score.id).processing_error is None
+
+
+async def test_page_thumbnails_that_gave_up_say_so_and_ask_to_be_generated_again(world: World) -> None:
+    user = await world.user()
+    read = await world.processed_score(user, pages=3)
+    await world.request_processing.generate_all_thumbnails(user.id, read.id)
+    await world.mark_processing_failed.page_thumbnails(read.id)
+    done = world.stored_score(read.id)
+    assert (done.processing_status, done.processing_error_code) == (ProcessingStatus.READY, "processing_failed")
+    assert done.processing_error == PAGE_THUMBNAILS_FAILED  # not "try refreshing": that would not make them
+    assert done.page_thumbnails_wanted  # an embedded server asks again when it starts
+
+    unread = await world.score(user)
+    await world.mark_processing_failed.page_thumbnails(unread.id)
+    assert world.stored_score(unread.id).processing_error == RESUMING  # as for any task: read it again later
 
 
 async def test_mark_failed_on_a_missing_score_does_nothing(world: World) -> None:

@@ -103,8 +103,12 @@ def give_up_handler(container: AsyncContainer) -> Callable[[TaskiqMessage, BaseE
     async def on_give_up(message: TaskiqMessage, error: BaseException) -> None:
         if message.task_name not in SCORE_TASKS or not message.args:
             return
+        score_id = UUID(str(message.args[0]))
         async with container() as request:
             mark_failed = await request.get(MarkProcessingFailed)
-            await mark_failed(UUID(str(message.args[0])))
+            if message.task_name == TaskName.GENERATE_ALL_PAGE_THUMBNAILS:
+                await mark_failed.page_thumbnails(score_id)
+            else:
+                await mark_failed(score_id)
 
     return on_give_up

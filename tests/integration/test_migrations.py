@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
 from adapters.sqlalchemy.migrate import (
@@ -60,6 +62,17 @@ def schema_report(connection: Connection) -> tuple[set[str], str | None, list[An
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     tables = set(inspect(connection).get_table_names())
     return tables, context.get_current_revision(), compare_metadata(context, Base.metadata)
+
+
+@asynccontextmanager
+async def _engine_at(database_url: str, revision: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the database migrated to `revision`, disposed of afterwards."""
+    await migrate(database_url, revision)
+    engine = create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 async def test_migrate_builds_the_schema_of_the_models(database_url: str) -> None:
@@ -131,9 +144,7 @@ async def test_migrate_twice_changes_nothing(database_url: str, executed: list[s
 
 
 async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> None:
-    await migrate(database_url, "0003")
-    engine = create_engine(database_url)
-    try:
+    async with _engine_at(database_url, "0003") as engine:
         async with engine.begin() as connection:
             await _fill_at_0003(
                 connection, title="Étude No. 1", composer="Dvořák", tags=["Klavier", "Übung"], genre="Élégie"
@@ -142,8 +153,6 @@ async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> N
         async with engine.connect() as connection:
             query = text("SELECT title_sort, composer_sort, tag_keys, genre_sort FROM scores")
             keys = (await connection.execute(query)).one()
-    finally:
-        await engine.dispose()
     title_key, composer_key, tag_keys, genre_key = keys
     assert (title_key, composer_key, genre_key) == ("etude no. 1", "dvorak", "elegie")
     assert (json.loads(tag_keys) if isinstance(tag_keys, str) else tag_keys) == ["klavier", "ubung"]
@@ -189,16 +198,12 @@ async def _fill_at_0003(
 
 
 async def test_covers_stored_before_each_had_its_own_key_keep_theirs(database_url: str) -> None:
-    await migrate(database_url, "0003")
-    engine = create_engine(database_url)
-    try:
+    async with _engine_at(database_url, "0003") as engine:
         async with engine.begin() as connection:
             prefix = await _fill_at_0003(connection, cover=True)
         await migrate(database_url)
         async with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
             [score] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
-    finally:
-        await engine.dispose()
     assert score.cover == StoredCover(f"{prefix}thumbnail.jpg", 1)
     assert score.cover_page == 1 and score.cover_is_current
 
@@ -210,9 +215,7 @@ async def _row_counts(connection: Any) -> dict[str, int]:
 
 async def test_migrating_up_and_down_keeps_every_row(database_url: str) -> None:
     """SQLite rebuilds altered tables; with foreign keys on, that would cascade to the setlist items."""
-    await migrate(database_url, "0003")
-    engine = create_engine(database_url)
-    try:
+    async with _engine_at(database_url, "0003") as engine:
         async with engine.begin() as connection:
             await _fill_at_0003(connection)
         await migrate(database_url)
@@ -221,16 +224,12 @@ async def test_migrating_up_and_down_keeps_every_row(database_url: str) -> None:
         await downgrade(database_url, "0003")
         async with engine.connect() as connection:
             assert await _row_counts(connection) == dict.fromkeys(sorted(TABLES - {"alembic_version"}), 1)
-    finally:
-        await engine.dispose()
 
 
 async def test_uploads_that_ended_lately_are_cleared_once_more(database_url: str) -> None:
-    await migrate(database_url, "0004")
-    engine = create_engine(database_url)
     now = datetime.now(UTC)
     uploads = {"lately": ("cancelled", now), "long_ago": ("deleted", now - timedelta(days=2)), "live": ("pending", now)}
-    try:
+    async with _engine_at(database_url, "0004") as engine:
         async with engine.begin() as connection:
             user_id = uuid4()
             await connection.execute(Base.metadata.tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
@@ -241,17 +240,13 @@ async def test_uploads_that_ended_lately_are_cleared_once_more(database_url: str
         await migrate(database_url)
         async with engine.connect() as connection:
             rows = (await connection.execute(text("SELECT filename, storage_to_clear FROM uploads"))).all()
-    finally:
-        await engine.dispose()
     assert {name: bool(flag) for name, flag in rows} == {"lately": True, "long_ago": False, "live": False}
 
 
 async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: str) -> None:
-    await migrate(database_url, "0005")
-    engine = create_engine(database_url)
     user_id = uuid4()
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    try:
+    async with _engine_at(database_url, "0005") as engine:
         async with engine.begin() as connection:
             await connection.execute(Base.metadata.tables["users"].insert().values(**{**KEPT_USER, "id": user_id}))
             # Only the columns revision 0005 has.
@@ -267,16 +262,12 @@ async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: st
 
         async with engine.connect() as connection:
             rows = (await connection.execute(text("SELECT name_sort FROM setlists ORDER BY name_sort"))).all()
-    finally:
-        await engine.dispose()
     assert [row.name_sort for row in rows] == ["advent", "eglise", "zelda suite"]
 
 
 async def test_keys_written_before_hangul_stayed_whole_are_written_again(database_url: str) -> None:
-    await migrate(database_url, "0003")
-    engine = create_engine(database_url)
     decomposed = unicodedata.normalize("NFKD", "한국")
-    try:
+    async with _engine_at(database_url, "0003") as engine:
         async with engine.begin() as connection:
             await _fill_at_0003(connection)
         await migrate(database_url, "0006")
@@ -291,15 +282,11 @@ async def test_keys_written_before_hangul_stayed_whole_are_written_again(databas
         async with engine.connect() as connection:
             title_key = (await connection.execute(text("SELECT title_sort FROM scores"))).scalar_one()
             name_key = (await connection.execute(text("SELECT name_sort FROM setlists"))).scalar_one()
-    finally:
-        await engine.dispose()
     assert title_key == name_key == "한국"
 
 
 async def test_keys_written_before_ligatures_were_folded_are_written_again(database_url: str) -> None:
-    await migrate(database_url, "0003")
-    engine = create_engine(database_url)
-    try:
+    async with _engine_at(database_url, "0003") as engine:
         async with engine.begin() as connection:
             await _fill_at_0003(connection)
         await migrate(database_url, "0009")
@@ -312,8 +299,6 @@ async def test_keys_written_before_ligatures_were_folded_are_written_again(datab
         async with engine.connect() as connection:
             score = (await connection.execute(text("SELECT title_sort, composer_sort, genre_sort FROM scores"))).one()
             name_key = (await connection.execute(text("SELECT name_sort FROM setlists"))).scalar_one()
-    finally:
-        await engine.dispose()
     assert tuple(score) == ("oeuvres", "lukasz", "aetude")
     assert name_key == "oeuvres"
 

@@ -37,7 +37,7 @@ class PdfErrorKind(StrEnum):
 _SENTENCES = {
     PdfErrorKind.NOT_PDF: "The file is not a PDF document.",
     PdfErrorKind.EMPTY: "The file is empty.",
-    PdfErrorKind.CORRUPT: "The PDF is damaged and could not be read.",
+    PdfErrorKind.CORRUPT: "The PDF is damaged or incomplete and could not be read.",
     PdfErrorKind.ENCRYPTED: "The PDF is protected by a password.",
     PdfErrorKind.NO_PAGES: "The PDF has no pages.",
     PdfErrorKind.RENDER_TIMEOUT: "The page took too long to render, so no thumbnail was made.",

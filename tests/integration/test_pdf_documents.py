@@ -80,6 +80,19 @@ def _encrypted(path: Path, user_pw: str) -> Path:
     return path
 
 
+def _well_formed_pdf(objects: list[bytes]) -> bytes:
+    """Objects 1..n with a correct cross-reference table: MuPDF opens it without repairing it."""
+    data = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(data))
+        data += b"%d 0 obj%s endobj\n" % (number, body)
+    table = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    xref = b"xref\n0 %d\n0000000000 65535 f \n%s" % (len(objects) + 1, table)
+    trailer = b"trailer<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, len(data))
+    return data + xref + trailer
+
+
 def _kind(path: Path) -> PdfErrorKind:
     with pytest.raises(PdfError) as raised:
         open_pdf(str(path)).close()
@@ -149,6 +162,41 @@ def test_a_truncated_pdf_is_repaired_and_opens(tmp_path: Path) -> None:
     assert _opens_with_pages(path) == 2
 
 
+def _score_pages(pages: int) -> bytes:
+    """Pages with content, written as PyMuPDF writes: page objects first, their content streams after them."""
+    document = pymupdf.open()
+    for number in range(pages):
+        document.new_page(width=A4[0], height=A4[1]).insert_text((72, 72), f"Page {number + 1}")
+    data: bytes = document.tobytes()
+    document.close()
+    return data
+
+
+def test_a_pdf_cut_short_whose_pages_lost_their_content_is_corrupt(tmp_path: Path) -> None:
+    data = _score_pages(8)
+    path = _write(tmp_path / "cut_short.pdf", data[: len(data) // 2])
+    with pymupdf.open(path) as repaired:  # MuPDF alone would show 8 pages, the later ones blank
+        assert repaired.is_repaired and repaired.page_count == 8
+
+    assert _kind(path) is PdfErrorKind.CORRUPT
+
+
+def test_a_pdf_cut_short_after_its_last_page_content_opens(tmp_path: Path) -> None:
+    data = _score_pages(3)
+    path = _write(tmp_path / "no_trailer.pdf", data[: data.rindex(b"trailer")])
+
+    assert _opens_with_pages(path) == 3
+
+
+def test_a_pdf_cut_short_before_its_page_tree_is_corrupt(tmp_path: Path) -> None:
+    data = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n3 0 obj<</Length 5>>stream\nnotes\nendstream"
+    path = _write(tmp_path / "no_page_tree.pdf", data)
+    with pymupdf.open(path) as repaired:
+        assert repaired.is_repaired and repaired.page_count == 0
+
+    assert _kind(path) is PdfErrorKind.CORRUPT
+
+
 def test_a_pdf_that_needs_a_password_is_encrypted(tmp_path: Path) -> None:
     assert _kind(_encrypted(tmp_path / "locked.pdf", user_pw="user-secret")) is PdfErrorKind.ENCRYPTED
 
@@ -180,8 +228,7 @@ def test_a_pdf_with_only_an_owner_password_opens(tmp_path: Path) -> None:
         (b"%PDF-1.7\nnothing but a header\n", PdfErrorKind.CORRUPT),
         (b"notes %PDF-1.7 no objects\n", PdfErrorKind.CORRUPT),
         (
-            b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-            b"trailer<</Root 1 0 R>>\n%%EOF\n",
+            _well_formed_pdf([b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"]),
             PdfErrorKind.NO_PAGES,
         ),
     ],

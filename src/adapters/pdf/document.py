@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pymupdf
 
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
@@ -14,6 +16,7 @@ from .dates import pdf_date_to_iso
 _MAGIC = b"%PDF-"
 _MAGIC_WINDOW = 1024
 _METADATA_MAX_CHARS = 1000
+_REFERENCE = re.compile(r"(\d+)\s+\d+\s+R")
 # Files that carry "%PDF-" in their first kilobyte yet begin as something else: PNG, JPEG, GIF, ZIP (EPUB,
 # comic archives, Office files), TIFF, RIFF, OLE (old Office files), and markup (HTML, XML, SVG).
 _OTHER_FORMATS = (
@@ -52,7 +55,7 @@ def open_pdf(path: str) -> pymupdf.Document:
     except PdfError as exc:
         document.close()
         if exc.kind in (PdfErrorKind.CORRUPT, PdfErrorKind.NO_PAGES):
-            raise PdfError(_not_pdf_or(exc.kind, head)) from exc
+            raise PdfError(_not_pdf_or(exc.kind, head), exc.detail) from exc
         raise
     except BaseException:
         document.close()
@@ -75,7 +78,26 @@ def _check(document: pymupdf.Document) -> None:
     except Exception as exc:
         raise PdfError(PdfErrorKind.CORRUPT) from exc
     if page_count < 1:
-        raise PdfError(PdfErrorKind.NO_PAGES)
+        # A file MuPDF had to repair to find no pages in has lost its page tree: damaged, not a file without pages.
+        raise PdfError(PdfErrorKind.CORRUPT if document.is_repaired else PdfErrorKind.NO_PAGES)
+    if document.is_repaired and _lacks_page_content(document):
+        raise PdfError(PdfErrorKind.CORRUPT, "Pages refer to content the file does not hold: it was cut short.")
+
+
+def _lacks_page_content(document: pymupdf.Document) -> bool:
+    """A page, or a page's content stream, is missing: MuPDF repairs a file cut short and shows such pages blank."""
+    objects = document.xref_length()
+    for number in range(document.page_count):
+        try:
+            kind, value = document.xref_get_key(document.page_xref(number), "Contents")
+        except Exception:
+            return True
+        if kind not in ("xref", "array"):
+            continue  # no content: a blank page
+        for xref in map(int, _REFERENCE.findall(value)):
+            if not 0 < xref < objects or document.xref_object(xref) == "null":
+                return True
+    return False
 
 
 def read_info(document: pymupdf.Document) -> PdfInfo:

@@ -91,7 +91,8 @@ class Settings:
     render_timeout_seconds: float = 10.0
     inspect_timeout_seconds: float = 30.0
     render_max_output_pixels: int = 480_000  # four times the 300x400 thumbnail box
-    render_max_page_points: float = 57_600.0  # four times the largest page PDF 1.7 allows (14,400 pt)
+    # PDF's largest page, 14,400 units, at a UserUnit of 100: past any real page (fitted renders of larger ones work).
+    render_max_page_points: float = 1_440_000.0
     # Address space of each render process (0: no limit); its resident memory stays some 40 MB below.
     render_memory_limit_bytes: int = 320 * 1024**2
     max_page_thumbnails: int = 2000

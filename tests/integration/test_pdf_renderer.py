@@ -288,6 +288,24 @@ async def test_a_page_larger_than_the_limit_is_refused_before_rendering(sample_f
         _assert_size(await limited.render_thumbnail(sample_files(samples.huge_first_page), 2), [283, 400])
 
 
+async def test_pages_far_larger_than_pdf_allows_get_fitted_thumbnails_by_default(
+    renderer: PymupdfRenderer, tmp_path: Path
+) -> None:
+    document = pymupdf.open()
+    for width, height in ((100_000, 100_000), (14_400, 10_000)):
+        page = document.new_page(width=width, height=height)
+        page.draw_rect(pymupdf.Rect(0, 0, width / 2, height / 2), color=(0, 0, 0), fill=(0, 0, 0))
+    document.xref_set_key(document.page_xref(1), "UserUnit", "10")  # 144,000 x 100,000 pt as displayed
+    path = tmp_path / "enormous.pdf"
+    document.save(path)
+    document.close()
+
+    covers = await renderer.render_thumbnails(path, [1, 2])
+
+    _assert_size(covers[1], [300, 300])
+    _assert_size(covers[2], [300, 208])
+
+
 async def test_the_pixel_cap_is_enforced(sample_files: SampleFiles) -> None:
     async with PymupdfRenderer(processes=1, max_output_pixels=100 * 100) as limited:
         with pytest.raises(PdfError) as raised:
@@ -421,7 +439,7 @@ async def test_the_page_time_limit_starts_once_the_document_is_open(tmp_path: Pa
 
 async def test_a_failed_page_does_not_make_the_next_one_reopen_the_document(tmp_path: Path) -> None:
     slow, opening = _slow_to_open_pdf(tmp_path / "slow_to_open.pdf", first_page_points=100_000)
-    async with PymupdfRenderer(processes=1, render_timeout_seconds=opening / 3) as hasty:
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=opening / 3, max_page_points=50_000) as hasty:
         results = await hasty.render_thumbnails(slow, range(1, 9))
     oversized = results.pop(1)
     assert isinstance(oversized, PdfError) and oversized.kind is PdfErrorKind.RENDER_LIMIT

@@ -42,7 +42,7 @@ class PymupdfRenderer:
         processes: int = 2,
         render_timeout_seconds: float = 10.0,
         max_output_pixels: int = THUMBNAIL_MAX_WIDTH * THUMBNAIL_MAX_HEIGHT * 4,
-        max_page_points: float = 14400 * 4,
+        max_page_points: float = 14400 * 100,
         inspect_timeout_seconds: float = 30.0,
         memory_limit_bytes: int | None = 320 << 20,
     ) -> None:

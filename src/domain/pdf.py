@@ -41,12 +41,12 @@ _SENTENCES = {
     PdfErrorKind.ENCRYPTED: "The PDF is protected by a password.",
     PdfErrorKind.NO_PAGES: "The PDF has no pages.",
     PdfErrorKind.RENDER_TIMEOUT: "The page took too long to render, so no thumbnail was made.",
-    PdfErrorKind.RENDER_LIMIT: "The page is too large or too complex to render, so no thumbnail was made.",
+    PdfErrorKind.RENDER_LIMIT: "The page is too large, too complex or damaged to render, so no thumbnail was made.",
 }
 
 _PAGE_SENTENCES = {
     PdfErrorKind.RENDER_TIMEOUT: "Page {page} took too long to render, so it has no thumbnail.",
-    PdfErrorKind.RENDER_LIMIT: "Page {page} is too large or too complex to render, so it has no thumbnail.",
+    PdfErrorKind.RENDER_LIMIT: "Page {page} is too large, too complex or damaged to render, so it has no thumbnail.",
 }
 
 

@@ -85,7 +85,7 @@ def test_a_render_error_names_its_page_when_it_is_known() -> None:
     assert PdfErrorKind.RENDER_TIMEOUT.sentence_about(12) == "Page 12 took too long to render, so it has no thumbnail."
     assert (
         PdfErrorKind.RENDER_LIMIT.sentence_about(3)
-        == "Page 3 is too large or too complex to render, so it has no thumbnail."
+        == "Page 3 is too large, too complex or damaged to render, so it has no thumbnail."
     )
     assert PdfErrorKind.RENDER_LIMIT.sentence_about(None) == PdfErrorKind.RENDER_LIMIT.sentence
     assert PdfErrorKind.ENCRYPTED.sentence_about(3) == PdfErrorKind.ENCRYPTED.sentence

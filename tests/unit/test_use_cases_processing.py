@@ -296,7 +296,7 @@ async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
     await world.choose_cover(user, score, 2)
     done = world.stored_score(score.id)
     assert not done.thumbnail_ready
-    assert done.processing_error == "Page 2 is too large or too complex to render, so it has no thumbnail."
+    assert done.processing_error == "Page 2 is too large, too complex or damaged to render, so it has no thumbnail."
 
 
 async def test_generate_thumbnail_for_a_missing_or_vanishing_score(world: World) -> None:

@@ -711,6 +711,14 @@ async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
     assert (await client.get("/schema")).status_code == 200
 
 
+async def test_health_and_the_openapi_document_also_answer_under_the_base_path(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/health")).json() == {"status": "ok"}
+    assert (await client.get("/api/v1/health/ready/")).status_code == 200
+    assert (await client.get("/api/v1/schema/openapi.json")).json() == (await client.get("/schema/openapi.json")).json()
+    docs = await client.get("/api/v1/schema", follow_redirects=True)
+    assert docs.status_code == 200 and docs.url.path == "/schema"
+
+
 # --- expiry (its own server, with short lifetimes) -----------------------------------------------
 
 

@@ -23,6 +23,7 @@ from application.maintenance import ReconcileQuota, SweepStuckScores
 from application.ports import PdfRenderer
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
+from entrypoints.http.base_path_aliases import interactive_docs, openapi_document
 from entrypoints.http.dashboard import DashboardController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, read_json_body
 from entrypoints.http.files import FileController
@@ -82,7 +83,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=_before_api_request,
     )
     metrics = PrometheusConfig(app_name="scoremate", prefix="scoremate", group_path=True, exclude=["/metrics"])
-    handlers: list[DishkaRouter] = [api, DishkaRouter("/", route_handlers=[HealthController, MetricsController])]
+    handlers: list[DishkaRouter] = [
+        api,
+        DishkaRouter("/", route_handlers=[HealthController, MetricsController]),
+        # API.md puts every path under /api/v1 and lists health and the docs at the root: both answer.
+        DishkaRouter(
+            API_PREFIX, route_handlers=[HealthController, openapi_document, interactive_docs], include_in_schema=False
+        ),
+    ]
     if settings.storage == "local":
         handlers.append(DishkaRouter("/", route_handlers=[LocalStorageController]))
 

@@ -1,11 +1,14 @@
-"""Every shared corpus file through the real upload flow and task path of `scoremate serve` (embedded)."""
+"""Every shared corpus file through the real upload flow and task path, on both deployments: `scoremate serve`
+embedded (SQLite, local storage, tasks in-process), and production (an API and a `scoremate worker` on Postgres,
+Redis and S3)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +20,41 @@ from domain.pdf import PdfErrorKind
 from entrypoints.settings import Settings
 from tests.integration.support import samples
 from tests.integration.support.api import User, corpus_file, register
-from tests.integration.support.server import CORPUS, Server, peak_rss_mb, render_processes, serve
+from tests.integration.support.seaweed import S3ServerInfo
+from tests.integration.support.server import CORPUS, RunningProcess, peak_rss_mb, render_processes, serve
+from tests.integration.support.stack import production_stack
 
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())["files"]
 REJECTED_AT_CONFIRM = {"not_pdf"}  # bytes without a PDF signature never become a score
 KIND_ALIASES = {"empty_file": PdfErrorKind.EMPTY.value}  # the manifest's names that differ from ours
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(tmp_path_factory.mktemp("corpus-server"), default_quota_bytes=200 * 1024**2) as running:
-        yield running
+@dataclass
+class Deployment:
+    base_url: str
+    processes: list[RunningProcess]  # every scoremate process of it
+    renderer: RunningProcess  # the one whose render processes make the thumbnails
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+async def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, s3_server: S3ServerInfo
+) -> AsyncIterator[Deployment]:
+    directory = tmp_path_factory.mktemp(f"corpus-{request.param}")
+    quota = {"default_quota_bytes": 200 * 1024**2}
+    if request.param == "embedded":
+        with serve(directory, **quota) as server:
+            yield Deployment(server.base_url, [server.process], server.process)
+        return
+    async with production_stack(directory, s3_server, **quota) as stack:
+        worker = stack.worker()
+        base_url = stack.api()
+        yield Deployment(base_url, list(stack.processes), worker)
 
 
 @pytest.fixture(scope="module")
-async def musician(server: Server) -> AsyncIterator[User]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+async def musician(deployment: Deployment) -> AsyncIterator[User]:
+    async with httpx.AsyncClient(base_url=deployment.base_url, timeout=60) as client:
         yield await register(client)
 
 
@@ -203,13 +225,13 @@ def test_corpus_is_present() -> None:
     assert Path(CORPUS, "manifest.json").is_file(), f"the shared corpus is missing at {CORPUS}"
 
 
-def test_the_server_and_its_render_processes_stay_under_300_mb(server: Server) -> None:
-    """Last in this module: by now every corpus file went through this server, every page of the readable ones.
+def test_every_process_and_its_render_processes_stay_under_300_mb(deployment: Deployment) -> None:
+    """Last in this module: by now every corpus file went through these processes, every page of the readable ones.
 
-    The server streams uploads and scratch copies instead of holding files; a render process replaced after a
-    timeout (the bomb) starts its count again.
+    They stream uploads and scratch copies instead of holding files; a render process replaced after a timeout
+    (the bomb) starts its count again.
     """
-    pids = [server.process.process.pid, *render_processes(server.process)]
-    assert len(pids) == 3
-    peaks = {pid: peak_rss_mb(pid) for pid in pids}
+    renderers = render_processes(deployment.renderer)
+    assert len(renderers) == 2
+    peaks = {pid: peak_rss_mb(pid) for pid in [*(p.process.pid for p in deployment.processes), *renderers]}
     assert max(peaks.values()) < 300, peaks

@@ -429,14 +429,16 @@ async def capturing_server() -> AsyncIterator[tuple[str, list[bytes]]]:
 
 
 @contextlib.asynccontextmanager
-async def broken_server(behaviour: str) -> AsyncIterator[str]:
+async def broken_server(behaviour: str, requests: list[bytes] | None = None) -> AsyncIterator[str]:
     """A server that accepts connections but is no S3: `garbage` answers 418 text/plain, `silent` never
-    answers, `hang-up` closes the connection after the request head."""
+    answers, `hang-up` closes the connection after the request head. Request heads go to `requests`."""
     stop = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            await reader.readuntil(b"\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            if requests is not None:
+                requests.append(head)
             if behaviour == "garbage":
                 writer.write(
                     b"HTTP/1.1 418 I'm a teapot\r\nContent-Type: text/plain\r\n"
@@ -516,6 +518,17 @@ async def test_every_operation_raises_service_unavailable_for_a_broken_server(tm
         await assert_every_operation_is_unavailable(storage, tmp_path, must_not_leak=["the-secret", endpoint])
 
     assert time.monotonic() - started < 3
+
+
+async def test_a_server_gone_quiet_after_taking_the_request_is_not_asked_again() -> None:
+    requests: list[bytes] = []
+    async with broken_server("silent", requests) as endpoint:
+        storage = S3ObjectStorage(endpoint, "key", "the-secret", "bucket", secure=False, read_timeout=0.2)
+
+        with pytest.raises(ServiceUnavailable):
+            await storage.stat(KEY)
+
+    assert len(requests) == 1
 
 
 async def test_every_operation_raises_service_unavailable_for_refused_credentials(

@@ -61,7 +61,7 @@ class S3ObjectStorage:
         public_endpoint: str | None = None,
         public_secure: bool | None = None,
         connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        read_timeout: float = 20.0,
     ) -> None:
         self._bucket = bucket
         self._region = region
@@ -308,10 +308,12 @@ def _raise_if_missing(error: S3Error, key: str) -> None:
 
 def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
     # minio's default waits 5 minutes to connect and retries 5 times; a health check must answer fast.
+    # A server that took the request and went quiet is not asked again: each try would wait the read timeout
+    # once more, and a request of a client would outlast its load balancer before it got its 503.
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
         maxsize=10,
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        retries=urllib3.Retry(total=2, read=0, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )

@@ -573,6 +573,38 @@ async def test_a_closed_renderer_refuses_work(sample_files: SampleFiles) -> None
         await renderer.inspect(sample_files(samples.ode))
 
 
+_RENDER_IN_A_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from adapters.pdf import PymupdfRenderer
+
+async def main() -> None:
+    async with PymupdfRenderer(processes=1, render_timeout_seconds=600) as renderer:
+        renderer.start()
+        print(renderer.worker_pids[0], flush=True)
+        await renderer.render_thumbnail(Path(sys.argv[1]), 1)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_worker_dies_with_its_renderer_even_in_the_middle_of_a_page(sample_files: SampleFiles) -> None:
+    """Killed with its server (SIGKILL, OOM), the renderer leaves nobody to enforce the page's time limit."""
+    slow = sample_files(samples.slow_page)  # some 20 s to render
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _RENDER_IN_A_CHILD, str(slow), stdout=asyncio.subprocess.PIPE
+    )
+    assert owner.stdout is not None
+    worker = int(await owner.stdout.readline())
+    await asyncio.sleep(1)  # the page is being rendered
+    assert _is_running(worker)
+
+    owner.kill()
+    await owner.wait()
+
+    await _wait_until_gone(worker)
+
+
 def test_a_worker_whose_renderer_is_gone_exits_quietly(tmp_path: Path) -> None:
     """Killed with its server, the renderer leaves the worker a pipe nobody reads: no traceback in the log."""
     worker = subprocess.Popen(

@@ -37,7 +37,7 @@ class WorkerProcess:
     """One long-lived worker; serves one job at a time. After a failed job its state is unknown: kill it."""
 
     def __init__(self, memory_limit_bytes: int | None) -> None:
-        command = [sys.executable, "-m", "adapters.pdf.worker"]
+        command = [sys.executable, "-m", "adapters.pdf.worker", "--parent", str(os.getpid())]
         if memory_limit_bytes is not None:
             command += ["--memory-limit", str(memory_limit_bytes)]
         env = dict(os.environ)

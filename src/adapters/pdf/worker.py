@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import os
 import resource
 import select
@@ -26,6 +27,7 @@ from .protocol import Frame, FrameBuffer, Header, read_frame, write_frame
 from .thumbnail import RenderLimits, render_thumbnail
 
 _IDLE_SECONDS = 2.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class DocumentCache:
@@ -98,10 +100,23 @@ def replies_to(request: Header, documents: DocumentCache) -> Iterator[Frame]:
         yield opened if "error" in opened[0] else handle({**request, "page": page}, documents)
 
 
+def die_with(parent: int) -> None:
+    """Be killed when the renderer's process ends: a killed worker leaves nobody to enforce a page's time limit,
+    and without this the render would run to its end however long that takes."""
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the next reply finds the pipe gone
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory-limit", type=int, default=None)
-    memory_limit = parser.parse_args().memory_limit
+    parser.add_argument("--parent", type=int, default=None)
+    arguments = parser.parse_args()
+    if arguments.parent is not None:
+        die_with(arguments.parent)
+    memory_limit = arguments.memory_limit
     if memory_limit is not None:
         # An allocation past the limit fails inside MuPDF (a render error) instead of inviting the OOM killer.
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))

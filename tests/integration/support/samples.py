@@ -190,19 +190,27 @@ def _stream(data: bytes, dictionary: bytes = b"") -> bytes:
     return b"<< %s /Length %d >>\nstream\n%s\nendstream" % (dictionary, len(data), data)
 
 
-def _image_page(width: int, height: int, colorspace: bytes) -> bytes:
+def slow_page(images: int = 20) -> bytes:
+    """One A4 page drawing `images` different 20000x20000 grey images: MuPDF inflates each, a second or so apiece."""
+    return _image_page(20_000, 20_000, b"/DeviceGray", images)
+
+
+def _image_page(width: int, height: int, colorspace: bytes, images: int = 1) -> bytes:
     compressor = zlib.compressobj(9)
     row_block = bytes(width * 256)
     stream = b"".join(compressor.compress(row_block) for _ in range(height // 256))
     stream += compressor.compress(bytes(width * (height % 256))) + compressor.flush()
+    names = [b"/Im%d %d 0 R" % (number, 5 + number) for number in range(images)]
+    drawing = b"".join(b"q 595.28 0 0 841.89 0 0 cm /Im%d Do Q\n" % number for number in range(images))
+    image = b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 "
+    image += b"/Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595.28 841.89] "
-        b"/Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 "
-        b"/Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream" % (width, height, colorspace, len(stream), stream),
-        b"<< /Length 35 >>\nstream\nq 595.28 0 0 841.89 0 0 cm /Im0 Do Q\nendstream",
+        b"/Resources << /XObject << %s >> >> /Contents 4 0 R >>" % b" ".join(names),
+        _stream(drawing),
+        *[image % (width, height, colorspace) for _ in range(images)],
     ]
     return _pdf(objects)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from application.policy import Policy
@@ -19,6 +20,7 @@ from application.ports import (
 )
 from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests, ValidationError
 from domain.quota import QuotaUsage
+from domain.uploads import UploadStatus
 from domain.users import User, check_password, default_username, normalize_email
 
 MAX_USERNAME_LENGTH = 64
@@ -38,6 +40,19 @@ async def existing_user(uow: UnitOfWork, user_id: UUID, *, for_update: bool = Fa
     if user is None:
         raise NotAuthenticated("The account of this token no longer exists.")
     return user
+
+
+async def current_quota(uow: UnitOfWork, ledger: QuotaLedger, user: User, now: datetime) -> QuotaUsage:
+    """The ledger's count; the database's while the ledger has lost its data and waits to be rebuilt."""
+    if await ledger.rebuilt():
+        return quota_of(user, await ledger.usage(user.id))
+    async with uow:
+        live = await uow.uploads.list_live(user.id)
+    used = sum(upload.size_bytes for upload in live if upload.status is UploadStatus.CONFIRMED)
+    reserved = sum(
+        upload.size_bytes for upload in live if upload.status is UploadStatus.PENDING and not upload.is_expired(now)
+    )
+    return quota_of(user, (used, reserved))
 
 
 class RegisterUser:
@@ -157,11 +172,12 @@ class Authenticate:
 class GetAccount:
     """The user with their quota: limit, used, reserved and available bytes."""
 
-    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger) -> None:
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, clock: Clock) -> None:
         self._uow = uow
         self._ledger = ledger
+        self._clock = clock
 
     async def __call__(self, user_id: UUID) -> Account:
         async with self._uow as uow:
             user = await existing_user(uow, user_id)
-        return Account(user, quota_of(user, await self._ledger.usage(user.id)))
+        return Account(user, await current_quota(self._uow, self._ledger, user, self._clock.now()))

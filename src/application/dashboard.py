@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.accounts import existing_user
-from application.ports import LibraryStats, QuotaLedger, UnitOfWork, quota_of
+from application.accounts import current_quota, existing_user
+from application.ports import Clock, LibraryStats, QuotaLedger, UnitOfWork
 from domain.quota import QuotaUsage
 from domain.scores import Score
 
@@ -22,13 +22,14 @@ class Dashboard:
 
 
 class GetDashboard:
-    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger) -> None:
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, clock: Clock) -> None:
         self._uow = uow
         self._ledger = ledger
+        self._clock = clock
 
     async def __call__(self, user_id: UUID) -> Dashboard:
         async with self._uow as uow:
             user = await existing_user(uow, user_id)
             stats = await uow.stats.library_stats(user_id)
             recent = await uow.scores.recent(user_id, RECENT_SCORES)
-        return Dashboard(quota_of(user, await self._ledger.usage(user_id)), stats, recent)
+        return Dashboard(await current_quota(self._uow, self._ledger, user, self._clock.now()), stats, recent)

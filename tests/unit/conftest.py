@@ -118,7 +118,7 @@ class World:
 
     @property
     def get_account(self) -> GetAccount:
-        return GetAccount(self.uow, self.ledger)
+        return GetAccount(self.uow, self.ledger, self.clock)
 
     @property
     def request_upload_url(self) -> RequestUploadUrl:
@@ -222,7 +222,7 @@ class World:
 
     @property
     def get_dashboard(self) -> GetDashboard:
-        return GetDashboard(self.uow, self.ledger)
+        return GetDashboard(self.uow, self.ledger, self.clock)
 
     @property
     def setlists(self) -> Setlists:

@@ -512,6 +512,21 @@ async def test_a_ledger_that_lost_its_data_is_rebuilt_for_every_user_then_marked
     assert await reconcile.rebuild_if_lost() == 0  # marked: nothing to do
 
 
+async def test_while_the_ledger_is_lost_account_and_dashboard_show_the_databases_count(world: World) -> None:
+    user = await world.user()
+    await world.confirmed_upload(user, 1000)
+    expired = await world.pending_upload(user, 50)
+    world.clock.set(expired.expires_at)
+    await world.pending_upload(user, 300)
+    world.ledger = LostLedger(clock=world.clock.timestamp)  # empty, as Redis after it restarted
+
+    account = await world.get_account(user.id)
+    dashboard = await world.get_dashboard(user.id)
+
+    assert (account.quota.used_bytes, account.quota.reserved_bytes) == (1000, 300)
+    assert dashboard.quota == account.quota
+
+
 async def test_a_rebuild_that_missed_a_user_leaves_the_mark_for_the_next_run(world: World) -> None:
     user = await world.user()
     await world.confirmed_upload(user, 1000)

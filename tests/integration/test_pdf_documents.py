@@ -188,6 +188,39 @@ def test_a_pdf_cut_short_after_its_last_page_content_opens(tmp_path: Path) -> No
     assert _opens_with_pages(path) == 3
 
 
+def test_every_cut_of_a_pdf_with_object_streams_opens_or_is_corrupt(tmp_path: Path) -> None:
+    document = pymupdf.open()
+    for number in range(12):
+        document.new_page().insert_text((72, 72), f"Page {number + 1}")
+    data = document.tobytes(deflate=True, garbage=4)  # objects packed in compressed object streams
+    document.close()
+    kinds = set()
+
+    for cut in range(200, len(data), 37):
+        try:
+            open_pdf(str(_write(tmp_path / "cut.pdf", data[:cut]))).close()
+        except PdfError as error:
+            kinds.add(error.kind)
+
+    assert kinds == {PdfErrorKind.CORRUPT}
+
+
+def test_a_whole_pdf_with_a_broken_xref_and_a_page_without_its_content_opens(tmp_path: Path) -> None:
+    """Damaged where it was written, not cut short (it ends with %%EOF): the page shows what there is."""
+    data = _well_formed_pdf(
+        [
+            b"<</Type/Catalog/Pages 2 0 R>>",
+            b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+            b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 9 0 R>>",
+        ]
+    )
+    path = _write(tmp_path / "dangling.pdf", data.replace(b"startxref\n", b"startxref\n9"))
+    with pymupdf.open(path) as repaired:
+        assert repaired.is_repaired
+
+    assert _opens_with_pages(path) == 1
+
+
 def test_a_pdf_cut_short_before_its_page_tree_is_corrupt(tmp_path: Path) -> None:
     data = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n3 0 obj<</Length 5>>stream\nnotes\nendstream"
     path = _write(tmp_path / "no_page_tree.pdf", data)

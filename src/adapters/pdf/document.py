@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pymupdf
@@ -15,6 +16,8 @@ from .dates import pdf_date_to_iso
 
 _MAGIC = b"%PDF-"
 _MAGIC_WINDOW = 1024
+_END = b"%%EOF"
+_END_WINDOW = 1024  # where readers look for the end marker
 _METADATA_MAX_CHARS = 1000
 _REFERENCE = re.compile(r"(\d+)\s+\d+\s+R")
 # Files that carry "%PDF-" in their first kilobyte yet begin as something else: PNG, JPEG, GIF, ZIP (EPUB,
@@ -36,6 +39,8 @@ def open_pdf(path: str) -> pymupdf.Document:
     """Open `path` only if it is a readable PDF with pages; OSError when the file itself can't be read."""
     with open(path, "rb") as file:
         head = file.read(_MAGIC_WINDOW)
+        file.seek(max(0, file.seek(0, os.SEEK_END) - _END_WINDOW))
+        ends_whole = _END in file.read()
     if not head:
         raise PdfError(PdfErrorKind.EMPTY)
     # MuPDF sniffs content and happily opens images or HTML named .pdf, even with filetype="pdf".
@@ -51,11 +56,12 @@ def open_pdf(path: str) -> pymupdf.Document:
             raise PdfError(PdfErrorKind.ENCRYPTED) from exc
         raise PdfError(_not_pdf_or(PdfErrorKind.CORRUPT, head)) from exc
     try:
-        _check(document)
+        _check(document, ends_whole)
     except PdfError as exc:
         document.close()
         if exc.kind in (PdfErrorKind.CORRUPT, PdfErrorKind.NO_PAGES):
-            raise PdfError(_not_pdf_or(exc.kind, head), exc.detail) from exc
+            kind = _not_pdf_or(exc.kind, head)
+            raise PdfError(kind, exc.detail if kind is exc.kind else None) from exc
         raise
     except BaseException:
         document.close()
@@ -68,7 +74,7 @@ def _not_pdf_or(kind: PdfErrorKind, head: bytes) -> PdfErrorKind:
     return PdfErrorKind.NOT_PDF if head.lstrip().startswith(_OTHER_FORMATS) else kind
 
 
-def _check(document: pymupdf.Document) -> None:
+def _check(document: pymupdf.Document, ends_whole: bool) -> None:
     if not document.is_pdf:
         raise PdfError(PdfErrorKind.NOT_PDF)
     if document.needs_pass:
@@ -80,23 +86,24 @@ def _check(document: pymupdf.Document) -> None:
     if page_count < 1:
         # A file MuPDF had to repair to find no pages in has lost its page tree: damaged, not a file without pages.
         raise PdfError(PdfErrorKind.CORRUPT if document.is_repaired else PdfErrorKind.NO_PAGES)
-    if document.is_repaired and _lacks_page_content(document):
+    # MuPDF repairs a file cut short and shows the pages whose content was cut off blank.
+    if document.is_repaired and not ends_whole and _lacks_page_content(document):
         raise PdfError(PdfErrorKind.CORRUPT, "Pages refer to content the file does not hold: it was cut short.")
 
 
 def _lacks_page_content(document: pymupdf.Document) -> bool:
-    """A page, or a page's content stream, is missing: MuPDF repairs a file cut short and shows such pages blank."""
+    """A page, or a page's content stream, is missing or unreadable."""
     objects = document.xref_length()
-    for number in range(document.page_count):
-        try:
+    try:
+        for number in range(document.page_count):
             kind, value = document.xref_get_key(document.page_xref(number), "Contents")
-        except Exception:
-            return True
-        if kind not in ("xref", "array"):
-            continue  # no content: a blank page
-        for xref in map(int, _REFERENCE.findall(value)):
-            if not 0 < xref < objects or document.xref_object(xref) == "null":
-                return True
+            if kind not in ("xref", "array"):
+                continue  # no content: a blank page
+            for xref in map(int, _REFERENCE.findall(value)):
+                if not 0 < xref < objects or document.xref_object(xref) == "null":
+                    return True
+    except Exception:
+        return True
     return False
 
 

@@ -431,7 +431,8 @@ async def capturing_server() -> AsyncIterator[tuple[str, list[bytes]]]:
 @contextlib.asynccontextmanager
 async def broken_server(behaviour: str, requests: list[bytes] | None = None) -> AsyncIterator[str]:
     """A server that accepts connections but is no S3: `garbage` answers 418 text/plain, `silent` never
-    answers, `hang-up` closes the connection after the request head. Request heads go to `requests`."""
+    answers, `hang-up` closes the connection after the request head, `hang-up-once` does so to the first
+    request and answers as `garbage` after. Request heads go to `requests`."""
     stop = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -439,7 +440,10 @@ async def broken_server(behaviour: str, requests: list[bytes] | None = None) -> 
             head = await reader.readuntil(b"\r\n\r\n")
             if requests is not None:
                 requests.append(head)
-            if behaviour == "garbage":
+            if behaviour == "hang-up-once" and len(requests or ()) == 1:
+                writer.close()
+                return
+            if behaviour in ("garbage", "hang-up-once"):
                 writer.write(
                     b"HTTP/1.1 418 I'm a teapot\r\nContent-Type: text/plain\r\n"
                     b"Content-Length: 6\r\nConnection: close\r\n\r\nteapot"
@@ -529,6 +533,17 @@ async def test_a_server_gone_quiet_after_taking_the_request_is_not_asked_again()
             await storage.stat(KEY)
 
     assert len(requests) == 1
+
+
+async def test_a_connection_dropped_as_the_request_went_out_is_tried_again() -> None:
+    requests: list[bytes] = []
+    async with broken_server("hang-up-once", requests) as endpoint:
+        storage = S3ObjectStorage(endpoint, "key", "the-secret", "bucket", secure=False, read_timeout=5)
+
+        with pytest.raises(ServiceUnavailable):  # the second answer is no S3's either
+            await storage.stat(KEY)
+
+    assert len(requests) == 2
 
 
 async def test_every_operation_raises_service_unavailable_for_refused_credentials(

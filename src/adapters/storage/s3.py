@@ -11,7 +11,8 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from types import TracebackType
+from typing import ParamSpec, Self, TypeVar
 from urllib.parse import quote
 
 import certifi
@@ -20,7 +21,9 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 from minio.helpers import DictType
-from urllib3.exceptions import HTTPError, MaxRetryError
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
 
 from application.ports import PresignedRequest, StoredObject
 from domain.errors import ServiceUnavailable
@@ -306,14 +309,31 @@ def _raise_if_missing(error: S3Error, key: str) -> None:
         raise FileNotFoundError(f"no object {key!r}") from error
 
 
+class _RetryUnlessSilent(urllib3.Retry):
+    """urllib3's retries, except after a read timeout: a server that took the request and went quiet would make
+    each try wait the timeout again, and a client's request outlast its load balancer before it got its 503.
+    A connection dropped as the request went out (an idle keep-alive closed by the server) is still retried."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if isinstance(error, ReadTimeoutError) and _pool is not None:
+            raise MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
     # minio's default waits 5 minutes to connect and retries 5 times; a health check must answer fast.
-    # A server that took the request and went quiet is not asked again: each try would wait the read timeout
-    # once more, and a request of a client would outlast its load balancer before it got its 503.
     return urllib3.PoolManager(
         timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
         maxsize=10,
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=urllib3.Retry(total=2, read=0, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        retries=_RetryUnlessSilent(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
     )

@@ -580,7 +580,7 @@ from adapters.pdf import PymupdfRenderer
 
 async def main() -> None:
     async with PymupdfRenderer(processes=1, render_timeout_seconds=600) as renderer:
-        renderer.start()
+        await renderer.inspect(Path(sys.argv[1]))  # the worker is up, with the document open
         print(renderer.worker_pids[0], flush=True)
         await renderer.render_thumbnail(Path(sys.argv[1]), 1)
 

@@ -34,7 +34,11 @@ class WorkerStartFailed(RuntimeError):
 
 
 class WorkerProcess:
-    """One long-lived worker; serves one job at a time. After a failed job its state is unknown: kill it."""
+    """One long-lived worker; serves one job at a time. After a failed job its state is unknown: kill it.
+
+    Start it on the thread that runs the event loop: Linux kills the worker when the thread that started it
+    ends (see worker.die_with), so one started from a short-lived executor thread would die with that thread.
+    """
 
     def __init__(self, memory_limit_bytes: int | None) -> None:
         command = [sys.executable, "-m", "adapters.pdf.worker", "--parent", str(os.getpid())]

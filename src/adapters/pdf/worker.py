@@ -104,7 +104,7 @@ def die_with(parent: int) -> None:
     """Be killed when the renderer's process ends: a killed worker leaves nobody to enforce a page's time limit,
     and without this the render would run to its end however long that takes."""
     with contextlib.suppress(OSError, AttributeError):  # Linux only; elsewhere the next reply finds the pipe gone
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it ended before the signal was asked for
         os._exit(0)
 

@@ -75,6 +75,16 @@ async def _engine_at(database_url: str, revision: str) -> AsyncIterator[AsyncEng
         await engine.dispose()
 
 
+@asynccontextmanager
+async def _filled_at_0003(database_url: str, **row: Any) -> AsyncIterator[tuple[AsyncEngine, str]]:
+    """An engine on a database with one row in every table written at revision 0003 (see _fill_at_0003), and
+    the score's storage prefix."""
+    async with _engine_at(database_url, "0003") as engine:
+        async with engine.begin() as connection:
+            prefix = await _fill_at_0003(connection, **row)
+        yield engine, prefix
+
+
 async def test_migrate_builds_the_schema_of_the_models(database_url: str) -> None:
     await migrate(database_url)
 
@@ -144,11 +154,9 @@ async def test_migrate_twice_changes_nothing(database_url: str, executed: list[s
 
 
 async def test_scores_stored_before_sort_keys_get_theirs(database_url: str) -> None:
-    async with _engine_at(database_url, "0003") as engine:
-        async with engine.begin() as connection:
-            await _fill_at_0003(
-                connection, title="Étude No. 1", composer="Dvořák", tags=["Klavier", "Übung"], genre="Élégie"
-            )
+    async with _filled_at_0003(
+        database_url, title="Étude No. 1", composer="Dvořák", tags=["Klavier", "Übung"], genre="Élégie"
+    ) as (engine, _):
         await migrate(database_url)
         async with engine.connect() as connection:
             query = text("SELECT title_sort, composer_sort, tag_keys, genre_sort FROM scores")
@@ -198,9 +206,7 @@ async def _fill_at_0003(
 
 
 async def test_covers_stored_before_each_had_its_own_key_keep_theirs(database_url: str) -> None:
-    async with _engine_at(database_url, "0003") as engine:
-        async with engine.begin() as connection:
-            prefix = await _fill_at_0003(connection, cover=True)
+    async with _filled_at_0003(database_url, cover=True) as (engine, prefix):
         await migrate(database_url)
         async with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
             [score] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
@@ -215,9 +221,7 @@ async def _row_counts(connection: Any) -> dict[str, int]:
 
 async def test_migrating_up_and_down_keeps_every_row(database_url: str) -> None:
     """SQLite rebuilds altered tables; with foreign keys on, that would cascade to the setlist items."""
-    async with _engine_at(database_url, "0003") as engine:
-        async with engine.begin() as connection:
-            await _fill_at_0003(connection)
+    async with _filled_at_0003(database_url) as (engine, _):
         await migrate(database_url)
         async with engine.connect() as connection:
             assert await _row_counts(connection) == dict.fromkeys(sorted(TABLES - {"alembic_version"}), 1)
@@ -267,9 +271,7 @@ async def test_setlists_stored_before_their_sort_key_get_theirs(database_url: st
 
 async def test_keys_written_before_hangul_stayed_whole_are_written_again(database_url: str) -> None:
     decomposed = unicodedata.normalize("NFKD", "한국")
-    async with _engine_at(database_url, "0003") as engine:
-        async with engine.begin() as connection:
-            await _fill_at_0003(connection)
+    async with _filled_at_0003(database_url) as (engine, _):
         await migrate(database_url, "0006")
         async with engine.begin() as connection:
             await connection.execute(
@@ -286,9 +288,7 @@ async def test_keys_written_before_hangul_stayed_whole_are_written_again(databas
 
 
 async def test_keys_written_before_ligatures_were_folded_are_written_again(database_url: str) -> None:
-    async with _engine_at(database_url, "0003") as engine:
-        async with engine.begin() as connection:
-            await _fill_at_0003(connection)
+    async with _filled_at_0003(database_url) as (engine, _):
         await migrate(database_url, "0009")
         async with engine.begin() as connection:
             await connection.execute(

@@ -143,6 +143,18 @@ class UnitOfWork(Protocol):
     async def rollback(self) -> None: ...
 
 
+class Database(Protocol):
+    """The database as a whole, for start-up and readiness (the unit of work is for use cases)."""
+
+    async def upgrade(self) -> None:
+        """Apply the migrations it lacks; a database already at this version's schema is left alone."""
+        ...
+
+    async def check(self) -> None:
+        """Raise unless the database answers and has this version's schema."""
+        ...
+
+
 # --- storage -----------------------------------------------------------------------------------
 
 

@@ -1,29 +1,37 @@
-"""The composition root: the one place that picks adapters from settings and wires the use cases."""
+"""The composition root: the one place that builds objects. It picks adapters from the settings, wires the use
+cases, and gives the API and the worker the same broker and container (`make_runtime`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from dishka import AsyncContainer, Provider, Scope, make_async_container, provide, provide_all
+from dishka import AsyncContainer, Provider, Scope, alias, make_async_container, provide, provide_all
+from dishka.integrations.taskiq import TaskiqProvider
+from dishka.integrations.taskiq import setup_dishka as setup_taskiq_injection
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from taskiq import AsyncBroker
+from taskiq import AsyncBroker, InMemoryBroker
+from taskiq_redis import RedisAsyncResultBackend
 
 from adapters.clock import SystemClock
 from adapters.memory.quota_ledger import InMemoryQuotaLedger
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.pdf import PymupdfRenderer
 from adapters.prometheus.ledger import MeteredQuotaLedger
-from adapters.redis.quota_ledger import RedisQuotaLedger
-from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.prometheus.queue_depth import StreamDepthGauge
+from adapters.prometheus.tasks import TaskMetricsMiddleware
+from adapters.redis import RedisPeriodicClaims, RedisQuotaLedger, RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
+from adapters.sqlalchemy.database import AlembicDatabase
 from adapters.sqlalchemy.engine import create_engine, create_session_factory
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage
 from adapters.storage.scratch import TempFileScratchSpace
 from adapters.taskiq.queue import TaskiqQueue
+from adapters.taskiq.retry import BackoffRetryMiddleware
+from adapters.taskiq.stream_broker import ResilientRedisStreamBroker
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.aftercare import UploadAftercare
 from application.dashboard import GetDashboard
@@ -38,6 +46,7 @@ from application.maintenance import (
 from application.policy import Policy
 from application.ports import (
     Clock,
+    Database,
     ObjectStorage,
     PasswordHasher,
     PdfRenderer,
@@ -68,7 +77,12 @@ from application.scores import (
 )
 from application.setlists import Setlists
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
+from entrypoints.observability import TaskLogMiddleware
 from entrypoints.settings import Settings
+from entrypoints.worker.housekeeping import Housekeeping, housekeeping_schedule
+from entrypoints.worker.tasks import give_up_handler, register_tasks
+
+TASK_RESULT_TTL_SECONDS = 3600
 
 
 class ConfigProvider(Provider):
@@ -119,6 +133,14 @@ class InfrastructureProvider(Provider):
     @provide
     def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         return create_session_factory(engine)
+
+    @provide(scope=Scope.REQUEST)
+    def uow(self, session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWork:
+        return SqlAlchemyUnitOfWork(session_factory)
+
+    @provide
+    def database(self, engine: AsyncEngine, settings: Settings) -> Database:
+        return AlembicDatabase(engine, settings.effective_database_url)
 
     @provide
     def clock(self) -> Clock:
@@ -198,8 +220,14 @@ class InProcessStateProvider(Provider):
         return InMemoryRateLimiter()
 
     @provide
-    def queue(self, broker: AsyncBroker) -> TaskQueue:
+    def queue(self, broker: AsyncBroker) -> TaskiqQueue:
         return TaskiqQueue(broker)
+
+    task_queue = alias(source=TaskiqQueue, provides=TaskQueue)
+
+    @provide
+    def housekeeping(self, queue: TaskiqQueue, settings: Settings) -> Housekeeping:
+        return Housekeeping(queue, housekeeping_schedule(settings))
 
 
 class RedisStateProvider(Provider):
@@ -223,8 +251,21 @@ class RedisStateProvider(Provider):
         return RedisRateLimiter(redis, key_prefix=settings.redis_key_prefix)
 
     @provide
-    def queue(self, broker: AsyncBroker, redis: Redis) -> TaskQueue:
+    def queue(self, broker: AsyncBroker, redis: Redis) -> TaskiqQueue:
         return TaskiqQueue(broker, ping=redis.ping)
+
+    task_queue = alias(source=TaskiqQueue, provides=TaskQueue)
+
+    @provide
+    def claims(self, redis: Redis, settings: Settings) -> RedisPeriodicClaims:
+        return RedisPeriodicClaims(redis, settings.redis_key_prefix)
+
+    @provide
+    def housekeeping(
+        self, queue: TaskiqQueue, claims: RedisPeriodicClaims, redis: Redis, settings: Settings
+    ) -> Housekeeping:
+        gauge = StreamDepthGauge(redis, *_stream_names(settings))
+        return Housekeeping(queue, housekeeping_schedule(settings), claims.claim, gauge.measure)
 
 
 class BrokerProvider(Provider):
@@ -240,11 +281,9 @@ class BrokerProvider(Provider):
 
 
 class UseCaseProvider(Provider):
-    scope = Scope.REQUEST
+    """The application layer: every use case, from whatever provides the ports (the unit tests give fakes)."""
 
-    @provide
-    def uow(self, session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWork:
-        return SqlAlchemyUnitOfWork(session_factory)
+    scope = Scope.REQUEST
 
     use_cases = provide_all(
         RegisterUser,
@@ -293,3 +332,50 @@ def make_container(settings: Settings, broker: AsyncBroker, *extra: Provider) ->
         *extra,
     ]
     return make_async_container(*providers)
+
+
+def make_runtime(settings: Settings, *extra: Provider) -> tuple[AsyncBroker, AsyncContainer]:
+    """The broker with its tasks, retries and metrics, and the container its tasks are injected from."""
+    broker = _broker(settings)
+    container = make_container(settings, broker, TaskiqProvider(), *extra)
+    register_tasks(broker)
+    setup_taskiq_injection(container, broker)
+    broker.add_middlewares(
+        TaskLogMiddleware(),
+        TaskMetricsMiddleware(),
+        BackoffRetryMiddleware(
+            max_retries=settings.task_max_retries,
+            base_delay=settings.task_retry_base_seconds,
+            on_give_up=give_up_handler(container),
+        ),
+    )
+    return broker, container
+
+
+def _stream_names(settings: Settings) -> tuple[str, str]:
+    """The Redis stream of tasks and the consumer group of the workers."""
+    return f"{settings.redis_key_prefix}tasks", f"{settings.redis_key_prefix}workers"
+
+
+def _broker(settings: Settings) -> AsyncBroker:
+    if not settings.redis_url:
+        # Embedded default: tasks run as asyncio tasks of the API process itself.
+        return InMemoryBroker(max_stored_results=1000, propagate_exceptions=False)
+    stream, group = _stream_names(settings)
+    broker = ResilientRedisStreamBroker(
+        settings.redis_url,
+        queue_name=stream,
+        consumer_group_name=group,
+        maxlen=settings.task_stream_maxlen,
+        # A message unacknowledged this long belongs to a dead worker and is handed to another one. It must
+        # exceed the longest task (all-page thumbnails of a large score), or live tasks would run twice.
+        idle_timeout=int(settings.task_idle_timeout_seconds * 1000),
+        # The reclaim lock must expire by itself: a worker SIGKILLed while holding it would otherwise block
+        # every other worker from reclaiming forever.
+        unacknowledged_lock_timeout=settings.task_reclaim_lock_timeout_seconds,
+    )
+    return broker.with_result_backend(
+        RedisAsyncResultBackend(
+            settings.redis_url, result_ex_time=TASK_RESULT_TTL_SECONDS, prefix_str=f"{settings.redis_key_prefix}results"
+        )
+    )

@@ -10,7 +10,8 @@ from taskiq import InMemoryBroker
 
 from adapters.redis import RedisPeriodicClaims
 from adapters.taskiq.names import TaskName
-from entrypoints.worker.process import kick_periodic_tasks
+from adapters.taskiq.queue import TaskiqQueue
+from entrypoints.worker.housekeeping import Housekeeping
 
 
 async def test_one_claim_per_period(redis_client: aioredis.Redis, redis_key_prefix: str) -> None:
@@ -41,7 +42,9 @@ async def test_of_three_workers_only_one_sends_each_periodic_task(
     stop = asyncio.Event()
     workers = [
         asyncio.create_task(
-            kick_periodic_tasks(broker, schedule, stop, RedisPeriodicClaims(redis_client, redis_key_prefix).claim)
+            Housekeeping(TaskiqQueue(broker), schedule, RedisPeriodicClaims(redis_client, redis_key_prefix).claim).run(
+                stop
+            )
         )
         for _ in range(3)
     ]

@@ -16,3 +16,15 @@ async def measure_stream(redis: Redis, stream: str, group: str) -> tuple[int, in
     QUEUE_DEPTH.labels("stream").set(length)
     QUEUE_DEPTH.labels("unacknowledged").set(pending)
     return length, pending
+
+
+class StreamDepthGauge:
+    """Sets the queue-depth gauge from one task stream and its consumer group."""
+
+    def __init__(self, redis: Redis, stream: str, group: str) -> None:
+        self._redis = redis
+        self._stream = stream
+        self._group = group
+
+    async def measure(self) -> tuple[int, int]:
+        return await measure_stream(self._redis, self._stream, self._group)

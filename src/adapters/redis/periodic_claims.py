@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from adapters.outages import outages_unavailable
 
 
+@outages_unavailable("redis", (RedisError,))
 class RedisPeriodicClaims:
     def __init__(self, redis: Redis, key_prefix: str) -> None:
         self._redis = redis

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from adapters.outages import outages_unavailable
 from application.ports import LedgerEntry
 from domain.errors import ServiceUnavailable
 
@@ -149,6 +151,7 @@ return 1
 """
 
 
+@outages_unavailable("redis", (RedisError,))
 class RedisQuotaLedger:
     def __init__(self, redis: Redis, key_prefix: str = "scoremate:") -> None:
         self._redis = redis

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from adapters.outages import outages_unavailable
 from application.ports import RateRule
 
 # KEYS[1] counter; ARGV[1] limit, ARGV[2] window in ms. Returns -1 when counted, else the ms to wait.
@@ -35,6 +37,7 @@ return 0
 """
 
 
+@outages_unavailable("redis", (RedisError,))
 class RedisRateLimiter:
     def __init__(self, redis: Redis, key_prefix: str = "scoremate:") -> None:
         self._prefix = key_prefix

@@ -5,6 +5,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sqlalchemy.outages import translated
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyScoreRepository,
     SqlAlchemySetlistRepository,
@@ -16,7 +17,11 @@ from application.ports import ScoreRepository, SetlistRepository, StatsReader, U
 
 
 class SqlAlchemyUnitOfWork:
-    """One session and transaction per `async with`; whatever is not committed is rolled back on exit."""
+    """One session and transaction per `async with`; whatever is not committed is rolled back on exit.
+
+    A driver error that leaves the block comes out as the ports' error: ConcurrentChange for a lost race,
+    ServiceUnavailable for an outage.
+    """
 
     # Typed as the ports, so the type checker proves each repository implements its port.
     users: UserRepository
@@ -43,7 +48,15 @@ class SqlAlchemyUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         session, self._session = self._active, None
-        await session.close()  # rolls back whatever was not committed
+        failure = exc
+        try:
+            await session.close()  # rolls back whatever was not committed
+        except Exception as close_error:
+            failure = failure or close_error
+            if exc is None and translated(close_error) is None:
+                raise
+        if failure is not None and (port_error := translated(failure)) is not None:
+            raise port_error from failure
 
     async def commit(self) -> None:
         await self._active.commit()

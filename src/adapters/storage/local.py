@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from adapters.outages import outages_unavailable
 from application.ports import PresignedRequest, StoredObject
 
 from . import CREATE_ONLY
@@ -92,6 +93,7 @@ def check_key(key: str) -> str:
     return key
 
 
+@outages_unavailable("local storage", (OSError,), meant=(FileNotFoundError, ObjectExists))
 class LocalObjectStorage:
     def __init__(
         self,

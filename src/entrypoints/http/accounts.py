@@ -8,6 +8,7 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, get, post
 
 from application.accounts import GetAccount, LogIn, RegisterUser
+from domain.errors import EmailTaken, InvalidCredentials, TooManyRequests
 from entrypoints.http.auth import CurrentUser, client_address
 from entrypoints.http.openapi import documented
 from entrypoints.http.presenters import user_body
@@ -18,7 +19,11 @@ class AccountController(Controller):
     path = "/auth"
     tags = ["Auth"]
 
-    @post("/register", summary="Create an account", **documented("register"))
+    @post(
+        "/register",
+        summary="Create an account",
+        **documented("register", EmailTaken, TooManyRequests, body=True, public=True),
+    )
     async def register(
         self, data: RegisterRequest, request: Request[Any, Any, Any], register: FromDishka[RegisterUser]
     ) -> UserBody:
@@ -26,7 +31,12 @@ class AccountController(Controller):
         case; passwords need at least 8 characters. Log in afterwards to get an access token."""
         return user_body(await register(data.email, data.password, data.username, client_address(request)))
 
-    @post("/login", summary="Get an access token", status_code=200, **documented("login"))
+    @post(
+        "/login",
+        summary="Get an access token",
+        status_code=200,
+        **documented("login", InvalidCredentials, TooManyRequests, body=True, public=True),
+    )
     async def login(self, data: LoginRequest, request: Request[Any, Any, Any], log_in: FromDishka[LogIn]) -> TokenBody:
         """Exchanges email and password for a bearer token that expires after `expires_in` seconds.
         Repeated failed attempts for one email or from one address answer 429 (with `Retry-After`) until the

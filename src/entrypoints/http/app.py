@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, LitestarProvider, setup_dishka
 from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
@@ -16,11 +14,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from taskiq import AsyncBroker
 
-from adapters.sqlalchemy.migrate import head_revision, migrate
-from application.maintenance import ReconcileQuota, SweepStuckScores
-from application.ports import PdfRenderer
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
 from entrypoints.http.base_path_aliases import interactive_docs, openapi_document
@@ -33,10 +27,10 @@ from entrypoints.http.openapi import BEARER
 from entrypoints.http.request_log import with_request_log
 from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
+from entrypoints.ioc import make_runtime
+from entrypoints.lifecycle import api_process
 from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings
-from entrypoints.worker.process import housekeeping_schedule, kick_periodic_tasks
-from entrypoints.worker.runtime import build_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +67,7 @@ async def _before_api_request(request: Request[Any, Any, Any]) -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings)
-    broker, container = build_runtime(settings, HttpProvider(), LitestarProvider())
+    broker, container = make_runtime(settings, HttpProvider(), LitestarProvider())
     api = DishkaRouter(
         API_PREFIX,
         route_handlers=[AccountController, FileController, ScoreController, SetlistController, DashboardController],
@@ -96,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        async with _running(settings, broker, container):
+        async with api_process(settings, broker, container):
             yield
 
     app = Litestar(
@@ -133,41 +127,3 @@ def create_app(settings: Settings | None = None) -> Litestar:
     setup_dishka(container, app)
     app.asgi_handler = with_request_log(app.asgi_handler)
     return app
-
-
-@contextlib.asynccontextmanager
-async def _running(settings: Settings, broker: AsyncBroker, container: AsyncContainer) -> AsyncIterator[None]:
-    """Start what the API process owns; on the embedded default that includes tasks and housekeeping."""
-    embedded = not settings.redis_url
-    if settings.effective_database_url.startswith("sqlite"):
-        await migrate(settings.effective_database_url)
-    await asyncio.to_thread(head_revision)  # reads the migration scripts once, off the loop, for readiness checks
-    try:
-        await broker.startup()
-    except Exception:
-        if embedded:
-            raise
-        # The API still serves what needs no queue; /health/ready reports the queue until Redis answers.
-        logger.exception("the task broker is unavailable at start")
-    stop = asyncio.Event()
-    housekeeping: asyncio.Task[None] | None = None
-    if not embedded:
-        try:
-            async with container() as request:
-                await (await request.get(ReconcileQuota)).rebuild_if_lost()  # a new deployment, or Redis lost it
-        except Exception:
-            logger.exception("could not check the quota ledger at start; the workers' housekeeping will")
-    if embedded:
-        await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
-        async with container() as request:
-            await (await request.get(ReconcileQuota))()
-            await (await request.get(SweepStuckScores)).resume()
-        housekeeping = asyncio.create_task(kick_periodic_tasks(broker, housekeeping_schedule(settings), stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        if housekeeping is not None:
-            await housekeeping
-        await broker.shutdown()
-        await container.close()

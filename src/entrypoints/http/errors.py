@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from minio.error import S3Error
-from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as ConnectionPoolTimeout
-from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import (
+    ConcurrentChange,
     DomainError,
     ErrorKind,
+    NotAuthenticated,
     ScoreNotFound,
     ServiceUnavailable,
     SetlistItemNotFound,
     SetlistNotFound,
+    TooManyRequests,
+    ValidationError,
 )
 
 logger = logging.getLogger(__name__)
@@ -32,11 +31,11 @@ _BRACKETS = re.compile(rb"[\[\]{}]")
 _UUID = r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}"
 _UNPARSABLE_ID = re.compile(rf"^/api/v1/(?:setlists/{_UUID}/)?(?P<collection>scores|setlists|items)/(?!{_UUID}(?:/|$))")
 _NOT_FOUND_BY_COLLECTION = {"scores": ScoreNotFound, "setlists": SetlistNotFound, "items": SetlistItemNotFound}
-_LOST_RACE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 STATUS_BY_KIND = {
     ErrorKind.INVALID: 400,
     ErrorKind.UNAUTHORIZED: 401,
+    ErrorKind.FORBIDDEN: 403,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
     ErrorKind.TOO_LARGE: 413,
@@ -44,18 +43,65 @@ STATUS_BY_KIND = {
     ErrorKind.UNAVAILABLE: 503,
 }
 
-CODE_BY_STATUS = {
-    400: "validation_error",
-    401: "not_authenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "request_too_large",
-    415: "unsupported_media_type",
-    429: "too_many_requests",
-    503: "service_unavailable",
+
+class RequestTooLarge(DomainError):
+    """The request body is larger than `SCOREMATE_MAX_REQUEST_BODY_BYTES` (1 MiB by default)."""
+
+    code = "request_too_large"
+    kind = ErrorKind.TOO_LARGE
+
+
+class RouteNotFound(DomainError):
+    """No route matches the path, e.g. an id that is not a UUID."""
+
+    code = "not_found"
+    kind = ErrorKind.NOT_FOUND
+
+
+class Forbidden(DomainError):
+    """The signed-in user may not do this."""
+
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+
+
+class ProtocolError(DomainError):
+    """An error of HTTP itself, which no use case raises: it has a status of its own."""
+
+    status: ClassVar[int]
+
+
+class MethodNotAllowed(ProtocolError):
+    """The path does not answer this method."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
+class UnsupportedMediaType(ProtocolError):
+    """The request body is not of a media type the operation takes."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+# What Litestar's own refusals (routing, body size, media type) mean in the contract's codes.
+ERROR_BY_STATUS: dict[int, type[DomainError]] = {
+    400: ValidationError,
+    401: NotAuthenticated,
+    403: Forbidden,
+    404: RouteNotFound,
+    405: MethodNotAllowed,
+    409: ConcurrentChange,
+    413: RequestTooLarge,
+    415: UnsupportedMediaType,
+    429: TooManyRequests,
+    503: ServiceUnavailable,
 }
+
+
+def status_of(error: type[DomainError]) -> int:
+    return error.status if issubclass(error, ProtocolError) else STATUS_BY_KIND[error.kind]
 
 
 def error_response(
@@ -69,7 +115,7 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     if error.kind is ErrorKind.UNAUTHORIZED:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return error_response(STATUS_BY_KIND[error.kind], error.code, error.detail, headers)
+    return error_response(status_of(type(error)), error.code, error.detail, headers)
 
 
 def validation_error_handler(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
@@ -82,7 +128,8 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     status = error.status_code
     if status >= 500:
         logger.error("HTTP %s: %s", status, error.detail)
-    code = CODE_BY_STATUS.get(status, "error" if status < 500 else "internal_error")
+    known = ERROR_BY_STATUS.get(status)
+    code = known.code if known else "error" if status < 500 else "internal_error"
     detail = _body_limit_detail(request) if status == 413 else str(error.detail)
     if status == 404 and (unparsable := _UNPARSABLE_ID.match(request.url.path)):
         # An id that is not even a UUID names nothing either: the same answer as an unknown one.
@@ -136,24 +183,18 @@ def _nesting_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
-def unavailable_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
-    logger.error("backing service failed on %s %s: %r", request.method, request.url.path, error)
+def unavailable_handler(request: Request[Any, Any, Any], error: ServiceUnavailable) -> Response[dict[str, Any]]:
+    """An outage of the database, Redis or storage is the service's state, not the request's fault; what failed
+    is for the log (hosts and paths are nobody else's business)."""
+    logger.error("backing service failed on %s %s: %s", request.method, request.url.path, error.detail)
     return error_response(
-        503, "service_unavailable", "A backing service is unavailable; try again shortly.", {"Retry-After": "5"}
+        503, ServiceUnavailable.code, "A backing service is unavailable; try again shortly.", {"Retry-After": "5"}
     )
 
 
-def database_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
-    """A deadlock or serialization failure lost a race (409, retry); anything else is an outage (503)."""
-    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
-    if sqlstate in _LOST_RACE_SQLSTATES:
-        return conflict_handler(request, error)
-    return unavailable_handler(request, error)
-
-
-def conflict_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
-    logger.warning("concurrent change on %s %s: %s", request.method, request.url.path, error)
-    return error_response(409, "conflict", "The request collided with a concurrent change; try it again.")
+def conflict_handler(request: Request[Any, Any, Any], error: ConcurrentChange) -> Response[dict[str, Any]]:
+    logger.warning("concurrent change on %s %s: %s", request.method, request.url.path, error.detail)
+    return error_response(409, ConcurrentChange.code, ConcurrentChange.default_detail)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
@@ -181,16 +222,9 @@ def _describe(item: Any) -> str:
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_handler,
+    ServiceUnavailable: unavailable_handler,  # adapters raise it for their drivers' outages
+    ConcurrentChange: conflict_handler,  # and this for a lost race
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
-    # Outages of the database, Redis or storage are the service's state, not the request's fault.
-    OSError: unavailable_handler,
-    RedisError: unavailable_handler,
-    DBAPIError: database_error_handler,
-    ConnectionPoolTimeout: unavailable_handler,  # every database connection of the process stayed busy
-    IntegrityError: conflict_handler,
-    StaleDataError: conflict_handler,  # the row went away or changed under a concurrent request
-    S3Error: unavailable_handler,
-    ServiceUnavailable: unavailable_handler,  # what adapters raise for their outages; its detail is for the log
     Exception: unexpected_error_handler,
 }

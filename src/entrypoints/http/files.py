@@ -12,6 +12,19 @@ from litestar.params import Body, Parameter
 
 from application.scores import GetDownloadUrl
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl
+from domain.errors import (
+    AlreadyConfirmed,
+    FileTooLarge,
+    InvalidMimeType,
+    NotAPdf,
+    NotReady,
+    QuotaExceeded,
+    ScoreNotFound,
+    SizeMismatch,
+    TooManyRequests,
+    UploadIncomplete,
+    UploadNotFound,
+)
 from entrypoints.http.auth import CurrentUser
 from entrypoints.http.openapi import (
     CONFIRMED_UPLOAD,
@@ -34,6 +47,10 @@ from entrypoints.http.schemas import (
 UploadIdBody = Annotated[UploadIdRequest, Body(examples=UPLOAD_ID_REQUEST)]
 
 
+# What confirming an upload can answer, also when creating a score confirms it.
+CONFIRM_ERRORS = (UploadNotFound, UploadIncomplete, SizeMismatch, NotAPdf)
+
+
 class FileController(Controller):
     path = "/files"
     tags = ["Files"]
@@ -43,7 +60,12 @@ class FileController(Controller):
         summary="Reserve quota and get a presigned upload request",
         **documented(
             "requestUploadUrl",
-            {
+            InvalidMimeType,
+            FileTooLarge,
+            QuotaExceeded,
+            TooManyRequests,
+            body=True,
+            success={
                 201: ResponseSpec(
                     UploadTicketBody,
                     description="The upload ticket; `size_bytes` are now reserved from the quota.",
@@ -85,7 +107,9 @@ class FileController(Controller):
         status_code=200,
         **documented(
             "confirmUpload",
-            {
+            *CONFIRM_ERRORS,
+            body=True,
+            success={
                 200: ResponseSpec(
                     UploadBody,
                     description="The confirmed upload; its reserved bytes are now used.",
@@ -103,14 +127,21 @@ class FileController(Controller):
         deleted and the reservation released. Idempotent: confirming again answers the same upload."""
         return upload_body(await confirm(user.id, data.upload_id))
 
-    @post("/upload-cancel", summary="Cancel a pending upload", status_code=200, **documented("cancelUpload"))
+    @post(
+        "/upload-cancel",
+        summary="Cancel a pending upload",
+        status_code=200,
+        **documented("cancelUpload", UploadNotFound, AlreadyConfirmed, body=True),
+    )
     async def cancel(
         self, data: UploadIdBody, user: FromDishka[CurrentUser], cancel: FromDishka[CancelUpload]
     ) -> UploadBody:
         """Releases the reservation and deletes anything already stored. Idempotent."""
         return upload_body(await cancel(user.id, data.upload_id))
 
-    @get("/download-url", summary="Get a presigned download URL", **documented("getDownloadUrl"))
+    @get(
+        "/download-url", summary="Get a presigned download URL", **documented("getDownloadUrl", ScoreNotFound, NotReady)
+    )
     async def download_url(
         self,
         user: FromDishka[CurrentUser],

@@ -9,10 +9,8 @@ from collections.abc import Awaitable, Callable
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.migrate import ensure_schema_migrated
-from application.ports import ObjectStorage, QuotaLedger, TaskQueue
+from application.ports import Database, ObjectStorage, QuotaLedger, TaskQueue
 from entrypoints.http.openapi import PublicOperation
 from entrypoints.http.schemas import HealthBody
 
@@ -55,7 +53,7 @@ class HealthController(Controller):
     )
     async def ready(
         self,
-        engine: FromDishka[AsyncEngine],
+        database: FromDishka[Database],
         storage: FromDishka[ObjectStorage],
         ledger: FromDishka[QuotaLedger],
         queue: FromDishka[TaskQueue],
@@ -63,12 +61,8 @@ class HealthController(Controller):
         """200 when the database (migrated to this version's schema), storage, the quota ledger and the task
         queue all answer within 3 s, else 503; `checks` says `ok` or the error of each."""
 
-        async def database() -> None:
-            async with engine.connect() as connection:
-                await ensure_schema_migrated(connection)
-
         names = ("database", "storage", "quota", "queue")
-        results = await asyncio.gather(*(_probe(c) for c in (database, storage.check, ledger.check, queue.check)))
+        results = await asyncio.gather(*(_probe(c) for c in (database.check, storage.check, ledger.check, queue.check)))
         checks = dict(zip(names, results, strict=True))
         healthy = all(result == "ok" for result in results)
         return Response(

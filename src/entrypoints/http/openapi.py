@@ -1,51 +1,33 @@
-"""The OpenAPI side of the contract: which error codes each operation answers, and which operations are public.
+"""The OpenAPI side of the contract: the errors each operation answers, and which operations are public.
 
-One table, ``OPERATIONS``, says for every operation of /api/v1 which `(status, code)` pairs it can answer beyond
-its success; ``documented(name)`` turns a row into the route handler's ``operation_id`` and ``responses``, so the
-generated document lists every error status with its codes, an example body per code, and the error schema.
+Each route handler declares its errors once, as exception classes, with ``documented(...)``; the status, the
+``code`` and its meaning (the class's docstring) come from the class, so the document lists every error status
+with its codes, an example body per code, and the error schema. tests/test_error_contract.py checks that every
+error a use case can raise is declared by the operations that call it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Operation
 
+from domain.errors import DomainError, NotAuthenticated, ServiceUnavailable, ValidationError
+from entrypoints.http.errors import RequestTooLarge, RouteNotFound, status_of
 from entrypoints.http.schemas import ErrorBody
 
 BEARER = "BearerAuth"
-
-# Every machine code the API answers with, and what it means; API.md names most of them.
-ERROR_CODES: Mapping[str, str] = {
-    "validation_error": "The request is malformed or a value is out of range; `errors`, if given, lists the fields.",
-    "not_authenticated": "The bearer token is missing, malformed or expired, or its account no longer exists.",
-    "invalid_credentials": "The email or password is wrong.",
-    "email_taken": "An account with this email already exists (emails are compared regardless of case).",
-    "too_many_requests": "Too many attempts in the current window; retry after `Retry-After` seconds.",
-    "invalid_mime_type": "Only PDFs: `content_type` must be `application/pdf` and `filename` must end `.pdf`.",
-    "file_too_large": "The file is larger than the per-file limit (`SCOREMATE_MAX_UPLOAD_BYTES`, 100 MiB by default).",
-    "request_too_large": "The request body is larger than `SCOREMATE_MAX_REQUEST_BODY_BYTES` (1 MiB by default).",
-    "quota_exceeded": "The file does not fit in the remaining storage quota (used plus reserved bytes).",
-    "upload_not_found": "No such upload of this user: unknown, another user's, expired or cancelled.",
-    "upload_incomplete": "Nothing has been stored under the upload's URL yet.",
-    "size_mismatch": "The stored file's size differs from the declared `size_bytes`; it was deleted.",
-    "not_a_pdf": "`%PDF-` does not occur in the first 1024 bytes of the stored file; it was deleted.",
-    "already_confirmed": "The upload is already confirmed; it can no longer be cancelled.",
-    "upload_already_used": "The upload already belongs to a score.",
-    "score_not_found": "No such score of this user.",
-    "not_ready": "The requested thumbnail has not been generated yet.",
-    "setlist_not_found": "No such setlist of this user.",
-    "setlist_item_not_found": "No such item in this setlist.",
-    "not_found": "No route matches the path, e.g. an id that is not a UUID.",
-    "service_unavailable": "A backing service (database, storage, quota ledger or queue) is unavailable; retry later.",
-}
+PUBLIC = "public"  # route handler opt: callable without a bearer token
+ERRORS = "errors"  # route handler opt: the error classes the operation answers
 
 STATUS_TEXT: Mapping[int, str] = {
     400: "Bad request",
     401: "Not authenticated",
+    403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     413: "Too large",
@@ -54,73 +36,19 @@ STATUS_TEXT: Mapping[int, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Documented:
-    """One operation's error answers: its own codes, plus those its inputs and its security imply."""
-
-    errors: Mapping[int, Sequence[str]] = field(default_factory=dict)
-    body: bool = False  # a JSON body: 400 validation_error, 413 request_too_large
-    path: bool = False  # ids in the path: 404 not_found (not a UUID)
-    public: bool = False  # no bearer token: no 401 not_authenticated
-
-    def codes(self) -> dict[int, list[str]]:
-        # Any request can be malformed (a bad Host header, say), so every operation may answer 400.
-        implied: list[tuple[int, str]] = [(400, "validation_error")]
-        if self.body:
-            implied.append((413, "request_too_large"))
-        if self.path:
-            implied.append((404, "not_found"))
-        if not self.public:
-            implied.append((401, "not_authenticated"))
-        implied.append((503, "service_unavailable"))
-        codes: dict[int, list[str]] = {status: list(names) for status, names in self.errors.items()}
-        for status, code in implied:
-            if code not in codes.setdefault(status, []):
-                codes[status].append(code)
-        return dict(sorted(codes.items()))
-
-
-SCORE_NOT_FOUND = {404: ["score_not_found"]}
-SETLIST_NOT_FOUND = {404: ["setlist_not_found"]}
-ITEM_NOT_FOUND = {404: ["setlist_not_found", "setlist_item_not_found"]}
-CONFIRM_ERRORS = {400: ["size_mismatch", "not_a_pdf"], 404: ["upload_not_found"], 409: ["upload_incomplete"]}
-
-# operation id -> the errors it answers (API.md's tables).
-OPERATIONS: Mapping[str, Documented] = {
-    "register": Documented({409: ["email_taken"], 429: ["too_many_requests"]}, body=True, public=True),
-    "login": Documented({401: ["invalid_credentials"], 429: ["too_many_requests"]}, body=True, public=True),
-    "getMe": Documented(),
-    "requestUploadUrl": Documented(
-        {
-            400: ["invalid_mime_type"],
-            409: ["quota_exceeded"],
-            413: ["file_too_large"],
-            429: ["too_many_requests"],
-        },
-        body=True,
-    ),
-    "confirmUpload": Documented(CONFIRM_ERRORS, body=True),
-    "cancelUpload": Documented({404: ["upload_not_found"], 409: ["already_confirmed"]}, body=True),
-    "getDownloadUrl": Documented({404: ["score_not_found"], 409: ["not_ready"]}),
-    "createScore": Documented({**CONFIRM_ERRORS, 409: ["upload_already_used", "upload_incomplete"]}, body=True),
-    "listScores": Documented(),
-    "getScore": Documented(SCORE_NOT_FOUND, path=True),
-    "updateScore": Documented(SCORE_NOT_FOUND, path=True, body=True),
-    "deleteScore": Documented(SCORE_NOT_FOUND, path=True),
-    "regenerateThumbnail": Documented(SCORE_NOT_FOUND, path=True, body=True),
-    "refreshInfo": Documented(SCORE_NOT_FOUND, path=True),
-    "generateAllThumbnails": Documented(SCORE_NOT_FOUND, path=True),
-    "createSetlist": Documented(body=True),
-    "listSetlists": Documented(),
-    "getSetlist": Documented(SETLIST_NOT_FOUND, path=True),
-    "updateSetlist": Documented(SETLIST_NOT_FOUND, path=True, body=True),
-    "deleteSetlist": Documented(SETLIST_NOT_FOUND, path=True),
-    "addSetlistItem": Documented({404: ["setlist_not_found", "score_not_found"]}, path=True, body=True),
-    "updateSetlistItem": Documented(ITEM_NOT_FOUND, path=True, body=True),
-    "removeSetlistItem": Documented(ITEM_NOT_FOUND, path=True),
-    "reorderSetlistItems": Documented(SETLIST_NOT_FOUND, path=True, body=True),
-    "getDashboard": Documented(),
-}
+def answered_errors(
+    errors: Iterable[type[DomainError]], *, body: bool = False, path: bool = False, public: bool = False
+) -> tuple[type[DomainError], ...]:
+    """An operation's own errors, plus those its inputs and its security imply."""
+    # Any request can be malformed (a bad Host header, say) and any may meet an outage.
+    implied: list[type[DomainError]] = [ValidationError, ServiceUnavailable]
+    if body:
+        implied.append(RequestTooLarge)
+    if path:
+        implied.append(RouteNotFound)
+    if not public:
+        implied.append(NotAuthenticated)
+    return tuple(dict.fromkeys([*errors, *implied]))
 
 
 @dataclass
@@ -140,16 +68,17 @@ class PublicOperation(Operation):
         self.security = []
 
 
-def error_response(status: int, codes: Sequence[str]) -> ResponseSpec:
+def error_response(status: int, errors: Iterable[type[DomainError]]) -> ResponseSpec:
     """The documented answer of one error status: ErrorBody, the codes in the description, an example of each."""
-    lines = "\n".join(f"- `{code}`: {ERROR_CODES[code]}" for code in codes)
+    errors = list(errors)
+    lines = "\n".join(f"- `{error.code}`: {error.__doc__}" for error in errors)
     examples: list[Example] = [
         KeyedExample(
-            id=code,
-            summary=code,
-            value={"status_code": status, "code": code, "detail": ERROR_CODES[code]},
+            id=error.code,
+            summary=error.code,
+            value={"status_code": status, "code": error.code, "detail": error.__doc__},
         )
-        for code in codes
+        for error in errors
     ]
     return ResponseSpec(
         data_container=ErrorBody,
@@ -159,21 +88,28 @@ def error_response(status: int, codes: Sequence[str]) -> ResponseSpec:
     )
 
 
-PUBLIC = "public"  # route handler opt: callable without a bearer token
-
-
-def documented(operation_id: str, success: Mapping[int, ResponseSpec] | None = None) -> dict[str, Any]:
+def documented(
+    operation_id: str,
+    *errors: type[DomainError],
+    body: bool = False,
+    path: bool = False,
+    public: bool = False,
+    success: Mapping[int, ResponseSpec] | None = None,
+) -> dict[str, Any]:
     """Keyword arguments of a route handler: its operation id, its responses and, if public, no security.
 
-    ``success`` replaces the generated success response, e.g. to give it examples.
+    ``errors`` are what the operation's use cases raise; ``body`` (a JSON body), ``path`` (ids in the path) and
+    ``public`` (no bearer token) add the errors those imply. ``success`` replaces the generated success
+    response, e.g. to give it examples.
     """
-    row = OPERATIONS[operation_id]
-    responses = {status: error_response(status, codes) for status, codes in row.codes().items()}
+    answered = answered_errors(errors, body=body, path=path, public=public)
+    by_status = sorted(answered, key=status_of)
+    responses = {status: error_response(status, group) for status, group in groupby(by_status, key=status_of)}
     responses.update(success or {})
-    kwargs: dict[str, Any] = {"operation_id": operation_id, "responses": responses}
-    if row.public:
+    kwargs: dict[str, Any] = {"operation_id": operation_id, "responses": responses, "opt": {ERRORS: answered}}
+    if public:
         kwargs["operation_class"] = PublicOperation
-        kwargs["opt"] = {PUBLIC: True}
+        kwargs["opt"][PUBLIC] = True
     return kwargs
 
 

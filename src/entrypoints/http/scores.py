@@ -11,8 +11,10 @@ from litestar.params import Parameter
 
 from application.ports import ScoreQuery
 from application.scores import CreateScore, DeleteScore, GetScore, ListScores, RequestProcessing, UpdateScore
+from domain.errors import ScoreNotFound, UploadAlreadyUsed
 from domain.scores import ProcessingStatus, ScoreDetails
 from entrypoints.http.auth import CurrentUser
+from entrypoints.http.files import CONFIRM_ERRORS
 from entrypoints.http.openapi import documented
 from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
 from entrypoints.http.presenters import score_body
@@ -50,7 +52,11 @@ class ScoreController(Controller):
     path = "/scores"
     tags = ["Scores"]
 
-    @post("/", summary="Create a score from an upload", **documented("createScore"))
+    @post(
+        "/",
+        summary="Create a score from an upload",
+        **documented("createScore", *CONFIRM_ERRORS, UploadAlreadyUsed, body=True),
+    )
     async def create(
         self, data: CreateScoreRequest, user: FromDishka[CurrentUser], create: FromDishka[CreateScore]
     ) -> ScoreBody:
@@ -84,14 +90,18 @@ class ScoreController(Controller):
         result = await list_scores(query)
         return ScorePage([score_body(score) for score in result.items], result.total, result.limit, result.offset)
 
-    @get("/{score_id:uuid}", summary="Get a score", **documented("getScore"))
+    @get("/{score_id:uuid}", summary="Get a score", **documented("getScore", ScoreNotFound, path=True))
     async def get_score(
         self, score_id: UUID, user: FromDishka[CurrentUser], get_score: FromDishka[GetScore]
     ) -> ScoreBody:
         """One score with its processing state; another user's score answers 404 like a missing one."""
         return score_body(await get_score(user.id, score_id))
 
-    @patch("/{score_id:uuid}", summary="Edit a score's details", **documented("updateScore"))
+    @patch(
+        "/{score_id:uuid}",
+        summary="Edit a score's details",
+        **documented("updateScore", ScoreNotFound, path=True, body=True),
+    )
     async def update(
         self,
         score_id: UUID,
@@ -102,7 +112,7 @@ class ScoreController(Controller):
         """Changes only the fields given; `null` clears composer, genre, tags or description."""
         return score_body(await update(user.id, score_id, _changes(data)))
 
-    @delete("/{score_id:uuid}", summary="Delete a score", **documented("deleteScore"))
+    @delete("/{score_id:uuid}", summary="Delete a score", **documented("deleteScore", ScoreNotFound, path=True))
     async def delete_score(
         self, score_id: UUID, user: FromDishka[CurrentUser], delete_score: FromDishka[DeleteScore]
     ) -> None:
@@ -113,7 +123,7 @@ class ScoreController(Controller):
         "/{score_id:uuid}/regenerate_thumbnail",
         summary="Render the cover again",
         status_code=202,
-        **documented("regenerateThumbnail"),
+        **documented("regenerateThumbnail", ScoreNotFound, path=True, body=True),
     )
     async def regenerate_thumbnail(
         self,
@@ -130,7 +140,7 @@ class ScoreController(Controller):
         "/{score_id:uuid}/refresh_info",
         summary="Read page count and metadata again",
         status_code=202,
-        **documented("refreshInfo"),
+        **documented("refreshInfo", ScoreNotFound, path=True),
     )
     async def refresh_info(
         self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
@@ -143,7 +153,7 @@ class ScoreController(Controller):
         "/{score_id:uuid}/generate_all_thumbnails",
         summary="Render every page's thumbnail",
         status_code=202,
-        **documented("generateAllThumbnails"),
+        **documented("generateAllThumbnails", ScoreNotFound, path=True),
     )
     async def generate_all_thumbnails(
         self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]

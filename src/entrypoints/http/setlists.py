@@ -10,6 +10,7 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.params import Parameter
 
 from application.setlists import Setlists
+from domain.errors import ScoreNotFound, SetlistItemNotFound, SetlistNotFound
 from entrypoints.http.auth import CurrentUser
 from entrypoints.http.openapi import documented
 from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
@@ -32,7 +33,7 @@ class SetlistController(Controller):
     path = "/setlists"
     tags = ["Setlists"]
 
-    @post("/", summary="Create a setlist", **documented("createSetlist"))
+    @post("/", summary="Create a setlist", **documented("createSetlist", body=True))
     async def create(
         self, data: CreateSetlistRequest, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> SetlistBody:
@@ -55,7 +56,11 @@ class SetlistController(Controller):
         result = await setlists.search(user.id, q or None, page.limit, page.offset)
         return SetlistPage([setlist_body(s) for s in result.items], result.total, result.limit, result.offset)
 
-    @get("/{setlist_id:uuid}", summary="Get a setlist with its items in order", **documented("getSetlist"))
+    @get(
+        "/{setlist_id:uuid}",
+        summary="Get a setlist with its items in order",
+        **documented("getSetlist", SetlistNotFound, path=True),
+    )
     async def get_setlist(
         self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> SetlistBody:
@@ -63,7 +68,11 @@ class SetlistController(Controller):
         score."""
         return setlist_with_items(await setlists.get(user.id, setlist_id))
 
-    @patch("/{setlist_id:uuid}", summary="Rename or describe a setlist", **documented("updateSetlist"))
+    @patch(
+        "/{setlist_id:uuid}",
+        summary="Rename or describe a setlist",
+        **documented("updateSetlist", SetlistNotFound, path=True, body=True),
+    )
     async def update(
         self,
         setlist_id: UUID,
@@ -74,7 +83,11 @@ class SetlistController(Controller):
         """Changes only the fields given; `null` clears the description."""
         return setlist_with_items(await setlists.update(user.id, setlist_id, given(data.name), given(data.description)))
 
-    @delete("/{setlist_id:uuid}", summary="Delete a setlist (its scores stay)", **documented("deleteSetlist"))
+    @delete(
+        "/{setlist_id:uuid}",
+        summary="Delete a setlist (its scores stay)",
+        **documented("deleteSetlist", SetlistNotFound, path=True),
+    )
     async def delete_setlist(
         self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> None:
@@ -84,7 +97,7 @@ class SetlistController(Controller):
     @post(
         "/{setlist_id:uuid}/items",
         summary="Add a score (appended when no position is given)",
-        **documented("addSetlistItem"),
+        **documented("addSetlistItem", SetlistNotFound, ScoreNotFound, path=True, body=True),
     )
     async def add_item(
         self,
@@ -101,7 +114,7 @@ class SetlistController(Controller):
     @patch(
         "/{setlist_id:uuid}/items/{item_id:uuid}",
         summary="Move an item or change its notes",
-        **documented("updateSetlistItem"),
+        **documented("updateSetlistItem", SetlistNotFound, SetlistItemNotFound, path=True, body=True),
     )
     async def update_item(
         self,
@@ -115,14 +128,22 @@ class SetlistController(Controller):
         item, summary = await setlists.update_item(user.id, setlist_id, item_id, data.position, given(data.notes))
         return item_body(item, summary)
 
-    @delete("/{setlist_id:uuid}/items/{item_id:uuid}", summary="Remove an item", **documented("removeSetlistItem"))
+    @delete(
+        "/{setlist_id:uuid}/items/{item_id:uuid}",
+        summary="Remove an item",
+        **documented("removeSetlistItem", SetlistNotFound, SetlistItemNotFound, path=True),
+    )
     async def remove_item(
         self, setlist_id: UUID, item_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
     ) -> None:
         """Removes the item; the positions after it close the gap."""
         await setlists.remove_item(user.id, setlist_id, item_id)
 
-    @put("/{setlist_id:uuid}/items/order", summary="Reorder all items", **documented("reorderSetlistItems"))
+    @put(
+        "/{setlist_id:uuid}/items/order",
+        summary="Reorder all items",
+        **documented("reorderSetlistItems", SetlistNotFound, path=True, body=True),
+    )
     async def reorder(
         self,
         setlist_id: UUID,

@@ -1,0 +1,61 @@
+"""What each kind of process does at start and at stop; every object it uses comes from the container."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from dishka import AsyncContainer
+from taskiq import AsyncBroker
+
+from application.maintenance import ReconcileQuota, SweepStuckScores
+from application.ports import Database, PdfRenderer
+from entrypoints.settings import Settings
+from entrypoints.worker.housekeeping import Housekeeping
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def api_process(settings: Settings, broker: AsyncBroker, container: AsyncContainer) -> AsyncIterator[None]:
+    """Start what an API process owns; on the embedded default that includes tasks and housekeeping.
+
+    Embedded (no Redis): the SQLite database is migrated, the render processes start, the quota ledger is
+    counted from the database and what the in-memory queue lost with the last process is queued again.
+    Production: only a ledger that Redis lost is rebuilt; the workers run tasks and housekeeping.
+    """
+    embedded = not settings.redis_url
+    database = await container.get(Database)
+    if settings.effective_database_url.startswith("sqlite"):
+        await database.upgrade()
+    try:
+        await broker.startup()
+    except Exception:
+        if embedded:
+            raise
+        # The API still serves what needs no queue; /health/ready reports the queue until Redis answers.
+        logger.exception("the task broker is unavailable at start")
+    stop = asyncio.Event()
+    housekeeping: asyncio.Task[None] | None = None
+    if embedded:
+        await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
+        async with container() as request:
+            await (await request.get(ReconcileQuota))()
+            await (await request.get(SweepStuckScores)).resume()
+        housekeeping = asyncio.create_task((await container.get(Housekeeping)).run(stop))
+    else:
+        try:
+            async with container() as request:
+                await (await request.get(ReconcileQuota)).rebuild_if_lost()  # a new deployment, or Redis lost it
+        except Exception:
+            logger.exception("could not check the quota ledger at start; the workers' housekeeping will")
+    try:
+        yield
+    finally:
+        stop.set()
+        if housekeeping is not None:
+            await housekeeping
+        await broker.shutdown()
+        await container.close()

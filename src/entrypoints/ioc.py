@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from dishka import AsyncContainer, Provider, Scope, alias, make_async_container, provide, provide_all
+from dishka import AsyncContainer, Provider, Scope, alias, make_async_container, provide
 from dishka.integrations.taskiq import TaskiqProvider
 from dishka.integrations.taskiq import setup_dishka as setup_taskiq_injection
 from redis.asyncio import Redis
@@ -32,17 +32,6 @@ from adapters.storage.scratch import TempFileScratchSpace
 from adapters.taskiq.queue import TaskiqQueue
 from adapters.taskiq.retry import BackoffRetryMiddleware
 from adapters.taskiq.stream_broker import ResilientRedisStreamBroker
-from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
-from application.aftercare import UploadAftercare
-from application.dashboard import GetDashboard
-from application.maintenance import (
-    ClearEndedUploads,
-    ExpireReservations,
-    PurgeUnusedUploads,
-    ReconcileQuota,
-    SweepStuckScores,
-    UploadRetirement,
-)
 from application.policy import Policy
 from application.ports import (
     Clock,
@@ -57,28 +46,9 @@ from application.ports import (
     TokenIssuer,
     UnitOfWork,
 )
-from application.processing import (
-    DeleteFiles,
-    GenerateAllThumbnails,
-    GenerateThumbnail,
-    MarkProcessingFailed,
-    ProcessScore,
-    ScoreUpdater,
-    ThumbnailWriter,
-)
-from application.scores import (
-    CreateScore,
-    DeleteScore,
-    GetDownloadUrl,
-    GetScore,
-    ListScores,
-    RequestProcessing,
-    UpdateScore,
-)
-from application.setlists import Setlists
-from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from entrypoints.observability import TaskLogMiddleware
 from entrypoints.settings import Settings
+from entrypoints.use_cases import UseCaseProvider
 from entrypoints.worker.housekeeping import Housekeeping, housekeeping_schedule
 from entrypoints.worker.tasks import give_up_handler, register_tasks
 
@@ -278,46 +248,6 @@ class BrokerProvider(Provider):
     @provide
     def broker(self) -> AsyncBroker:
         return self._broker
-
-
-class UseCaseProvider(Provider):
-    """The application layer: every use case, from whatever provides the ports (the unit tests give fakes)."""
-
-    scope = Scope.REQUEST
-
-    use_cases = provide_all(
-        RegisterUser,
-        LogIn,
-        GetAccount,
-        RequestUploadUrl,
-        UploadAftercare,
-        UploadVerifier,
-        ConfirmUpload,
-        CancelUpload,
-        CreateScore,
-        GetScore,
-        ListScores,
-        UpdateScore,
-        DeleteScore,
-        RequestProcessing,
-        GetDownloadUrl,
-        GetDashboard,
-        Setlists,
-        ScoreUpdater,
-        ThumbnailWriter,
-        ProcessScore,
-        GenerateThumbnail,
-        GenerateAllThumbnails,
-        MarkProcessingFailed,
-        DeleteFiles,
-        UploadRetirement,
-        ExpireReservations,
-        PurgeUnusedUploads,
-        ClearEndedUploads,
-        ReconcileQuota,
-        SweepStuckScores,
-    )
-    authenticate = provide(Authenticate, scope=Scope.APP)
 
 
 def make_container(settings: Settings, broker: AsyncBroker, *extra: Provider) -> AsyncContainer:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import UUID
 
 import pytest
+from dishka import Container, Provider, Scope, from_context, make_container, provide
 
 from adapters.memory import InMemoryQuotaLedger, InMemoryRateLimiter
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
@@ -21,7 +24,19 @@ from application.maintenance import (
     UploadRetirement,
 )
 from application.policy import Policy
-from application.ports import RateRule
+from application.ports import (
+    Clock,
+    ObjectStorage,
+    PasswordHasher,
+    PdfRenderer,
+    QuotaLedger,
+    RateLimiter,
+    RateRule,
+    ScratchSpace,
+    TaskQueue,
+    TokenIssuer,
+    UnitOfWork,
+)
 from application.processing import (
     DeleteFiles,
     GenerateAllThumbnails,
@@ -47,6 +62,7 @@ from domain.scores import Score, ScoreDetails
 from domain.setlists import Setlist
 from domain.uploads import Upload
 from domain.users import User
+from entrypoints.use_cases import UseCaseProvider
 from tests.unit.fakes import (
     FakeClock,
     FakeDatabase,
@@ -60,6 +76,7 @@ from tests.unit.fakes import (
 )
 
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 
 TEST_POLICY = Policy(
     default_quota_bytes=100_000,
@@ -98,6 +115,11 @@ class World:
         self.limiter = InMemoryRateLimiter(clock=self.clock.timestamp)
         self._emails = 0
 
+    def get(self, use_case: type[T]) -> T:
+        """A use case wired by the composition root's own provider, from the fakes as they are now."""
+        with use_case_container()(context={World: self}) as request:
+            return request.get(use_case)
+
     def wipe_ledger(self) -> None:
         """As if Redis lost its data: use cases built from now on see an empty ledger."""
         self.ledger = InMemoryQuotaLedger(clock=self.clock.timestamp)
@@ -106,127 +128,127 @@ class World:
 
     @property
     def register_user(self) -> RegisterUser:
-        return RegisterUser(self.uow, self.hasher, self.limiter, self.clock, self.policy)
+        return self.get(RegisterUser)
 
     @property
     def log_in(self) -> LogIn:
-        return LogIn(self.uow, self.hasher, self.tokens, self.limiter, self.policy)
+        return self.get(LogIn)
 
     @property
     def authenticate(self) -> Authenticate:
-        return Authenticate(self.tokens)
+        return self.get(Authenticate)
 
     @property
     def get_account(self) -> GetAccount:
-        return GetAccount(self.uow, self.ledger, self.clock)
+        return self.get(GetAccount)
 
     @property
     def request_upload_url(self) -> RequestUploadUrl:
-        return RequestUploadUrl(self.uow, self.ledger, self.storage, self.limiter, self.clock, self.policy)
+        return self.get(RequestUploadUrl)
 
     @property
     def verifier(self) -> UploadVerifier:
-        return UploadVerifier(self.storage, self.ledger, self.aftercare, self.clock)
+        return self.get(UploadVerifier)
 
     @property
     def confirm_upload(self) -> ConfirmUpload:
-        return ConfirmUpload(self.uow, self.verifier)
+        return self.get(ConfirmUpload)
 
     @property
     def cancel_upload(self) -> CancelUpload:
-        return CancelUpload(self.uow, self.aftercare, self.clock)
+        return self.get(CancelUpload)
 
     @property
     def create_score(self) -> CreateScore:
-        return CreateScore(self.uow, self.verifier, self.queue, self.clock)
+        return self.get(CreateScore)
 
     @property
     def get_score(self) -> GetScore:
-        return GetScore(self.uow)
+        return self.get(GetScore)
 
     @property
     def list_scores(self) -> ListScores:
-        return ListScores(self.uow)
+        return self.get(ListScores)
 
     @property
     def update_score(self) -> UpdateScore:
-        return UpdateScore(self.uow, self.clock)
+        return self.get(UpdateScore)
 
     @property
     def delete_score(self) -> DeleteScore:
-        return DeleteScore(self.uow, self.aftercare, self.clock)
+        return self.get(DeleteScore)
 
     @property
     def request_processing(self) -> RequestProcessing:
-        return RequestProcessing(self.uow, self.queue, self.clock)
+        return self.get(RequestProcessing)
 
     @property
     def get_download_url(self) -> GetDownloadUrl:
-        return GetDownloadUrl(self.uow, self.storage, self.policy)
+        return self.get(GetDownloadUrl)
 
     @property
     def updater(self) -> ScoreUpdater:
-        return ScoreUpdater(self.uow, self.clock)
+        return self.get(ScoreUpdater)
 
     @property
     def thumbnails(self) -> ThumbnailWriter:
-        return ThumbnailWriter(self.renderer, self.storage, self.updater, self.clock)
+        return self.get(ThumbnailWriter)
 
     @property
     def process_score(self) -> ProcessScore:
-        return ProcessScore(self.updater, self.scratch, self.renderer, self.thumbnails)
+        return self.get(ProcessScore)
 
     @property
     def generate_thumbnail(self) -> GenerateThumbnail:
-        return GenerateThumbnail(self.updater, self.scratch, self.thumbnails)
+        return self.get(GenerateThumbnail)
 
     @property
     def generate_all_thumbnails(self) -> GenerateAllThumbnails:
-        return GenerateAllThumbnails(self.updater, self.scratch, self.renderer, self.thumbnails, self.policy)
+        return self.get(GenerateAllThumbnails)
 
     @property
     def mark_processing_failed(self) -> MarkProcessingFailed:
-        return MarkProcessingFailed(self.updater)
+        return self.get(MarkProcessingFailed)
 
     @property
     def delete_files(self) -> DeleteFiles:
-        return DeleteFiles(self.storage)
+        return self.get(DeleteFiles)
 
     @property
     def expire_reservations(self) -> ExpireReservations:
-        return ExpireReservations(self.retirement, self.clock, self.policy)
+        return self.get(ExpireReservations)
 
     @property
     def purge_unused_uploads(self) -> PurgeUnusedUploads:
-        return PurgeUnusedUploads(self.retirement, self.clock, self.policy)
+        return self.get(PurgeUnusedUploads)
 
     @property
     def clear_ended_uploads(self) -> ClearEndedUploads:
-        return ClearEndedUploads(self.uow, self.storage, self.clock, self.policy)
+        return self.get(ClearEndedUploads)
 
     @property
     def retirement(self) -> UploadRetirement:
-        return UploadRetirement(self.uow, self.aftercare)
+        return self.get(UploadRetirement)
 
     @property
     def aftercare(self) -> UploadAftercare:
-        return UploadAftercare(self.ledger, self.storage, self.queue)
+        return self.get(UploadAftercare)
 
     @property
     def reconcile_quota(self) -> ReconcileQuota:
-        return ReconcileQuota(self.uow, self.ledger, self.clock)
+        return self.get(ReconcileQuota)
 
     @property
     def sweep_stuck_scores(self) -> SweepStuckScores:
-        return SweepStuckScores(self.uow, self.queue, self.clock, self.policy)
+        return self.get(SweepStuckScores)
 
     @property
     def get_dashboard(self) -> GetDashboard:
-        return GetDashboard(self.uow, self.ledger, self.clock)
+        return self.get(GetDashboard)
 
     @property
     def setlists(self) -> Setlists:
-        return Setlists(self.uow, self.clock)
+        return self.get(Setlists)
 
     # --- shortcuts to starting states ---------------------------------------------------------------
 
@@ -282,6 +304,65 @@ class World:
 
     async def usage(self, user_id: UUID) -> tuple[int, int]:
         return await self.ledger.usage(user_id)
+
+
+class FakesProvider(Provider):
+    """The ports, as the fakes of the request's world are at the moment a use case is asked for."""
+
+    scope = Scope.REQUEST
+    world = from_context(provides=World, scope=Scope.REQUEST)
+    # Per request here, not per process: each world has its own tokens.
+    authenticate = provide(Authenticate)
+
+    @provide
+    def uow(self, world: World) -> UnitOfWork:
+        return world.uow
+
+    @provide
+    def clock(self, world: World) -> Clock:
+        return world.clock
+
+    @provide
+    def policy(self, world: World) -> Policy:
+        return world.policy
+
+    @provide
+    def storage(self, world: World) -> ObjectStorage:
+        return world.storage
+
+    @provide
+    def scratch(self, world: World) -> ScratchSpace:
+        return world.scratch
+
+    @provide
+    def renderer(self, world: World) -> PdfRenderer:
+        return world.renderer
+
+    @provide
+    def ledger(self, world: World) -> QuotaLedger:
+        return world.ledger
+
+    @provide
+    def limiter(self, world: World) -> RateLimiter:
+        return world.limiter
+
+    @provide
+    def queue(self, world: World) -> TaskQueue:
+        return world.queue
+
+    @provide
+    def hasher(self, world: World) -> PasswordHasher:
+        return world.hasher
+
+    @provide
+    def tokens(self, world: World) -> TokenIssuer:
+        return world.tokens
+
+
+@functools.cache
+def use_case_container() -> Container:
+    """Built once: the graph is the same for every world, which each request brings as its context."""
+    return make_container(UseCaseProvider(), FakesProvider())
 
 
 @pytest.fixture

@@ -1,0 +1,81 @@
+"""The application's part of the composition root: every use case, from whatever provides the ports.
+
+ioc.py gives it the adapters; the unit tests give it fakes. It imports nothing but dishka and the application,
+so the unit tests load no driver.
+"""
+
+from __future__ import annotations
+
+from dishka import Provider, Scope, provide, provide_all
+
+from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
+from application.aftercare import UploadAftercare
+from application.dashboard import GetDashboard
+from application.maintenance import (
+    ClearEndedUploads,
+    ExpireReservations,
+    PurgeUnusedUploads,
+    ReconcileQuota,
+    SweepStuckScores,
+    UploadRetirement,
+)
+from application.processing import (
+    DeleteFiles,
+    GenerateAllThumbnails,
+    GenerateThumbnail,
+    MarkProcessingFailed,
+    ProcessScore,
+    ScoreUpdater,
+    ThumbnailWriter,
+)
+from application.scores import (
+    CreateScore,
+    DeleteScore,
+    GetDownloadUrl,
+    GetScore,
+    ListScores,
+    RequestProcessing,
+    UpdateScore,
+)
+from application.setlists import Setlists
+from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
+
+
+class UseCaseProvider(Provider):
+    """The application layer: every use case, from whatever provides the ports (the unit tests give fakes)."""
+
+    scope = Scope.REQUEST
+
+    use_cases = provide_all(
+        RegisterUser,
+        LogIn,
+        GetAccount,
+        RequestUploadUrl,
+        UploadAftercare,
+        UploadVerifier,
+        ConfirmUpload,
+        CancelUpload,
+        CreateScore,
+        GetScore,
+        ListScores,
+        UpdateScore,
+        DeleteScore,
+        RequestProcessing,
+        GetDownloadUrl,
+        GetDashboard,
+        Setlists,
+        ScoreUpdater,
+        ThumbnailWriter,
+        ProcessScore,
+        GenerateThumbnail,
+        GenerateAllThumbnails,
+        MarkProcessingFailed,
+        DeleteFiles,
+        UploadRetirement,
+        ExpireReservations,
+        PurgeUnusedUploads,
+        ClearEndedUploads,
+        ReconcileQuota,
+        SweepStuckScores,
+    )
+    authenticate = provide(Authenticate, scope=Scope.APP)

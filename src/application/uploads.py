@@ -176,7 +176,11 @@ class UploadVerifier:
         stored = await self._storage.stat(upload.storage_key)
         if stored is None:
             return None
-        return StoredUpload(stored.size_bytes, await self._storage.read_head(upload.storage_key, MAGIC_SEARCH_BYTES))
+        try:
+            head = await self._storage.read_head(upload.storage_key, MAGIC_SEARCH_BYTES)
+        except FileNotFoundError:  # a cancel deleted it meanwhile: `confirm` sees the cancel
+            return None
+        return StoredUpload(stored.size_bytes, head)
 
     async def confirm(self, uow: UnitOfWork, upload: Upload, stored: StoredUpload | None) -> None:
         """Confirm, with what `look` read, inside the caller's unit of work, which the caller commits."""

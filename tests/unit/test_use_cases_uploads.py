@@ -466,3 +466,20 @@ async def test_a_ledger_failure_leaves_no_pending_upload_behind(world: World) ->
     with pytest.raises(ConnectionError):
         await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)
     assert world.db.uploads == {}
+
+
+async def test_confirm_racing_a_cancel_that_deletes_the_file_answers_upload_not_found(world: World) -> None:
+    """The file is gone between the look at its size and the read of its first bytes: the cancel wins."""
+    user = await world.user()
+    upload = await world.pending_upload(user)
+    read_head = world.storage.read_head
+
+    async def cancelled_meanwhile(key: str, length: int) -> bytes:
+        await world.cancel_upload(user.id, upload.id)
+        return await read_head(key, length)
+
+    world.storage.read_head = cancelled_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(UploadNotFound):
+        await world.confirm_upload(user.id, upload.id)
+    assert world.stored_upload(upload.id).status is UploadStatus.CANCELLED
+    assert await world.usage(user.id) == (0, 0)

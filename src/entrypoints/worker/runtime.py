@@ -6,7 +6,7 @@ from dishka import AsyncContainer
 from dishka.integrations.taskiq import TaskiqProvider, setup_dishka
 from taskiq import AsyncBroker
 
-from adapters.prometheus.tasks import TaskMetricsMiddleware
+from adapters.taskiq.metrics import TaskMetricsMiddleware
 from adapters.taskiq.retry import BackoffRetryMiddleware
 from entrypoints.ioc import make_container
 from entrypoints.observability import TaskLogMiddleware

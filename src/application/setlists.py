@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 
 from application.ports import Clock, Page, ScoreSummary, UnitOfWork
 from application.scores import owned_score
-from domain.errors import ScoreNotFound, SetlistNotFound, ValidationError
-from domain.scores import MAX_DESCRIPTION_LENGTH, UNSET, Unset
-from domain.setlists import MAX_NOTES_LENGTH, Setlist, SetlistItem, clean_setlist_name
+from domain.errors import ScoreNotFound, SetlistNotFound
+from domain.setlists import Setlist, SetlistItem, clean_notes, clean_setlist_description, clean_setlist_name
+from domain.text import UNSET, Unset
 
 
 @dataclass(frozen=True)
@@ -31,21 +31,6 @@ async def _view(uow: UnitOfWork, setlist: Setlist) -> SetlistView:
     return SetlistView(setlist, dict(await uow.scores.summaries(setlist.user_id, score_ids)))
 
 
-def _clean_description(description: str | None) -> str | None:
-    if description is None:
-        return None
-    cleaned = description.strip()
-    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
-        raise ValidationError(f"The description must have at most {MAX_DESCRIPTION_LENGTH} characters.")
-    return cleaned or None
-
-
-def _clean_notes(notes: str | None) -> str | None:
-    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
-        raise ValidationError(f"Notes must have at most {MAX_NOTES_LENGTH} characters.")
-    return notes
-
-
 class Setlists:
     """Every setlist intention of one user; each method is one transaction that commits once.
 
@@ -58,7 +43,7 @@ class Setlists:
 
     async def create(self, user_id: UUID, name: str, description: str | None) -> SetlistView:
         now = self._clock.now()
-        setlist = Setlist(uuid4(), user_id, clean_setlist_name(name), _clean_description(description), now, now)
+        setlist = Setlist(uuid4(), user_id, clean_setlist_name(name), clean_setlist_description(description), now, now)
         async with self._uow as uow:
             await uow.setlists.add(setlist)
             await uow.commit()
@@ -84,7 +69,7 @@ class Setlists:
             if not isinstance(name, Unset):
                 setlist.name = clean_setlist_name(name)
             if not isinstance(description, Unset):
-                setlist.description = _clean_description(description)
+                setlist.description = clean_setlist_description(description)
             setlist.updated_at = self._clock.now()
             await uow.setlists.save(setlist)
             await uow.commit()
@@ -103,7 +88,7 @@ class Setlists:
             # Locked after the setlist, as deleting the score locks it: a delete that got there first has
             # committed once this returns, and the score is then not found.
             await owned_score(uow, user_id, score_id, for_update=True)
-            item = setlist.add(SetlistItem(uuid4(), score_id, 0, _clean_notes(notes)), position)
+            item = setlist.add(SetlistItem(uuid4(), score_id, 0, clean_notes(notes)), position)
             return await self._commit_item(uow, setlist, item)
 
     async def update_item(
@@ -120,7 +105,7 @@ class Setlists:
             if position is not None:
                 setlist.move(item_id, position)
             if not isinstance(notes, Unset):
-                item.notes = _clean_notes(notes)
+                item.notes = clean_notes(notes)
             return await self._commit_item(uow, setlist, item)
 
     async def remove_item(self, user_id: UUID, setlist_id: UUID, item_id: UUID) -> None:

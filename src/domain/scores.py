@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -10,31 +9,10 @@ from uuid import UUID
 
 from domain.errors import ValidationError
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata, keywords_to_tags
+from domain.text import MAX_DESCRIPTION_LENGTH, UNSET, Unset, clean_optional, clean_required, sort_key
 
 MAX_TITLE_LENGTH = 300
 MAX_TEXT_FIELD_LENGTH = 300
-
-
-# Letters Unicode does not decompose into a base letter and an accent, spelled as a reader would type them.
-_UNDECOMPOSED_LETTERS = str.maketrans(
-    {"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d"}
-    | {"Ð": "D", "ð": "d", "Þ": "TH", "þ": "th", "ı": "i"}
-)
-
-
-def sort_key(text: str) -> str:
-    """How musicians expect a library to sort: ignoring case and accents ("Étude" beside "etude", before "Fugue";
-    "Œuvres" as "oeuvres", "Dvořák" as "dvorak", "Łukaszewski" as "lukaszewski").
-
-    At most MAX_TEXT_FIELD_LENGTH characters: decomposing and case folding can lengthen a text.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED_LETTERS))
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    # Composed again: a Hangul syllable decomposes into letters that are not accents, and "하" is no part of "한".
-    return unicodedata.normalize("NFC", folded)[:MAX_TEXT_FIELD_LENGTH]
-
-
-MAX_DESCRIPTION_LENGTH = 5000
 MAX_TAGS = 50
 MAX_TAG_LENGTH = 64
 
@@ -303,14 +281,6 @@ class Score:
         self.updated_at = now
 
 
-class Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Unset = Unset()
-
-
 @dataclass(frozen=True)
 class ScoreDetails:
     """The fields a musician edits. UNSET means "leave as it is" in an update."""
@@ -332,23 +302,11 @@ class ScoreDetails:
 
 
 def _clean_title(title: str | Unset) -> str | Unset:
-    if isinstance(title, Unset):
-        return title
-    cleaned = title.strip()
-    if not cleaned:
-        raise ValidationError("The title must not be empty.")
-    if len(cleaned) > MAX_TITLE_LENGTH:
-        raise ValidationError(f"The title must have at most {MAX_TITLE_LENGTH} characters.")
-    return cleaned
+    return title if isinstance(title, Unset) else clean_required(title, "title", MAX_TITLE_LENGTH)
 
 
 def _clean_text(value: str | Unset | None, name: str, limit: int) -> str | Unset | None:
-    if value is None or isinstance(value, Unset):
-        return value
-    cleaned = value.strip()
-    if len(cleaned) > limit:
-        raise ValidationError(f"The {name} must have at most {limit} characters.")
-    return cleaned or None
+    return value if isinstance(value, Unset) else clean_optional(value, name, limit)
 
 
 def _clean_tags(tags: list[str] | Unset) -> list[str] | Unset:

@@ -28,8 +28,9 @@ from application.ports import (
     StoredObject,
 )
 from domain.pdf import PdfError, PdfInfo, PdfMetadata
-from domain.scores import ProcessingStatus, Score, sort_key
+from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
+from domain.text import sort_key
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
 

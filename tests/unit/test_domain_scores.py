@@ -11,20 +11,18 @@ import pytest
 from domain.errors import ValidationError
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
 from domain.scores import (
-    MAX_DESCRIPTION_LENGTH,
     MAX_TAG_LENGTH,
     MAX_TAGS,
     MAX_TEXT_FIELD_LENGTH,
     MAX_TITLE_LENGTH,
     RESUME_WITHIN,
     RESUMING,
-    UNSET,
     ProcessingStatus,
     Score,
     ScoreDetails,
     StoredCover,
-    sort_key,
 )
+from domain.text import MAX_DESCRIPTION_LENGTH, UNSET
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=3)
@@ -409,28 +407,6 @@ def test_a_refresh_of_a_failed_score_starts_over_and_of_any_other_changes_nothin
     score.finish_processing(LATER)
     assert not score.request_refresh(LATER)
     assert score.processing_status is ProcessingStatus.READY
-
-
-def test_sort_keys_ignore_case_and_accents_and_keep_their_length_bounded() -> None:
-    names = ["zelda", "Étude", "alpha", "Beta", "éclair", "Ave Maria", "ÉTUDE"]
-    assert sorted(names, key=sort_key) == ["alpha", "Ave Maria", "Beta", "éclair", "Étude", "ÉTUDE", "zelda"]
-    assert sort_key("Dvořák") == sort_key("DVORAK") == "dvorak"
-    assert sort_key("Straße") == "strasse"
-    assert sort_key("Œuvres complètes") == sort_key("OEUVRES COMPLETES") == "oeuvres completes"
-    assert [sort_key(name) for name in ("Łukaszewski", "Søren", "Æolian", "Þór")] == [
-        "lukaszewski",
-        "soren",
-        "aeolian",
-        "thor",
-    ]
-    assert sorted(["Zelda theme", "Œuvre"], key=sort_key) == ["Œuvre", "Zelda theme"]
-    assert len(sort_key("ß" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH
-
-
-def test_sort_keys_keep_hangul_syllables_whole() -> None:
-    assert sort_key("한국 민요") == "한국 민요"
-    assert sort_key("하") not in sort_key("한국")  # a search for one syllable does not match another
-    assert len(sort_key("한" * MAX_TEXT_FIELD_LENGTH)) == MAX_TEXT_FIELD_LENGTH
 
 
 # --- cover page ----------------------------------------------------------------------------------

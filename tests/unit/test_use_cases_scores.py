@@ -21,8 +21,9 @@ from domain.errors import (
     ValidationError,
 )
 from domain.pdf import PdfError, PdfErrorKind
-from domain.scores import UNSET, ProcessingStatus, Score, ScoreDetails
+from domain.scores import ProcessingStatus, Score, ScoreDetails
 from domain.setlists import Setlist
+from domain.text import UNSET
 from domain.uploads import UploadStatus, cover_thumbnail_key, page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import QueueUnavailable

@@ -9,8 +9,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.errors import ErrorKind, ScoreNotFound, SetlistItemNotFound, SetlistNotFound, ValidationError
-from domain.scores import UNSET, Score
+from domain.scores import Score
 from domain.setlists import MAX_NOTES_LENGTH, Setlist
+from domain.text import UNSET
 from domain.users import User
 from tests.unit.conftest import World
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
 from domain.pdf import PdfMetadata
-from domain.scores import ProcessingStatus, Score, StoredCover, sort_key
+from domain.scores import ProcessingStatus, Score, StoredCover
 from domain.setlists import Setlist, SetlistItem
+from domain.text import sort_key
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
 

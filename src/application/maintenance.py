@@ -204,10 +204,10 @@ class SweepStuckScores:
                 scores = await uow.scores.list_wanting_thumbnails(after, self._policy.maintenance_batch_size)
             for score in scores:
                 try:
-                    if score.page_thumbnails_wanted:
+                    if score.page_thumbnails.wanted:
                         await self._queue.generate_all_thumbnails(score.id)
                     if score.cover_wanted:
-                        await self._queue.generate_thumbnail(score.id, score.cover_page)
+                        await self._queue.generate_thumbnail(score.id, score.cover.page)
                 except Exception:
                     logger.exception("could not queue thumbnails of score %s again", score.id)
                     return resumed
@@ -223,13 +223,14 @@ class SweepStuckScores:
         async with self._uow as uow:
             stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
             for score in stuck:
-                never_started = score.processing_status is ProcessingStatus.PENDING and not score.processing_started_at
+                processing = score.processing
+                never_started = processing.status is ProcessingStatus.PENDING and not processing.started_at
                 if not (resume or never_started):
                     score.stall(now)  # ready if read before; else pending again while young, failed once old
-                if resume or score.processing_status is ProcessingStatus.PENDING:
+                if resume or processing.status is ProcessingStatus.PENDING:
                     if not await self._requeue(score.id):
                         continue
-                    score.mark_queued(now)
+                    processing.mark_queued(now)
                 await uow.scores.save(score)
                 handled += 1
             await uow.commit()

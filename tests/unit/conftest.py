@@ -43,7 +43,7 @@ from application.scores import (
 from application.setlists import Setlists
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from domain.pdf import PdfInfo, PdfMetadata
-from domain.scores import Score, ScoreDetails
+from domain.scores import DetailChanges, Score
 from domain.setlists import Setlist
 from domain.uploads import Upload
 from domain.users import User
@@ -249,7 +249,7 @@ class World:
 
     async def score(self, user: User, title: str = "Sonata", size: int = 1000, **details: object) -> Score:
         upload = await self.pending_upload(user, size)
-        return await self.create_score(user.id, upload.id, ScoreDetails(title=title, **details))  # type: ignore[arg-type]
+        return await self.create_score(user.id, upload.id, DetailChanges(title=title, **details))  # type: ignore[arg-type]
 
     async def choose_cover(self, user: User, score: Score, page: int) -> None:
         """POST regenerate_thumbnail, and its task."""

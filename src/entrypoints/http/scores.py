@@ -11,7 +11,7 @@ from litestar.params import Parameter
 
 from application.ports import ScoreQuery
 from application.scores import CreateScore, DeleteScore, GetScore, ListScores, RequestProcessing, UpdateScore
-from domain.scores import ProcessingStatus, ScoreDetails
+from domain.scores import DetailChanges, ProcessingStatus
 from entrypoints.http.auth import CurrentUser
 from entrypoints.http.openapi import documented
 from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
@@ -31,13 +31,13 @@ Ordering = Literal["title", "-title", "created_at", "-created_at", "composer", "
 Filter = Annotated[str | None, Parameter(max_length=300, pattern=NO_NUL, required=False)]
 
 
-def _created(data: CreateScoreRequest) -> ScoreDetails:
-    return ScoreDetails(data.title, data.composer, data.genre, data.tags or [], data.description)
+def _created(data: CreateScoreRequest) -> DetailChanges:
+    return DetailChanges(data.title, data.composer, data.genre, data.tags or [], data.description)
 
 
-def _changes(data: UpdateScoreRequest) -> ScoreDetails:
+def _changes(data: UpdateScoreRequest) -> DetailChanges:
     tags = given(data.tags)
-    return ScoreDetails(
+    return DetailChanges(
         given(data.title),
         given(data.composer),
         given(data.genre),

@@ -31,17 +31,32 @@ async def _view(uow: UnitOfWork, setlist: Setlist) -> SetlistView:
     return SetlistView(setlist, dict(await uow.scores.summaries(setlist.user_id, score_ids)))
 
 
-class Setlists:
-    """Every setlist intention of one user; each method is one transaction that commits once.
+async def _save(uow: UnitOfWork, setlist: Setlist, clock: Clock) -> None:
+    setlist.updated_at = clock.now()
+    await uow.setlists.save(setlist)
+    await uow.commit()
 
-    Edits lock the setlist row (where the database can), so concurrent edits keep positions contiguous.
-    """
 
+async def _saved_item(
+    uow: UnitOfWork, setlist: Setlist, item: SetlistItem, clock: Clock
+) -> tuple[SetlistItem, ScoreSummary]:
+    await _save(uow, setlist, clock)
+    summaries = await uow.scores.summaries(setlist.user_id, [item.score_id])
+    if item.score_id not in summaries:  # the score was deleted the moment the item was committed
+        raise ScoreNotFound()
+    return item, summaries[item.score_id]
+
+
+# Each use case below is one transaction that commits once. Edits lock the setlist row (where the database can),
+# so concurrent edits keep positions contiguous.
+
+
+class CreateSetlist:
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def create(self, user_id: UUID, name: str, description: str | None) -> SetlistView:
+    async def __call__(self, user_id: UUID, name: str, description: str | None) -> SetlistView:
         now = self._clock.now()
         setlist = Setlist(uuid4(), user_id, clean_setlist_name(name), clean_setlist_description(description), now, now)
         async with self._uow as uow:
@@ -49,15 +64,35 @@ class Setlists:
             await uow.commit()
         return SetlistView(setlist, {})
 
-    async def search(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]:
+
+class ListSetlists:
+    """One's own setlists whose name contains `text` (all when None), a page at a time, without their scores."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]:
         async with self._uow as uow:
             return await uow.setlists.search(user_id, text, limit, offset)
 
-    async def get(self, user_id: UUID, setlist_id: UUID) -> SetlistView:
+
+class GetSetlist:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID) -> SetlistView:
         async with self._uow as uow:
             return await _view(uow, await _owned_setlist(uow, user_id, setlist_id))
 
-    async def update(
+
+class UpdateSetlist:
+    """Rename or describe a setlist; UNSET leaves a field as it is."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(
         self,
         user_id: UUID,
         setlist_id: UUID,
@@ -70,17 +105,30 @@ class Setlists:
                 setlist.name = clean_setlist_name(name)
             if not isinstance(description, Unset):
                 setlist.description = clean_setlist_description(description)
-            setlist.updated_at = self._clock.now()
-            await uow.setlists.save(setlist)
-            await uow.commit()
+            await _save(uow, setlist, self._clock)
             return await _view(uow, setlist)
 
-    async def delete(self, user_id: UUID, setlist_id: UUID) -> None:
+
+class DeleteSetlist:
+    """The setlist and its items go; its scores stay."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID) -> None:
         async with self._uow as uow:
             await uow.setlists.delete(await _owned_setlist(uow, user_id, setlist_id, for_update=True))
             await uow.commit()
 
-    async def add_item(
+
+class AddSetlistItem:
+    """One's own score at `position` (clamped to the end), or appended when none is given."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(
         self, user_id: UUID, setlist_id: UUID, score_id: UUID, position: int | None, notes: str | None
     ) -> tuple[SetlistItem, ScoreSummary]:
         async with self._uow as uow:
@@ -89,9 +137,17 @@ class Setlists:
             # committed once this returns, and the score is then not found.
             await owned_score(uow, user_id, score_id, for_update=True)
             item = setlist.add(SetlistItem(uuid4(), score_id, 0, clean_notes(notes)), position)
-            return await self._commit_item(uow, setlist, item)
+            return await _saved_item(uow, setlist, item, self._clock)
 
-    async def update_item(
+
+class UpdateSetlistItem:
+    """Move an item to `position` (unless None) and/or change its notes (unless UNSET)."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(
         self,
         user_id: UUID,
         setlist_id: UUID,
@@ -106,32 +162,31 @@ class Setlists:
                 setlist.move(item_id, position)
             if not isinstance(notes, Unset):
                 item.notes = clean_notes(notes)
-            return await self._commit_item(uow, setlist, item)
+            return await _saved_item(uow, setlist, item, self._clock)
 
-    async def remove_item(self, user_id: UUID, setlist_id: UUID, item_id: UUID) -> None:
+
+class RemoveSetlistItem:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID, item_id: UUID) -> None:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
             setlist.remove(item_id)
-            setlist.updated_at = self._clock.now()
-            await uow.setlists.save(setlist)
-            await uow.commit()
+            await _save(uow, setlist, self._clock)
 
-    async def reorder(self, user_id: UUID, setlist_id: UUID, item_ids: Sequence[UUID]) -> SetlistView:
+
+class ReorderSetlistItems:
+    """Put every item in the order of `item_ids`, which must name each exactly once."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID, item_ids: Sequence[UUID]) -> SetlistView:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
             setlist.reorder(list(item_ids))
-            setlist.updated_at = self._clock.now()
-            await uow.setlists.save(setlist)
-            await uow.commit()
+            await _save(uow, setlist, self._clock)
             return await _view(uow, setlist)
-
-    async def _commit_item(
-        self, uow: UnitOfWork, setlist: Setlist, item: SetlistItem
-    ) -> tuple[SetlistItem, ScoreSummary]:
-        setlist.updated_at = self._clock.now()
-        await uow.setlists.save(setlist)
-        await uow.commit()
-        summaries = await uow.scores.summaries(setlist.user_id, [item.score_id])
-        if item.score_id not in summaries:  # the score was deleted the moment the item was committed
-            raise ScoreNotFound()
-        return item, summaries[item.score_id]

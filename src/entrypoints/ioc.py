@@ -66,7 +66,17 @@ from application.scores import (
     RequestProcessing,
     UpdateScore,
 )
-from application.setlists import Setlists
+from application.setlists import (
+    AddSetlistItem,
+    CreateSetlist,
+    DeleteSetlist,
+    GetSetlist,
+    ListSetlists,
+    RemoveSetlistItem,
+    ReorderSetlistItems,
+    UpdateSetlist,
+    UpdateSetlistItem,
+)
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from entrypoints.settings import Settings
 
@@ -263,7 +273,15 @@ class UseCaseProvider(Provider):
         RequestProcessing,
         GetDownloadUrl,
         GetDashboard,
-        Setlists,
+        CreateSetlist,
+        ListSetlists,
+        GetSetlist,
+        UpdateSetlist,
+        DeleteSetlist,
+        AddSetlistItem,
+        UpdateSetlistItem,
+        RemoveSetlistItem,
+        ReorderSetlistItems,
         ScoreUpdater,
         ThumbnailWriter,
         ProcessScore,

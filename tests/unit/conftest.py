@@ -40,7 +40,17 @@ from application.scores import (
     RequestProcessing,
     UpdateScore,
 )
-from application.setlists import Setlists
+from application.setlists import (
+    AddSetlistItem,
+    CreateSetlist,
+    DeleteSetlist,
+    GetSetlist,
+    ListSetlists,
+    RemoveSetlistItem,
+    ReorderSetlistItems,
+    UpdateSetlist,
+    UpdateSetlistItem,
+)
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from domain.pdf import PdfInfo, PdfMetadata
 from domain.scores import DetailChanges, Score
@@ -225,8 +235,40 @@ class World:
         return GetDashboard(self.uow, self.ledger, self.clock)
 
     @property
-    def setlists(self) -> Setlists:
-        return Setlists(self.uow, self.clock)
+    def create_setlist(self) -> CreateSetlist:
+        return CreateSetlist(self.uow, self.clock)
+
+    @property
+    def list_setlists(self) -> ListSetlists:
+        return ListSetlists(self.uow)
+
+    @property
+    def get_setlist(self) -> GetSetlist:
+        return GetSetlist(self.uow)
+
+    @property
+    def update_setlist(self) -> UpdateSetlist:
+        return UpdateSetlist(self.uow, self.clock)
+
+    @property
+    def delete_setlist(self) -> DeleteSetlist:
+        return DeleteSetlist(self.uow)
+
+    @property
+    def add_setlist_item(self) -> AddSetlistItem:
+        return AddSetlistItem(self.uow, self.clock)
+
+    @property
+    def update_setlist_item(self) -> UpdateSetlistItem:
+        return UpdateSetlistItem(self.uow, self.clock)
+
+    @property
+    def remove_setlist_item(self) -> RemoveSetlistItem:
+        return RemoveSetlistItem(self.uow, self.clock)
+
+    @property
+    def reorder_setlist_items(self) -> ReorderSetlistItems:
+        return ReorderSetlistItems(self.uow, self.clock)
 
     # --- shortcuts to starting states ---------------------------------------------------------------
 
@@ -265,7 +307,7 @@ class World:
         return self.stored_score(score.id)
 
     async def setlist(self, user: User, name: str = "Recital") -> Setlist:
-        return (await self.setlists.create(user.id, name, None)).setlist
+        return (await self.create_setlist(user.id, name, None)).setlist
 
     def stored_score(self, score_id: UUID) -> Score:
         return copy.deepcopy(self.db.scores[score_id])

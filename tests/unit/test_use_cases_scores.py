@@ -332,8 +332,8 @@ async def test_delete_removes_the_score_from_every_setlist_closing_the_gaps(worl
     gone, kept = await world.score(user, title="Gone"), await world.score(user, title="Kept")
     first, second = await world.setlist(user, "First"), await world.setlist(user, "Second")
     for score_id in (gone.id, kept.id, gone.id, kept.id):
-        await world.setlists.add_item(user.id, first.id, score_id, None, None)
-    await world.setlists.add_item(user.id, second.id, gone.id, None, None)
+        await world.add_setlist_item(user.id, first.id, score_id, None, None)
+    await world.add_setlist_item(user.id, second.id, gone.id, None, None)
     world.clock.advance(60)
     await world.delete_score(user.id, gone.id)
     after = world.stored_setlist(first.id)

@@ -146,17 +146,19 @@ class DeleteScore:
             await self._aftercare.release(upload)
 
 
-class RequestProcessing:
-    """Queue background work on one's own score: refresh info, a cover from a page, or all page thumbnails."""
+# Asking for background work on one's own score: each records what it asks for, then queues the task.
+
+
+class RequestInfoRefresh:
+    """Read page count and metadata again. A failed score is pending from now on, so a client polling it waits for
+    this run's outcome; if the task cannot be queued, the stuck-score sweep queues it."""
 
     def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
         self._uow = uow
         self._queue = queue
         self._clock = clock
 
-    async def refresh_info(self, user_id: UUID, score_id: UUID) -> str:
-        """A failed score is pending from now on, so a client polling it waits for this run's outcome; if the
-        task cannot be queued, the stuck-score sweep queues it."""
+    async def __call__(self, user_id: UUID, score_id: UUID) -> str:
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             if score.request_refresh(self._clock.now()):
@@ -164,8 +166,17 @@ class RequestProcessing:
                 await uow.commit()
         return await self._queue.process_score(score_id)
 
-    async def regenerate_thumbnail(self, user_id: UUID, score_id: UUID, page: int) -> str:
-        """Record the choice before queuing: a cover task for another page, still running, then leaves it alone."""
+
+class RequestCover:
+    """A cover made of `page`. The choice is recorded before queuing: a cover task for another page, still running,
+    then leaves it alone."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, score_id: UUID, page: int) -> str:
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             score.choose_cover(page, self._clock.now())
@@ -173,8 +184,16 @@ class RequestProcessing:
             await uow.commit()
         return await self._queue.generate_thumbnail(score_id, page)
 
-    async def generate_all_thumbnails(self, user_id: UUID, score_id: UUID) -> str:
-        """Recorded before queuing, so that an in-process task runner that dies with the task asks again."""
+
+class RequestPageThumbnails:
+    """Thumbnails of every page. Recorded before queuing, so that an in-process task runner that dies with the task
+    asks again."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue) -> None:
+        self._uow = uow
+        self._queue = queue
+
+    async def __call__(self, user_id: UUID, score_id: UUID) -> str:
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             score.page_thumbnails.request()

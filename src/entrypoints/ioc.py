@@ -63,7 +63,9 @@ from application.scores import (
     GetDownloadUrl,
     GetScore,
     ListScores,
-    RequestProcessing,
+    RequestCover,
+    RequestInfoRefresh,
+    RequestPageThumbnails,
     UpdateScore,
 )
 from application.setlists import (
@@ -270,7 +272,9 @@ class UseCaseProvider(Provider):
         ListScores,
         UpdateScore,
         DeleteScore,
-        RequestProcessing,
+        RequestInfoRefresh,
+        RequestCover,
+        RequestPageThumbnails,
         GetDownloadUrl,
         GetDashboard,
         CreateSetlist,

@@ -37,7 +37,9 @@ from application.scores import (
     GetDownloadUrl,
     GetScore,
     ListScores,
-    RequestProcessing,
+    RequestCover,
+    RequestInfoRefresh,
+    RequestPageThumbnails,
     UpdateScore,
 )
 from application.setlists import (
@@ -167,8 +169,16 @@ class World:
         return DeleteScore(self.uow, self.aftercare, self.clock)
 
     @property
-    def request_processing(self) -> RequestProcessing:
-        return RequestProcessing(self.uow, self.queue, self.clock)
+    def request_info_refresh(self) -> RequestInfoRefresh:
+        return RequestInfoRefresh(self.uow, self.queue, self.clock)
+
+    @property
+    def request_cover(self) -> RequestCover:
+        return RequestCover(self.uow, self.queue, self.clock)
+
+    @property
+    def request_page_thumbnails(self) -> RequestPageThumbnails:
+        return RequestPageThumbnails(self.uow, self.queue)
 
     @property
     def get_download_url(self) -> GetDownloadUrl:
@@ -295,7 +305,7 @@ class World:
 
     async def choose_cover(self, user: User, score: Score, page: int) -> None:
         """POST regenerate_thumbnail, and its task."""
-        await self.request_processing.regenerate_thumbnail(user.id, score.id, page)
+        await self.request_cover(user.id, score.id, page)
         await self.generate_thumbnail(score.id, page)
 
     async def processed_score(

@@ -465,11 +465,11 @@ async def test_resume_asks_again_for_page_thumbnails_and_covers_a_dead_runner_lo
     """The embedded server's queue is in memory: what it held when the server stopped is gone."""
     user = await world.user()
     all_pages = await world.processed_score(user, pages=3)
-    await world.request_processing.generate_all_thumbnails(user.id, all_pages.id)
+    await world.request_page_thumbnails(user.id, all_pages.id)
     chosen = await world.processed_score(user, pages=3)
-    await world.request_processing.regenerate_thumbnail(user.id, chosen.id, 2)
+    await world.request_cover(user.id, chosen.id, 2)
     done = await world.processed_score(user, pages=3)
-    await world.request_processing.generate_all_thumbnails(user.id, done.id)
+    await world.request_page_thumbnails(user.id, done.id)
     await world.generate_all_thumbnails(done.id)  # this run ended
     world.queue.sent.clear()
 

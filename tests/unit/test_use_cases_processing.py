@@ -234,7 +234,7 @@ async def test_a_cover_chosen_while_the_first_one_renders_is_the_one_kept(world:
 async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)
+    await world.request_cover(user.id, score.id, 2)
 
     async def choose_page_4_meanwhile(_key: str, page: int) -> None:
         if page == 2:
@@ -249,7 +249,7 @@ async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) ->
 async def test_a_cover_stored_after_a_newer_choice_was_made_and_stored_is_not_kept(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)
+    await world.request_cover(user.id, score.id, 2)
     choices = iter([4])
 
     async def choose_again_while_page_2_is_stored(key: str) -> None:
@@ -277,7 +277,7 @@ async def test_a_cover_chosen_before_processing_is_made_by_processing(
     user = await world.user()
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfInfo(pages, PdfMetadata())
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, chosen)  # its task has not run yet
+    await world.request_cover(user.id, score.id, chosen)  # its task has not run yet
     await world.process_score(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, cover)]
     done = world.stored_score(score.id)
@@ -316,7 +316,7 @@ async def test_all_pages_get_thumbnails_in_batches_with_visible_progress(world: 
     score = await world.processed_score(user, pages=40)
     progress: list[int] = []
     world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails.count)
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
     assert done.page_thumbnails.pages == list(range(1, 41)) and done.page_thumbnails.count == 40
@@ -367,7 +367,7 @@ async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: 
     score = await world.processed_score(user, pages=40)
     world.renderer.on_batch = lambda key, pages: world.clock.advance(40)  # every batch of 16 takes 40 s
 
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     stopped = world.stored_score(score.id)
     # The second batch had started before the first was stored and is kept; no third one started.
@@ -378,7 +378,7 @@ async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: 
         "generate them again to continue."
     )
 
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
     assert done.page_thumbnails.pages == list(range(1, 41))
@@ -402,7 +402,7 @@ async def test_an_unreadable_unprocessed_score_fails_without_thumbnails(world: W
     user = await world.user()
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED)
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
     assert world.stored_score(score.id).page_thumbnails.wanted
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
@@ -550,7 +550,7 @@ async def test_refresh_info_makes_a_failed_score_pending_before_its_task_runs(wo
     del world.renderer.infos[score.storage_key]
     world.clock.advance(world.policy.stuck_processing_seconds + 1)  # older than a period: the sweep would see it
     world.queue.sent.clear()
-    await world.request_processing.refresh_info(user.id, score.id)
+    await world.request_info_refresh(user.id, score.id)
     waiting = world.stored_score(score.id)
     assert (waiting.processing.status, waiting.processing.error) == (ProcessingStatus.PENDING, None)
     assert await world.sweep_stuck_scores() == 0  # queued once, not again by the sweep
@@ -588,7 +588,7 @@ async def test_a_refresh_that_gives_up_leaves_a_score_read_before_ready(world: W
 async def test_a_chosen_cover_whose_rendering_gave_up_is_made_by_the_next_refresh(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=3)
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)  # its task then gave up
+    await world.request_cover(user.id, score.id, 2)  # its task then gave up
     await world.mark_processing_failed(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, 1)]
     await world.process_score(score.id)
@@ -599,7 +599,7 @@ async def test_a_chosen_cover_whose_rendering_gave_up_is_made_by_the_next_refres
 async def test_page_thumbnails_that_gave_up_say_so_and_ask_to_be_generated_again(world: World) -> None:
     user = await world.user()
     read = await world.processed_score(user, pages=3)
-    await world.request_processing.generate_all_thumbnails(user.id, read.id)
+    await world.request_page_thumbnails(user.id, read.id)
     await world.mark_processing_failed.page_thumbnails(read.id)
     done = world.stored_score(read.id)
     assert (done.processing.status, done.processing.error_code) == (ProcessingStatus.READY, "processing_failed")

@@ -1,4 +1,5 @@
-"""CreateScore, GetScore, ListScores, UpdateScore, DeleteScore, RequestProcessing and GetDownloadUrl."""
+"""CreateScore, GetScore, ListScores, UpdateScore, DeleteScore, RequestInfoRefresh, RequestCover,
+RequestPageThumbnails and GetDownloadUrl."""
 
 from __future__ import annotations
 
@@ -394,16 +395,16 @@ async def test_reconciling_after_a_delete_keeps_its_bytes_free(world: World) -> 
     assert await world.usage(user.id) == (0, 0)
 
 
-# --- RequestProcessing ---------------------------------------------------------------------------
+# --- RequestInfoRefresh, RequestCover, RequestPageThumbnails --------------------------------------
 
 
 async def test_request_processing_queues_tasks_and_returns_their_ids(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=4)
     world.queue.sent.clear()
-    refresh = await world.request_processing.refresh_info(user.id, score.id)
-    cover = await world.request_processing.regenerate_thumbnail(user.id, score.id, 4)
-    every = await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    refresh = await world.request_info_refresh(user.id, score.id)
+    cover = await world.request_cover(user.id, score.id, 4)
+    every = await world.request_page_thumbnails(user.id, score.id)
     assert [(t.task_id, t.name, t.args) for t in world.queue.sent] == [
         (refresh, "process_score", (score.id,)),
         (cover, "generate_thumbnail", (score.id, 4)),
@@ -418,7 +419,7 @@ async def test_a_cover_from_a_page_out_of_range_is_a_validation_error(world: Wor
     score = await world.processed_score(user, pages=4)
     world.queue.sent.clear()
     with pytest.raises(ValidationError) as error:
-        await world.request_processing.regenerate_thumbnail(user.id, score.id, page)
+        await world.request_cover(user.id, score.id, page)
     assert error.value.code == "validation_error"
     assert world.queue.sent == []
 
@@ -427,10 +428,9 @@ async def test_request_processing_on_another_users_score_is_not_found(world: Wor
     ann, bob = await world.user(), await world.user()
     score = await world.score(ann)
     world.queue.sent.clear()
-    processing = world.request_processing
-    await expect_score_not_found(world, processing.refresh_info(bob.id, score.id))
-    await expect_score_not_found(world, processing.regenerate_thumbnail(bob.id, score.id, 1))
-    await expect_score_not_found(world, processing.generate_all_thumbnails(bob.id, score.id))
+    await expect_score_not_found(world, world.request_info_refresh(bob.id, score.id))
+    await expect_score_not_found(world, world.request_cover(bob.id, score.id, 1))
+    await expect_score_not_found(world, world.request_page_thumbnails(bob.id, score.id))
     assert world.queue.sent == []
 
 

@@ -278,7 +278,15 @@ class MarkProcessingFailed:
     async def __call__(self, score_id: UUID) -> None:
         await self._updater.apply(score_id, Score.give_up)
 
-    async def page_thumbnails(self, score_id: UUID) -> None:
+
+class MarkPageThumbnailsFailed:
+    """The last retry of a page-thumbnails run failed (Score.give_up_page_thumbnails: a score read before only says
+    so; one never read is treated as by MarkProcessingFailed)."""
+
+    def __init__(self, updater: ScoreUpdater) -> None:
+        self._updater = updater
+
+    async def __call__(self, score_id: UUID) -> None:
         await self._updater.apply(score_id, Score.give_up_page_thumbnails)
 
 

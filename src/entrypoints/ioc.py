@@ -31,7 +31,9 @@ from application.maintenance import (
     ClearEndedUploads,
     ExpireReservations,
     PurgeUnusedUploads,
+    RebuildLostQuota,
     ReconcileQuota,
+    ResumeUnfinishedWork,
     SweepStuckScores,
     UploadRetirement,
 )
@@ -52,6 +54,7 @@ from application.processing import (
     DeleteFiles,
     GenerateAllThumbnails,
     GenerateThumbnail,
+    MarkPageThumbnailsFailed,
     MarkProcessingFailed,
     ProcessScore,
     ScoreUpdater,
@@ -292,13 +295,16 @@ class UseCaseProvider(Provider):
         GenerateThumbnail,
         GenerateAllThumbnails,
         MarkProcessingFailed,
+        MarkPageThumbnailsFailed,
         DeleteFiles,
         UploadRetirement,
         ExpireReservations,
         PurgeUnusedUploads,
         ClearEndedUploads,
         ReconcileQuota,
+        RebuildLostQuota,
         SweepStuckScores,
+        ResumeUnfinishedWork,
     )
     authenticate = provide(Authenticate, scope=Scope.APP)
 

@@ -16,7 +16,9 @@ from application.maintenance import (
     ClearEndedUploads,
     ExpireReservations,
     PurgeUnusedUploads,
+    RebuildLostQuota,
     ReconcileQuota,
+    ResumeUnfinishedWork,
     SweepStuckScores,
     UploadRetirement,
 )
@@ -26,6 +28,7 @@ from application.processing import (
     DeleteFiles,
     GenerateAllThumbnails,
     GenerateThumbnail,
+    MarkPageThumbnailsFailed,
     MarkProcessingFailed,
     ProcessScore,
     ScoreUpdater,
@@ -209,6 +212,10 @@ class World:
         return MarkProcessingFailed(self.updater)
 
     @property
+    def mark_page_thumbnails_failed(self) -> MarkPageThumbnailsFailed:
+        return MarkPageThumbnailsFailed(self.updater)
+
+    @property
     def delete_files(self) -> DeleteFiles:
         return DeleteFiles(self.storage)
 
@@ -237,8 +244,16 @@ class World:
         return ReconcileQuota(self.uow, self.ledger, self.clock)
 
     @property
+    def rebuild_lost_quota(self) -> RebuildLostQuota:
+        return RebuildLostQuota(self.reconcile_quota, self.ledger)
+
+    @property
     def sweep_stuck_scores(self) -> SweepStuckScores:
         return SweepStuckScores(self.uow, self.queue, self.clock, self.policy)
+
+    @property
+    def resume_unfinished_work(self) -> ResumeUnfinishedWork:
+        return ResumeUnfinishedWork(self.uow, self.queue, self.clock, self.policy)
 
     @property
     def get_dashboard(self) -> GetDashboard:

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from adapters.memory import InMemoryQuotaLedger
-from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, ReconcileQuota
+from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, RebuildLostQuota, ReconcileQuota
 from application.ports import LedgerEntry
 from domain.errors import QuotaExceeded, UploadNotFound
 from domain.scores import RESUME_WITHIN, RESUMING, ProcessingStatus, Score
@@ -432,7 +432,7 @@ async def test_resume_requeues_everything_unfinished_and_fails_nothing(world: Wo
     set_state(world, running, ProcessingStatus.PROCESSING, 5)
     world.clock.advance(1)
     world.queue.sent.clear()
-    assert await world.sweep_stuck_scores.resume() == 2
+    assert await world.resume_unfinished_work() == 2
     assert sorted(t.args[0] for t in world.queue.named("process_score")) == sorted([pending.id, running.id])
     for score_id in (pending.id, running.id):
         assert world.stored_score(score_id).processing.status is not ProcessingStatus.FAILED
@@ -446,7 +446,7 @@ async def test_resume_goes_on_batch_after_batch_until_everything_unfinished_is_q
     scores = [await world.score(user, title=f"score {n}") for n in range(5)]
     world.clock.advance(1)
     world.queue.sent.clear()
-    assert await world.sweep_stuck_scores.resume() == 5
+    assert await world.resume_unfinished_work() == 5
     assert sorted(t.args[0] for t in world.queue.named("process_score")) == sorted(s.id for s in scores)
 
 
@@ -457,7 +457,7 @@ async def test_resume_stops_when_the_queue_takes_nothing(world: World) -> None:
         await world.score(user, title=f"score {n}")
     world.clock.advance(1)
     world.queue.error, world.queue.attempts = QueueUnavailable(), 0
-    assert await world.sweep_stuck_scores.resume() == 0
+    assert await world.resume_unfinished_work() == 0
     assert world.queue.attempts == 2  # one batch, then it stops
 
 
@@ -473,7 +473,7 @@ async def test_resume_asks_again_for_page_thumbnails_and_covers_a_dead_runner_lo
     await world.generate_all_thumbnails(done.id)  # this run ended
     world.queue.sent.clear()
 
-    assert await world.sweep_stuck_scores.resume() == 2
+    assert await world.resume_unfinished_work() == 2
 
     assert sorted((t.name, t.args) for t in world.queue.sent) == [
         ("generate_all_thumbnails", (all_pages.id,)),
@@ -482,7 +482,7 @@ async def test_resume_asks_again_for_page_thumbnails_and_covers_a_dead_runner_lo
     await world.generate_all_thumbnails(all_pages.id)
     await world.generate_thumbnail(chosen.id, 2)
     world.queue.sent.clear()
-    assert await world.sweep_stuck_scores.resume() == 0
+    assert await world.resume_unfinished_work() == 0
     assert world.stored_score(all_pages.id).page_thumbnails.count == 3
     assert world.stored_score(chosen.id).cover.is_current
 
@@ -504,12 +504,12 @@ async def test_a_ledger_that_lost_its_data_is_rebuilt_for_every_user_then_marked
     await world.confirmed_upload(ann, 1000)
     await world.confirmed_upload(bob, 2000)
     lost = LostLedger(clock=world.clock.timestamp)
-    reconcile = ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock)
+    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock), lost)
 
-    assert await reconcile.rebuild_if_lost() == 2
+    assert await rebuild_if_lost() == 2
     assert lost.marked
     assert (await lost.usage(ann.id), await lost.usage(bob.id)) == ((1000, 0), (2000, 0))
-    assert await reconcile.rebuild_if_lost() == 0  # marked: nothing to do
+    assert await rebuild_if_lost() == 0  # marked: nothing to do
 
 
 async def test_while_the_ledger_is_lost_account_and_dashboard_show_the_databases_count(world: World) -> None:
@@ -531,12 +531,12 @@ async def test_a_rebuild_that_missed_a_user_leaves_the_mark_for_the_next_run(wor
     user = await world.user()
     await world.confirmed_upload(user, 1000)
     lost = LostLedger(clock=world.clock.timestamp)
-    reconcile = ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock)
+    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock), lost)
     version = lost.version
 
     async def moved_on(user_id: UUID) -> int:  # a release landed while the database was read
         return await version(user_id) + 1
 
     lost.version = moved_on  # type: ignore[method-assign]
-    assert await reconcile.rebuild_if_lost() == 0
+    assert await rebuild_if_lost() == 0
     assert not lost.marked

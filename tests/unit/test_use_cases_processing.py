@@ -600,14 +600,14 @@ async def test_page_thumbnails_that_gave_up_say_so_and_ask_to_be_generated_again
     user = await world.user()
     read = await world.processed_score(user, pages=3)
     await world.request_page_thumbnails(user.id, read.id)
-    await world.mark_processing_failed.page_thumbnails(read.id)
+    await world.mark_page_thumbnails_failed(read.id)
     done = world.stored_score(read.id)
     assert (done.processing.status, done.processing.error_code) == (ProcessingStatus.READY, "processing_failed")
     assert done.processing.error == PAGE_THUMBNAILS_FAILED  # not "try refreshing": that would not make them
     assert done.page_thumbnails.wanted  # an embedded server asks again when it starts
 
     unread = await world.score(user)
-    await world.mark_processing_failed.page_thumbnails(unread.id)
+    await world.mark_page_thumbnails_failed(unread.id)
     assert world.stored_score(unread.id).processing.error == RESUMING  # as for any task: read it again later
 
 

@@ -19,7 +19,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from taskiq import AsyncBroker
 
 from adapters.sqlalchemy.migrate import head_revision, migrate
-from application.maintenance import ReconcileQuota, SweepStuckScores
+from application.maintenance import RebuildLostQuota, ReconcileQuota, ResumeUnfinishedWork
 from application.ports import PdfRenderer
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
@@ -154,14 +154,14 @@ async def _running(settings: Settings, broker: AsyncBroker, container: AsyncCont
     if not embedded:
         try:
             async with container() as request:
-                await (await request.get(ReconcileQuota)).rebuild_if_lost()  # a new deployment, or Redis lost it
+                await (await request.get(RebuildLostQuota))()  # a new deployment, or Redis lost it
         except Exception:
             logger.exception("could not check the quota ledger at start; the workers' housekeeping will")
     if embedded:
         await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
         async with container() as request:
             await (await request.get(ReconcileQuota))()
-            await (await request.get(SweepStuckScores)).resume()
+            await (await request.get(ResumeUnfinishedWork))()
         housekeeping = asyncio.create_task(kick_periodic_tasks(broker, housekeeping_schedule(settings), stop))
     try:
         yield

@@ -211,7 +211,7 @@ def test_every_declared_error_says_what_it_means_and_its_code_means_one_thing() 
 def test_the_reading_of_raises_finds_them_through_helpers_collaborators_and_entities() -> None:
     """The reader itself: a change that blinds it would let undocumented errors through silently."""
     from application.scores import GetDownloadUrl
-    from application.setlists import Setlists
+    from application.setlists import UpdateSetlistItem
     from application.uploads import ConfirmUpload, RequestUploadUrl
     from domain.errors import (
         FileTooLarge,
@@ -227,4 +227,4 @@ def test_the_reading_of_raises_finds_them_through_helpers_collaborators_and_enti
     assert {FileTooLarge, InvalidMimeType, QuotaExceeded} <= raised_by(RequestUploadUrl.__call__)  # domain helper
     assert {UploadIncomplete, SizeMismatch, NotAPdf} <= raised_by(ConfirmUpload.__call__)  # collaborator
     assert NotReady in raised_by(GetDownloadUrl.__call__)  # raise of a function's result
-    assert SetlistItemNotFound in set().union(*(raised_by(m) for m in _public_methods(Setlists)))  # entity
+    assert SetlistItemNotFound in raised_by(UpdateSetlistItem.__call__)  # an entity's method

@@ -18,12 +18,10 @@ from application.ports import (
     UnitOfWork,
     quota_of,
 )
-from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests, ValidationError
+from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests
 from domain.quota import QuotaUsage
 from domain.uploads import UploadStatus
-from domain.users import User, check_password, default_username, normalize_email
-
-MAX_USERNAME_LENGTH = 64
+from domain.users import User, check_password, clean_username, normalize_email
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +73,7 @@ class RegisterUser:
     ) -> Account:
         email = normalize_email(email)
         check_password(password)
-        name = (username or "").strip() or default_username(email)
-        if len(name) > MAX_USERNAME_LENGTH:
-            raise ValidationError(f"The username must have at most {MAX_USERNAME_LENGTH} characters.")
+        name = clean_username(username, email)
         if client_address is not None:
             await self._count_attempt(f"register-address:{client_address}")
         password_hash = await self._hasher.hash(password)

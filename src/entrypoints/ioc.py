@@ -80,6 +80,7 @@ class ConfigProvider(Provider):
             max_pending_uploads=settings.max_pending_uploads,
             login_failure_rule=settings.login_failure_rule,
             login_address_failure_rule=settings.login_address_failure_rule,
+            login_email_failure_rule=settings.login_email_failure_rule,
             upload_rate_rule=settings.upload_rate_rule,
             register_rule=settings.register_rule,
         )

@@ -93,8 +93,9 @@ class Settings:
     port: Annotated[int, PortNumber] = 8000
     # How long `serve` lets requests still running (a slow upload, say) finish after SIGTERM before it stops.
     shutdown_grace_seconds: Annotated[int, Positive] = 25
-    login_failure_limit: str = "10/15min"
-    login_address_failure_limit: str = ""  # empty: login_failure_limit
+    login_failure_limit: str = "10/15min"  # per email and client address
+    login_address_failure_limit: str = "50/15min"  # per client address, any email
+    login_email_failure_limit: str = "100/day"  # per email, any address: then a few tries per address
     upload_rate_limit: str = "60/minute"
     register_rate_limit: str = "1000/hour"
     cors_allow_origins: tuple[str, ...] = ()
@@ -141,7 +142,11 @@ class Settings:
 
     @property
     def login_address_failure_rule(self) -> RateRule:
-        return parse_rate(self.login_address_failure_limit or self.login_failure_limit)
+        return parse_rate(self.login_address_failure_limit)
+
+    @property
+    def login_email_failure_rule(self) -> RateRule:
+        return parse_rate(self.login_email_failure_limit)
 
     @property
     def upload_rate_rule(self) -> RateRule:
@@ -197,7 +202,7 @@ class Settings:
             raise SettingsError(f"SCOREMATE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         for name in _RATES:  # parsed now, so that a bad value fails at start
             try:
-                parse_rate(getattr(self, name) or self.login_failure_limit)
+                parse_rate(getattr(self, name))
             except SettingsError as error:
                 raise SettingsError(f"SCOREMATE_{name.upper()}: {error}") from None
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
@@ -220,7 +225,13 @@ class Settings:
                     raise SettingsError(f"SCOREMATE_TRUSTED_PROXIES: not an address or network: {proxy!r}") from None
 
 
-_RATES = ("login_failure_limit", "login_address_failure_limit", "upload_rate_limit", "register_rate_limit")
+_RATES = (
+    "login_failure_limit",
+    "login_address_failure_limit",
+    "login_email_failure_limit",
+    "upload_rate_limit",
+    "register_rate_limit",
+)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

@@ -99,7 +99,9 @@ TEST_POLICY = Policy(
     presign_expiry_seconds=300,
     reservation_ttl_seconds=3600,
     login_failure_rule=RateRule(limit=3, window_seconds=60),
-    login_address_failure_rule=RateRule(limit=3, window_seconds=60),
+    login_address_failure_rule=RateRule(limit=6, window_seconds=60),
+    login_email_failure_rule=RateRule(limit=5, window_seconds=3600),
+    login_guarded_failures=2,
     upload_rate_rule=RateRule(limit=20, window_seconds=60),
 )
 

@@ -100,12 +100,17 @@ def test_a_rate_that_cannot_be_read_is_refused_at_start() -> None:
         from_env(login_failure_limit="ten a minute")
 
 
-def test_the_address_login_limit_follows_the_login_limit_unless_set() -> None:
-    assert from_env(login_failure_limit="4/h").login_address_failure_rule == RateRule(4, 3600)
+def test_the_login_limits_have_their_documented_defaults_and_may_be_set_apart() -> None:
+    settings = from_env()
+    assert (settings.login_failure_rule, settings.login_address_failure_rule, settings.login_email_failure_rule) == (
+        RateRule(10, 900),
+        RateRule(50, 900),
+        RateRule(100, 86400),
+    )
     both = from_env(login_failure_limit="4/h", login_address_failure_limit="100/15min")
     assert (both.login_failure_rule, both.login_address_failure_rule) == (RateRule(4, 3600), RateRule(100, 900))
-    with pytest.raises(SettingsError, match="10/15min"):
-        from_env(login_address_failure_limit="lots")
+    with pytest.raises(SettingsError, match=r"SCOREMATE_LOGIN_EMAIL_FAILURE_LIMIT: .*10/15min"):
+        from_env(login_email_failure_limit="lots")
 
 
 @pytest.mark.parametrize(

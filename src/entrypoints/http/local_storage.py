@@ -18,10 +18,9 @@ from litestar.response.file import create_etag_for_file
 from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectExists, ObjectTooLarge, SignatureError
 from entrypoints.http.byte_ranges import RangeNotSatisfiable, byte_range
 from entrypoints.http.errors import error_response
+from entrypoints.http.request_log import CLIENT_CLOSED_REQUEST
 
 _CHUNK = 256 * 1024
-# nginx's status for a client that went away before the whole request arrived; only logs and metrics see it.
-CLIENT_CLOSED_REQUEST = 499
 
 
 class ClientGone(Exception):

@@ -93,6 +93,16 @@ class Settings:
     port: Annotated[int, PortNumber] = 8000
     # How long `serve` lets requests still running (a slow upload, say) finish after SIGTERM before it stops.
     shutdown_grace_seconds: Annotated[int, Positive] = 25
+    # What `serve` holds a client to (entrypoints/http/server_limits.py): the request line and headers, how long they
+    # and a body may take, how long an idle connection stays open, and how many connections one process keeps.
+    max_request_header_bytes: Annotated[int, Positive] = 64 * 1024
+    request_header_timeout_seconds: Annotated[float, Positive] = 10.0
+    request_body_timeout_seconds: Annotated[float, Positive] = 30.0
+    upload_min_bytes_per_second: Annotated[int, Positive] = 4096
+    # Longer than clients' connection pools and load balancers keep idle connections (httpx 5 s, AWS ALB 60 s): the
+    # server closing one just as a client reuses it would fail that request (a reset or a 502).
+    keep_alive_timeout_seconds: Annotated[int, Positive] = 75
+    max_connections: Annotated[int, Positive] = 1000
     login_failure_limit: str = "10/15min"  # per email and client address
     login_address_failure_limit: str = "50/15min"  # per client address, any email
     login_email_failure_limit: str = "100/day"  # per email, any address: then a few tries per address

@@ -341,3 +341,34 @@ def test_thousands_of_unfinished_requests_leave_room_for_a_new_client(tmp_path: 
             for sock in flood:
                 sock.close()
             resource.setrlimit(resource.RLIMIT_NOFILE, (own_soft, own_hard))
+
+
+def test_every_api_process_of_serve_workers_holds_the_limits(
+    tmp_path: Path, redis_url: str, redis_key_prefix: str
+) -> None:
+    with serve(
+        tmp_path / "workers",
+        workers=2,
+        redis_url=redis_url,
+        redis_key_prefix=redis_key_prefix,
+        request_header_timeout_seconds=HEADER_TIMEOUT,
+    ) as server:
+        for _ in range(4):  # connections land on either process
+            started = time.monotonic()
+            with _connect(server) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+                answer = _answer(sock, HEADER_TIMEOUT + 3)
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            assert time.monotonic() - started < HEADER_TIMEOUT + 2
+            with _connect(server) as sock:
+                sent = 0
+                try:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+                    while sent < 64 * 1024 * 1024:
+                        sock.sendall(b"a" * 65536)
+                        sent += 65536
+                except (ConnectionResetError, BrokenPipeError):
+                    pass
+                answer = _answer(sock, 5)
+            assert sent < 4 * 1024 * 1024
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:200]

@@ -150,7 +150,7 @@ async def test_create_passes_on_confirms_errors(world: World) -> None:
         await world.create_score(user.id, bad.id, DetailChanges(title="Not a PDF"))
     assert world.db.scores == {}
     assert bad.storage_key not in world.storage.objects
-    assert await world.usage(user.id) == (0, 400)  # only the incomplete upload is still reserved
+    assert await world.usage(user.id) == (0, 800)  # the incomplete upload, and the rejected one's while its URL lives
     assert world.queue.sent == []  # no processing
     assert world.stored_upload(bad.id).storage_to_clear
 
@@ -321,7 +321,7 @@ async def test_delete_frees_quota_and_queues_the_files_for_removal(world: World)
     await world.delete_score(user.id, score.id)
     assert score.id not in world.db.scores and kept.id in world.db.scores
     assert world.stored_upload(score.upload_id).status is UploadStatus.DELETED
-    assert await world.usage(user.id) == (1000, 0)
+    assert await world.usage(user.id) == (1000, 2500)  # the deleted score's bytes held while its URL lives
     prefix = upload_prefix(user.id, score.upload_id)
     assert [(t.name, t.args) for t in world.queue.sent] == [("delete_files", ([], prefix))]
     assert world.stored_upload(score.upload_id).storage_to_clear
@@ -355,7 +355,7 @@ async def test_delete_falls_back_to_removing_the_files_at_once(world: World) -> 
     assert world.storage.keys_under(prefix) == []
     assert world.storage.keys_under(upload_prefix(user.id, neighbour.upload_id)) == [neighbour.storage_key]
     assert score.id not in world.db.scores
-    assert await world.usage(user.id) == (neighbour.size_bytes, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (neighbour.size_bytes, 0)
 
 
 async def test_a_delete_that_loses_the_race_to_another_is_not_found(world: World) -> None:
@@ -392,7 +392,7 @@ async def test_reconciling_after_a_delete_keeps_its_bytes_free(world: World) -> 
     score = await world.score(user, size=900)
     await world.delete_score(user.id, score.id)
     await world.reconcile_quota(user.id)
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 # --- RequestInfoRefresh, RequestCover, RequestPageThumbnails --------------------------------------

@@ -25,5 +25,7 @@ class Policy:
     # Failed logins per client address: higher where many musicians share one address.
     login_address_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
     upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)
+    # Asking for background work on one's scores (cover, refresh, page thumbnails), per user.
+    score_action_rule: RateRule = RateRule(limit=30, window_seconds=60)
     register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200

@@ -84,6 +84,8 @@ class Settings:
     login_failure_limit: str = "10/15min"
     login_address_failure_limit: str = ""  # empty: login_failure_limit
     upload_rate_limit: str = "60/minute"
+    # regenerate_thumbnail, refresh_info and generate_all_thumbnails together, per user.
+    score_action_rate_limit: str = "30/minute"
     register_rate_limit: str = "1000/hour"
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: int = 1024 * 1024
@@ -136,6 +138,10 @@ class Settings:
         return parse_rate(self.upload_rate_limit)
 
     @property
+    def score_action_rule(self) -> RateRule:
+        return parse_rate(self.score_action_rate_limit)
+
+    @property
     def register_rule(self) -> RateRule:
         return parse_rate(self.register_rate_limit)
 
@@ -185,6 +191,7 @@ class Settings:
         self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
         self.login_address_failure_rule  # noqa: B018
         self.upload_rate_rule  # noqa: B018
+        self.score_action_rule  # noqa: B018
         self.register_rule  # noqa: B018
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
             raise SettingsError(f"SCOREMATE_JWT_SECRET must have at least {MIN_SECRET_LENGTH} characters")

@@ -4,18 +4,20 @@ RequestPageThumbnails and GetDownloadUrl."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
 
-from application.ports import ScoreQuery
+from application.ports import RateRule, ScoreQuery
 from application.scores import ORDERINGS
 from domain.errors import (
     ErrorKind,
     NotAPdf,
     NotReady,
     ScoreNotFound,
+    TooManyRequests,
     UploadAlreadyUsed,
     UploadIncomplete,
     UploadNotFound,
@@ -512,3 +514,25 @@ async def test_download_of_another_users_score_is_not_found(world: World) -> Non
     score = await world.processed_score(ann)
     for file_type, page in (("original", None), ("thumbnail", None), ("page_thumbnail", 1)):
         await expect_score_not_found(world, world.get_download_url(bob.id, score.id, file_type, page))
+
+
+async def test_score_actions_are_rate_limited_per_user(world: World) -> None:
+    world.policy = replace(world.policy, score_action_rule=RateRule(limit=3, window_seconds=60))
+    user = await world.user()
+    other = await world.user()
+    score = await world.score(user)
+    theirs = await world.score(other)
+    await world.request_cover(user.id, score.id, 1)
+    await world.request_info_refresh(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
+    for action in (
+        world.request_cover(user.id, score.id, 1),
+        world.request_info_refresh(user.id, score.id),
+        world.request_page_thumbnails(user.id, score.id),
+    ):
+        with pytest.raises(TooManyRequests) as limited:
+            await action
+        assert limited.value.retry_after is not None and 0 < limited.value.retry_after <= 60
+    await world.request_cover(other.id, theirs.id, 1)  # another user is not limited by it
+    world.clock.advance(61)
+    await world.request_cover(user.id, score.id, 1)

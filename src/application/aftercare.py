@@ -11,7 +11,8 @@ import logging
 from collections.abc import Awaitable
 from uuid import UUID
 
-from application.ports import ObjectStorage, QuotaLedger, TaskQueue
+from application.policy import Policy
+from application.ports import Clock, ObjectStorage, QuotaLedger, TaskQueue
 from domain.uploads import Upload, upload_prefix
 
 logger = logging.getLogger(__name__)
@@ -27,12 +28,23 @@ async def _attempt(action: Awaitable[object], what: str) -> bool:
 
 
 class UploadAftercare:
-    def __init__(self, ledger: QuotaLedger, storage: ObjectStorage, queue: TaskQueue) -> None:
+    def __init__(
+        self, ledger: QuotaLedger, storage: ObjectStorage, queue: TaskQueue, clock: Clock, policy: Policy
+    ) -> None:
         self._ledger = ledger
         self._storage = storage
         self._queue = queue
+        self._clock = clock
+        self._presign_expiry = policy.presign_expiry_seconds
 
     async def release(self, upload: Upload) -> None:
+        """An ended upload gives its quota back once its URL can store nothing more: until then its bytes stay
+        reserved, and ClearEndedUploads releases them when it has emptied the upload's storage."""
+        until = upload.held_until(self._presign_expiry)
+        if until is not None and self._clock.now() < upload.url_lapses_at(self._presign_expiry):
+            action = self._ledger.hold(upload.user_id, upload.id, upload.size_bytes, until)
+            await _attempt(action, f"hold quota of upload {upload.id}")
+            return
         await _attempt(self._ledger.release(upload.user_id, upload.id), f"release quota of upload {upload.id}")
 
     async def remove_original(self, upload: Upload) -> None:

@@ -71,17 +71,20 @@ class PurgeUnusedUploads:
 class ClearEndedUploads:
     """Empty the storage of ended uploads once nothing can store a file for them any more.
 
-    Until its URL lapses, a cancelled, rejected, expired or deleted upload can receive a file again, outside the
-    quota, and storage checks the expiry only when a transfer starts: clearing waits twice the URL's lifetime
-    from the upload's creation (a transfer begun at the last moment gets as long again); then one deletion of
-    the upload's prefix is final.
+    Until its URL lapses, a cancelled, rejected, expired or deleted upload can receive a file again (its bytes
+    stay reserved in the quota meanwhile, see UploadAftercare.release), and storage checks the expiry only when a
+    transfer starts: clearing waits twice the URL's lifetime from the upload's creation (a transfer begun at the
+    last moment gets as long again); then one deletion of the upload's prefix is final and the quota is released.
     Uploads are read, cleared and marked in separate steps, so no transaction waits for storage; a failed
     deletion is tried again by the next run.
     """
 
-    def __init__(self, uow: UnitOfWork, storage: ObjectStorage, clock: Clock, policy: Policy) -> None:
+    def __init__(
+        self, uow: UnitOfWork, storage: ObjectStorage, ledger: QuotaLedger, clock: Clock, policy: Policy
+    ) -> None:
         self._uow = uow
         self._storage = storage
+        self._ledger = ledger
         self._clock = clock
         self._policy = policy
 
@@ -96,6 +99,12 @@ class ClearEndedUploads:
                     upload.mark_storage_cleared()
                     await uow.uploads.save(upload)
                 await uow.commit()
+        for upload in cleared:
+            if upload.status is not UploadStatus.CONFIRMED:  # a confirmed one is storage_to_clear never
+                try:
+                    await self._ledger.release(upload.user_id, upload.id)
+                except Exception:
+                    logger.exception("could not release quota of upload %s; reconcile repairs it", upload.id)
         return len(cleared)
 
     async def _clear(self, upload: Upload) -> bool:
@@ -111,13 +120,15 @@ class ClearEndedUploads:
 class ReconcileQuota:
     """Rebuild every user's ledger from the database, so a lost or stale ledger cannot corrupt quota.
 
-    The database is the record: confirmed uploads are used bytes, unexpired pending ones are reserved.
+    The database is the record: confirmed uploads are used bytes, unexpired pending ones are reserved, and so are
+    ended ones whose URL may still store a file (Upload.held_until).
     """
 
-    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, ledger: QuotaLedger, clock: Clock, policy: Policy) -> None:
         self._uow = uow
         self._ledger = ledger
         self._clock = clock
+        self._presign_expiry = policy.presign_expiry_seconds
 
     async def __call__(self, user_id: UUID | None = None) -> int:
         """Reconcile one user or all; returns how many ledgers were rebuilt."""
@@ -144,13 +155,19 @@ class ReconcileQuota:
             live = await uow.uploads.list_live(user_id)
         limit_bytes = 0 if user is None else user.quota_limit_bytes  # an account gone has nothing to hold
         used = [LedgerEntry(u.id, u.size_bytes) for u in live if u.status is UploadStatus.CONFIRMED]
+        # Ended, but their URL may still store a file: counted first, whatever else the ledger lost.
+        held = [
+            LedgerEntry(u.id, u.size_bytes, until)
+            for u in live
+            if (until := u.held_until(self._presign_expiry)) is not None and until > now
+        ]
         pending = [u for u in live if u.status is UploadStatus.PENDING]
         settled_before = now - timedelta(seconds=RESERVATION_IN_FLIGHT_SECONDS)
         # Oldest first: if the ledger lost some, those reserved earliest are the ones added back.
         settled = sorted(
             (u for u in pending if u.created_at < settled_before and not u.is_expired(now)), key=lambda u: u.created_at
         )
-        reserved = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in settled]
+        reserved = held + [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in settled]
         # Just reserved, or past expiry but perhaps mid-confirm: the ledger knows what they hold.
         in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u not in settled]
         replaced = await self._ledger.replace(

@@ -30,5 +30,7 @@ class Policy:
     login_email_failure_rule: RateRule = RateRule(limit=100, window_seconds=24 * 3600)
     login_guarded_failures: int = 3
     upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)
+    # Asking for background work on one's scores (cover, refresh, page thumbnails), per user.
+    score_action_rule: RateRule = RateRule(limit=30, window_seconds=60)
     register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200

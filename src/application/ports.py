@@ -91,7 +91,8 @@ class UploadRepository(Protocol):
         ...
 
     async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
-        """Pending and confirmed uploads: what quota accounts for (all users when user_id is None)."""
+        """Pending and confirmed uploads, and ended ones whose storage is still to be cleared: what quota accounts
+        for (all users when user_id is None)."""
         ...
 
 
@@ -224,6 +225,11 @@ class QuotaLedger(Protocol):
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         """Give back the item's bytes, reserved or used."""
+        ...
+
+    async def hold(self, user_id: UUID, upload_id: UUID, size_bytes: int, until: datetime) -> None:
+        """Keep the item's bytes counted as a reservation until `until` (or its release), whatever the limit: an
+        ended upload whose URL may still store a file."""
         ...
 
     async def usage(self, user_id: UUID) -> tuple[int, int]:

@@ -13,12 +13,13 @@ from application.ports import (
     Clock,
     ObjectStorage,
     Page,
+    RateLimiter,
     ScoreQuery,
     TaskQueue,
     UnitOfWork,
 )
 from application.uploads import UploadVerifier, owned_upload
-from domain.errors import NotReady, ScoreNotFound, ValidationError
+from domain.errors import NotReady, ScoreNotFound, TooManyRequests, ValidationError
 from domain.scores import DetailChanges, Details, ProcessingStatus, Score
 from domain.uploads import page_thumbnail_key
 
@@ -146,19 +147,29 @@ class DeleteScore:
             await self._aftercare.release(upload)
 
 
-# Asking for background work on one's own score: each records what it asks for, then queues the task.
+# Asking for background work on one's own score: each records what it asks for, then queues the task. Each counts
+# against the user's score_action_rule first, so one user cannot flood the render processes with them.
+
+
+async def _count_action(limiter: RateLimiter, policy: Policy, user_id: UUID) -> None:
+    retry_after = await limiter.acquire(f"score-action:{user_id}", policy.score_action_rule)
+    if retry_after is not None:
+        raise TooManyRequests("Too many score actions; try again later.", retry_after=retry_after)
 
 
 class RequestInfoRefresh:
     """Read page count and metadata again. A failed score is pending from now on, so a client polling it waits for
     this run's outcome; if the task cannot be queued, the stuck-score sweep queues it."""
 
-    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock, limiter: RateLimiter, policy: Policy) -> None:
         self._uow = uow
         self._queue = queue
         self._clock = clock
+        self._limiter = limiter
+        self._policy = policy
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> str:
+        await _count_action(self._limiter, self._policy, user_id)
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             if score.request_refresh(self._clock.now()):
@@ -171,12 +182,15 @@ class RequestCover:
     """A cover made of `page`. The choice is recorded before queuing: a cover task for another page, still running,
     then leaves it alone."""
 
-    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock, limiter: RateLimiter, policy: Policy) -> None:
         self._uow = uow
         self._queue = queue
         self._clock = clock
+        self._limiter = limiter
+        self._policy = policy
 
     async def __call__(self, user_id: UUID, score_id: UUID, page: int) -> str:
+        await _count_action(self._limiter, self._policy, user_id)
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             score.choose_cover(page, self._clock.now())
@@ -189,11 +203,14 @@ class RequestPageThumbnails:
     """Thumbnails of every page. Recorded before queuing, so that an in-process task runner that dies with the task
     asks again."""
 
-    def __init__(self, uow: UnitOfWork, queue: TaskQueue) -> None:
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, limiter: RateLimiter, policy: Policy) -> None:
         self._uow = uow
         self._queue = queue
+        self._limiter = limiter
+        self._policy = policy
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> str:
+        await _count_action(self._limiter, self._policy, user_id)
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             score.page_thumbnails.request()

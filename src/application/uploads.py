@@ -35,6 +35,7 @@ from domain.uploads import (
     UploadStatus,
     check_stored_object,
     storage_key_for,
+    upload_id_of_original,
     validate_upload_request,
 )
 
@@ -250,3 +251,25 @@ class CancelUpload:
             await self._aftercare.release(upload)
             await self._aftercare.remove_original(upload)
         return upload
+
+
+class UploadAcceptsFile:
+    """Whether a file may be stored under `key` now: the original of a pending, unexpired upload (storage that can
+    ask refuses an ended upload's file at once; a presigned S3 URL cannot be revoked, so quota holds its bytes)."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, key: str) -> bool:
+        upload_id = upload_id_of_original(key)
+        if upload_id is None:
+            return False
+        async with self._uow as uow:
+            upload = await uow.uploads.get(upload_id)
+        return (
+            upload is not None
+            and upload.storage_key == key
+            and upload.is_pending
+            and not upload.is_expired(self._clock.now())
+        )

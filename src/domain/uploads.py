@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -92,6 +92,22 @@ class Upload:
     def mark_deleted(self) -> None:
         self._end(UploadStatus.DELETED)
 
+    @property
+    def is_pending(self) -> bool:
+        return self.status is UploadStatus.PENDING
+
+    def url_lapses_at(self, presign_expiry_seconds: int) -> datetime:
+        """When nothing can store a file for it any more: its URL expires one lifetime after creation, and a
+        transfer begun at the last moment gets as long again."""
+        return self.created_at + timedelta(seconds=2 * presign_expiry_seconds)
+
+    def held_until(self, presign_expiry_seconds: int) -> datetime | None:
+        """An ended upload whose storage is still to be cleared keeps its bytes counted as reserved: its URL may
+        still store a file. Until it is cleared, or at the latest one URL lifetime after the URL lapsed."""
+        if self.status in (UploadStatus.PENDING, UploadStatus.CONFIRMED) or not self.storage_to_clear:
+            return None
+        return self.url_lapses_at(presign_expiry_seconds) + timedelta(seconds=presign_expiry_seconds)
+
     def mark_storage_cleared(self) -> None:
         self.storage_to_clear = False
 
@@ -113,6 +129,17 @@ def storage_key_for(user_id: UUID, upload_id: UUID) -> str:
 
 def upload_prefix(user_id: UUID, upload_id: UUID) -> str:
     return f"{user_id}/scores/{upload_id}/"
+
+
+def upload_id_of_original(key: str) -> UUID | None:
+    """The upload whose original is stored under `key` (see storage_key_for); None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[1] != "scores" or parts[3] != "original.pdf":
+        return None
+    try:
+        return UUID(parts[2])
+    except ValueError:
+        return None
 
 
 def cover_thumbnail_key(user_id: UUID, upload_id: UUID, version: str) -> str:

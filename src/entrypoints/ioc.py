@@ -82,6 +82,7 @@ class ConfigProvider(Provider):
             login_address_failure_rule=settings.login_address_failure_rule,
             login_email_failure_rule=settings.login_email_failure_rule,
             upload_rate_rule=settings.upload_rate_rule,
+            score_action_rule=settings.score_action_rule,
             register_rule=settings.register_rule,
         )
 

@@ -107,6 +107,8 @@ class Settings:
     login_address_failure_limit: str = "50/15min"  # per client address, any email
     login_email_failure_limit: str = "100/day"  # per email, any address: then a few tries per address
     upload_rate_limit: str = "60/minute"
+    # regenerate_thumbnail, refresh_info and generate_all_thumbnails together, per user.
+    score_action_rate_limit: str = "30/minute"
     register_rate_limit: str = "1000/hour"
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: Annotated[int, Positive] = 1024 * 1024
@@ -161,6 +163,10 @@ class Settings:
     @property
     def upload_rate_rule(self) -> RateRule:
         return parse_rate(self.upload_rate_limit)
+
+    @property
+    def score_action_rule(self) -> RateRule:
+        return parse_rate(self.score_action_rate_limit)
 
     @property
     def register_rule(self) -> RateRule:
@@ -240,6 +246,7 @@ _RATES = (
     "login_address_failure_limit",
     "login_email_failure_limit",
     "upload_rate_limit",
+    "score_action_rate_limit",
     "register_rate_limit",
 )
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -53,7 +53,7 @@ from application.setlists import (
     UpdateSetlist,
     UpdateSetlistItem,
 )
-from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
+from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadAcceptsFile, UploadVerifier
 
 
 class UseCaseProvider(Provider):
@@ -70,6 +70,7 @@ class UseCaseProvider(Provider):
         UploadVerifier,
         ConfirmUpload,
         CancelUpload,
+        UploadAcceptsFile,
         CreateScore,
         GetScore,
         ListScores,

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from adapters.redis import RedisQuotaLedger
 from tests.integration.support import samples
-from tests.integration.support.api import User, register
+from tests.integration.support.api import User, end_upload, register, wait_for_reserved
 from tests.integration.support.backends import migrate_with_cli, postgres_database
 from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.integration.support.redis import REDIS_URL
@@ -467,3 +467,27 @@ async def test_a_burst_of_concurrent_guesses_cannot_pass_the_login_limit(stack: 
         )
         statuses = [response.status_code for response in await asyncio.gather(*guesses)]
     assert sorted(statuses) == [401] * 4 + [429] * 16
+
+
+async def test_an_ended_uploads_bytes_stay_reserved_on_s3_until_its_url_lapsed_and_its_key_was_cleared(
+    tmp_path: Path, s3_server: S3ServerInfo
+) -> None:
+    """A presigned S3 URL cannot be revoked: what it stores after its upload ended is counted until it lapsed.
+    (A size mismatch cannot be sent through it: S3 checks the signed Content-Length; the unit tests cover it.)"""
+    async with production_stack(
+        tmp_path,
+        s3_server,
+        maintenance_interval_seconds=0.5,
+        quota_reconcile_interval_seconds=1,
+        presign_expiry_seconds=3,
+        reservation_ttl_seconds=3,
+    ) as stack:
+        stack.worker()
+        async with httpx.AsyncClient(base_url=stack.api(), timeout=60) as client:
+            user = await register(client)
+            for trigger in ("cancel", "not_a_pdf", "score_deleted"):
+                ticket = await end_upload(user, trigger, ODE)
+                late = await user.send_file(ticket, ODE)
+                assert late.status_code == 200, (trigger, late.text)  # S3 still takes it ...
+                assert (await user.quota())["reserved_bytes"] == len(ODE), trigger  # ... inside the quota
+                await wait_for_reserved(user, 0, timeout=30)

@@ -374,6 +374,13 @@ class World:
     async def usage(self, user_id: UUID) -> tuple[int, int]:
         return await self.ledger.usage(user_id)
 
+    async def usage_once_urls_lapse(self, user_id: UUID) -> tuple[int, int]:
+        """The usage once every upload URL issued so far has lapsed and housekeeping cleared the ended uploads'
+        storage: until then an ended upload's bytes stay reserved (its URL may still store a file)."""
+        self.clock.advance(2 * self.policy.presign_expiry_seconds + 1)
+        await self.clear_ended_uploads()
+        return await self.usage(user_id)
+
 
 class FakesProvider(Provider):
     """The ports, as the fakes of the request's world are at the moment a use case is asked for."""

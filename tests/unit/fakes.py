@@ -179,7 +179,8 @@ class FakeUploadRepository(_Repository):
         found = [
             u
             for u in self._state.uploads.values()
-            if u.status in (UploadStatus.PENDING, UploadStatus.CONFIRMED) and (user_id is None or u.user_id == user_id)
+            if (u.status in (UploadStatus.PENDING, UploadStatus.CONFIRMED) or u.storage_to_clear)
+            and (user_id is None or u.user_id == user_id)
         ]
         found.sort(key=lambda u: (u.created_at, u.id))
         return copy.deepcopy(found)

@@ -45,7 +45,7 @@ async def test_expired_reservations_give_their_quota_back(world: World) -> None:
     assert world.stored_upload(confirmed.id).status is UploadStatus.CONFIRMED
     assert expired.storage_key not in world.storage.objects
     assert live.storage_key in world.storage.objects and confirmed.storage_key in world.storage.objects
-    assert await world.usage(user.id) == (300, 400)
+    assert await world.usage_once_urls_lapse(user.id) == (300, 400)
 
 
 async def test_expiry_is_idempotent_and_leaves_nothing_behind(world: World) -> None:
@@ -216,7 +216,7 @@ async def test_reconcile_rebuilds_a_wiped_ledger_from_the_database(world: World)
     world.wipe_ledger()
     assert await world.usage(ann.id) == (0, 0)
     assert await world.reconcile_quota() == 3
-    assert await world.usage(ann.id) == (3000, 300)
+    assert await world.usage_once_urls_lapse(ann.id) == (3000, 300)
     assert await world.usage(bob.id) == (0, 700)
     assert await world.usage(idle.id) == (0, 0)
 
@@ -237,7 +237,7 @@ async def test_uploads_granted_while_the_ledger_was_lost_never_pass_the_limit(wo
         await world.confirm_upload(user.id, upload.id)
     with pytest.raises(UploadNotFound):
         await world.confirm_upload(user.id, lost.id)
-    assert await world.usage(user.id) == (limit * 8 // 10, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (limit * 8 // 10, 0)
 
 
 async def test_reconciled_reservations_lapse_at_the_uploads_expiry(world: World) -> None:
@@ -268,7 +268,7 @@ async def test_reconcile_while_a_confirm_is_committing_keeps_its_bytes_used(worl
 
     async def count_then_reconcile(*args: Any) -> bool:
         counted = await count(*args)
-        await ReconcileQuota(FakeUnitOfWork(world.db), ledger, world.clock)(user.id)
+        await ReconcileQuota(FakeUnitOfWork(world.db), ledger, world.clock, world.policy)(user.id)
         return counted
 
     ledger.confirm = count_then_reconcile  # type: ignore[method-assign]
@@ -504,7 +504,7 @@ async def test_a_ledger_that_lost_its_data_is_rebuilt_for_every_user_then_marked
     await world.confirmed_upload(ann, 1000)
     await world.confirmed_upload(bob, 2000)
     lost = LostLedger(clock=world.clock.timestamp)
-    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock), lost)
+    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock, world.policy), lost)
 
     assert await rebuild_if_lost() == 2
     assert lost.marked
@@ -531,7 +531,7 @@ async def test_a_rebuild_that_missed_a_user_leaves_the_mark_for_the_next_run(wor
     user = await world.user()
     await world.confirmed_upload(user, 1000)
     lost = LostLedger(clock=world.clock.timestamp)
-    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock), lost)
+    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock, world.policy), lost)
     version = lost.version
 
     async def moved_on(user_id: UUID) -> int:  # a release landed while the database was read

@@ -4,18 +4,20 @@ RequestPageThumbnails and GetDownloadUrl."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
 
-from application.ports import ScoreQuery
+from application.ports import RateRule, ScoreQuery
 from application.scores import ORDERINGS
 from domain.errors import (
     ErrorKind,
     NotAPdf,
     NotReady,
     ScoreNotFound,
+    TooManyRequests,
     UploadAlreadyUsed,
     UploadIncomplete,
     UploadNotFound,
@@ -150,7 +152,7 @@ async def test_create_passes_on_confirms_errors(world: World) -> None:
         await world.create_score(user.id, bad.id, DetailChanges(title="Not a PDF"))
     assert world.db.scores == {}
     assert bad.storage_key not in world.storage.objects
-    assert await world.usage(user.id) == (0, 400)  # only the incomplete upload is still reserved
+    assert await world.usage(user.id) == (0, 800)  # the incomplete upload, and the rejected one's while its URL lives
     assert world.queue.sent == []  # no processing
     assert world.stored_upload(bad.id).storage_to_clear
 
@@ -321,7 +323,7 @@ async def test_delete_frees_quota_and_queues_the_files_for_removal(world: World)
     await world.delete_score(user.id, score.id)
     assert score.id not in world.db.scores and kept.id in world.db.scores
     assert world.stored_upload(score.upload_id).status is UploadStatus.DELETED
-    assert await world.usage(user.id) == (1000, 0)
+    assert await world.usage(user.id) == (1000, 2500)  # the deleted score's bytes held while its URL lives
     prefix = upload_prefix(user.id, score.upload_id)
     assert [(t.name, t.args) for t in world.queue.sent] == [("delete_files", ([], prefix))]
     assert world.stored_upload(score.upload_id).storage_to_clear
@@ -355,7 +357,7 @@ async def test_delete_falls_back_to_removing_the_files_at_once(world: World) -> 
     assert world.storage.keys_under(prefix) == []
     assert world.storage.keys_under(upload_prefix(user.id, neighbour.upload_id)) == [neighbour.storage_key]
     assert score.id not in world.db.scores
-    assert await world.usage(user.id) == (neighbour.size_bytes, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (neighbour.size_bytes, 0)
 
 
 async def test_a_delete_that_loses_the_race_to_another_is_not_found(world: World) -> None:
@@ -392,7 +394,7 @@ async def test_reconciling_after_a_delete_keeps_its_bytes_free(world: World) -> 
     score = await world.score(user, size=900)
     await world.delete_score(user.id, score.id)
     await world.reconcile_quota(user.id)
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 # --- RequestInfoRefresh, RequestCover, RequestPageThumbnails --------------------------------------
@@ -512,3 +514,25 @@ async def test_download_of_another_users_score_is_not_found(world: World) -> Non
     score = await world.processed_score(ann)
     for file_type, page in (("original", None), ("thumbnail", None), ("page_thumbnail", 1)):
         await expect_score_not_found(world, world.get_download_url(bob.id, score.id, file_type, page))
+
+
+async def test_score_actions_are_rate_limited_per_user(world: World) -> None:
+    world.policy = replace(world.policy, score_action_rule=RateRule(limit=3, window_seconds=60))
+    user = await world.user()
+    other = await world.user()
+    score = await world.score(user)
+    theirs = await world.score(other)
+    await world.request_cover(user.id, score.id, 1)
+    await world.request_info_refresh(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
+    for action in (
+        world.request_cover(user.id, score.id, 1),
+        world.request_info_refresh(user.id, score.id),
+        world.request_page_thumbnails(user.id, score.id),
+    ):
+        with pytest.raises(TooManyRequests) as limited:
+            await action
+        assert limited.value.retry_after is not None and 0 < limited.value.retry_after <= 60
+    await world.request_cover(other.id, theirs.id, 1)  # another user is not limited by it
+    world.clock.advance(61)
+    await world.request_cover(user.id, score.id, 1)

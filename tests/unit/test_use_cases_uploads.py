@@ -257,14 +257,15 @@ async def test_bad_bytes_are_deleted_and_the_reservation_released(
         await world.confirm_upload(user.id, upload.id)
     assert getattr(error.value, "code", None) == code
     assert upload.storage_key not in world.storage.objects
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage(user.id) == (0, 500)  # held while its URL may still store a file
     assert world.stored_upload(upload.id).status is UploadStatus.REJECTED
     with pytest.raises(error_type) as again:  # confirming again answers the same
         await world.confirm_upload(user.id, upload.id)
     assert getattr(again.value, "code", None) == code
     assert str(again.value) == str(error.value)
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage(user.id) == (0, 500)
     assert world.stored_upload(upload.id).storage_to_clear  # the URL may still store bytes: cleared later
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 async def test_a_signature_after_1024_bytes_is_not_a_pdf(world: World) -> None:
@@ -273,7 +274,7 @@ async def test_a_signature_after_1024_bytes_is_not_a_pdf(world: World) -> None:
     upload = await world.pending_upload(user, 3000, content=content)
     with pytest.raises(NotAPdf):
         await world.confirm_upload(user.id, upload.id)
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 async def test_a_signature_after_some_junk_within_1024_bytes_is_accepted(world: World) -> None:
@@ -316,7 +317,7 @@ async def test_an_expired_upload_is_not_found_and_its_quota_released(world: Worl
     assert error.value.code == "upload_not_found"
     assert world.stored_upload(upload.id).status is UploadStatus.EXPIRED
     assert upload.storage_key not in world.storage.objects
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 async def test_a_cancelled_upload_cannot_be_confirmed(world: World) -> None:
@@ -325,7 +326,7 @@ async def test_a_cancelled_upload_cannot_be_confirmed(world: World) -> None:
     await world.cancel_upload(user.id, upload.id)
     with pytest.raises(UploadNotFound):
         await world.confirm_upload(user.id, upload.id)
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 async def test_confirm_after_the_ledger_lost_the_reservation_still_counts_the_bytes(world: World) -> None:
@@ -378,7 +379,7 @@ async def test_cancel_releases_the_reservation_and_deletes_the_bytes(world: Worl
     cancelled = await world.cancel_upload(user.id, upload.id)
     assert cancelled.status is UploadStatus.CANCELLED
     assert world.stored_upload(upload.id).status is UploadStatus.CANCELLED
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
     assert upload.storage_key not in world.storage.objects
 
 
@@ -387,7 +388,7 @@ async def test_cancel_before_any_bytes_arrived_is_fine(world: World) -> None:
     ticket = await world.request_upload_url(user.id, "a.pdf", "application/pdf", 900)
     cancelled = await world.cancel_upload(user.id, ticket.upload.id)
     assert cancelled.status is UploadStatus.CANCELLED
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)
 
 
 async def test_cancel_is_idempotent(world: World) -> None:
@@ -399,7 +400,7 @@ async def test_cancel_is_idempotent(world: World) -> None:
     again = await world.cancel_upload(user.id, upload.id)
     assert again.status is UploadStatus.CANCELLED
     assert world.uow.commits == commits
-    assert await world.usage(user.id) == (0, 100)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 100)
     assert world.stored_upload(other.id).status is UploadStatus.PENDING
 
 
@@ -482,4 +483,4 @@ async def test_confirm_racing_a_cancel_that_deletes_the_file_answers_upload_not_
     with pytest.raises(UploadNotFound):
         await world.confirm_upload(user.id, upload.id)
     assert world.stored_upload(upload.id).status is UploadStatus.CANCELLED
-    assert await world.usage(user.id) == (0, 0)
+    assert await world.usage_once_urls_lapse(user.id) == (0, 0)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from application.ports import LedgerEntry
@@ -75,6 +76,17 @@ class InMemoryQuotaLedger:
             account = self._open(user_id, self._clock())
             account.reserved.pop(upload_id, None)
             account.used.pop(upload_id, None)
+            self._bump(user_id)
+            self._close(user_id, account)
+
+    async def hold(self, user_id: UUID, upload_id: UUID, size_bytes: int, until: datetime) -> None:
+        async with self._lock:
+            now = self._clock()
+            account = self._open(user_id, now)
+            account.used.pop(upload_id, None)
+            account.reserved.pop(upload_id, None)
+            if until.timestamp() > now:
+                account.reserved[upload_id] = (size_bytes, until.timestamp())
             self._bump(user_id)
             self._close(user_id, account)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from adapters.prometheus.metrics import RESERVATIONS
@@ -25,6 +26,9 @@ class MeteredQuotaLedger:
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         await self._inner.release(user_id, upload_id)
+
+    async def hold(self, user_id: UUID, upload_id: UUID, size_bytes: int, until: datetime) -> None:
+        await self._inner.hold(user_id, upload_id, size_bytes, until)
 
     async def usage(self, user_id: UUID) -> tuple[int, int]:
         return await self._inner.usage(user_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -102,6 +103,20 @@ redis.call('INCR', version_key)
 return 1
 """
 
+# ARGV: item, size, until_ms.
+_HOLD = """
+redis.call('HDEL', used_key, ARGV[1])
+redis.call('HDEL', reserved_key, ARGV[1])
+redis.call('ZREM', expiry_key, ARGV[1])
+if tonumber(ARGV[3]) > now_ms() then
+  redis.call('HSET', reserved_key, ARGV[1], ARGV[2])
+  redis.call('ZADD', expiry_key, ARGV[3], ARGV[1])
+end
+expire_with_last_reservation()
+redis.call('INCR', version_key)
+return 1
+"""
+
 _USAGE = """
 drop_lapsed(now_ms())
 return {total(used_key), total(reserved_key)}
@@ -159,6 +174,7 @@ class RedisQuotaLedger:
         self._reserve = redis.register_script(_PRELUDE + _UNLESS_REBUILT + _RESERVE)
         self._confirm = redis.register_script(_PRELUDE + _UNLESS_REBUILT + _CONFIRM)
         self._release = redis.register_script(_PRELUDE + _RELEASE)
+        self._hold = redis.register_script(_PRELUDE + _HOLD)
         self._usage = redis.register_script(_PRELUDE + _USAGE)
         self._replace = redis.register_script(_PRELUDE + _REPLACE)
 
@@ -181,6 +197,11 @@ class RedisQuotaLedger:
 
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         await self._release(keys=self._keys(user_id), args=[str(upload_id)])
+
+    async def hold(self, user_id: UUID, upload_id: UUID, size_bytes: int, until: datetime) -> None:
+        if until.tzinfo is None:
+            raise ValueError("until must be timezone-aware")
+        await self._hold(keys=self._keys(user_id), args=[str(upload_id), size_bytes, int(until.timestamp() * 1000)])
 
     async def usage(self, user_id: UUID) -> tuple[int, int]:
         used, reserved = await self._usage(keys=self._keys(user_id))

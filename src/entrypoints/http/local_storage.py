@@ -16,6 +16,7 @@ from litestar.response import File, Stream
 from litestar.response.file import create_etag_for_file
 
 from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectExists, ObjectTooLarge, SignatureError
+from application.uploads import UploadAcceptsFile
 from entrypoints.http.byte_ranges import RangeNotSatisfiable, byte_range
 from entrypoints.http.errors import error_response
 from entrypoints.http.request_log import CLIENT_CLOSED_REQUEST
@@ -51,6 +52,12 @@ async def _read_range(path: Path, first: int, last: int) -> AsyncIterator[bytes]
             yield chunk
 
 
+def _upload_ended() -> Response[Any]:
+    return error_response(
+        404, "upload_not_found", "This upload was cancelled, rejected, expired or deleted; its URL stores nothing."
+    )
+
+
 class LocalStorageController(Controller):
     path = URL_PREFIX.rstrip("/")
     tags = ["Storage"]
@@ -59,12 +66,18 @@ class LocalStorageController(Controller):
 
     @put("/{key:path}", status_code=200, request_max_body_size=None)
     async def upload(
-        self, key: str, request: Request[Any, Any, Any], storage: FromDishka[LocalObjectStorage]
+        self,
+        key: str,
+        request: Request[Any, Any, Any],
+        storage: FromDishka[LocalObjectStorage],
+        accepts: FromDishka[UploadAcceptsFile],
     ) -> Response[Any]:
         try:
             grant = storage.verify("PUT", key.lstrip("/"), _query(request))
         except SignatureError as error:
             return error_response(403, "invalid_signature", str(error))
+        if not await accepts(grant.key):
+            return _upload_ended()
         if grant.content_type and request.headers.get("content-type", "").split(";")[0].strip() != grant.content_type:
             return error_response(403, "invalid_signature", f"The Content-Type must be {grant.content_type}.")
         limit = grant.max_size or 0
@@ -83,6 +96,9 @@ class LocalStorageController(Controller):
             return error_response(
                 412, "precondition_failed", "A file is already stored for this upload; an upload URL stores one file."
             )
+        if not await accepts(grant.key):  # it ended while the file arrived: what aftercare deleted stays deleted
+            await storage.delete(grant.key)
+            return _upload_ended()
         return Response({"key": grant.key, "size_bytes": size}, status_code=200)
 
     @get("/{key:path}")

@@ -20,7 +20,7 @@ from application.scores import (
     RequestPageThumbnails,
     UpdateScore,
 )
-from domain.errors import ScoreNotFound, UploadAlreadyUsed
+from domain.errors import ScoreNotFound, TooManyRequests, UploadAlreadyUsed
 from domain.scores import DetailChanges, ProcessingStatus
 from entrypoints.http.auth import CurrentUser
 from entrypoints.http.files import CONFIRM_ERRORS
@@ -132,7 +132,7 @@ class ScoreController(Controller):
         "/{score_id:uuid}/regenerate_thumbnail",
         summary="Render the cover again",
         status_code=202,
-        **documented("regenerateThumbnail", ScoreNotFound, path=True, body=True),
+        **documented("regenerateThumbnail", ScoreNotFound, TooManyRequests, path=True, body=True),
     )
     async def regenerate_thumbnail(
         self,
@@ -149,7 +149,7 @@ class ScoreController(Controller):
         "/{score_id:uuid}/refresh_info",
         summary="Read page count and metadata again",
         status_code=202,
-        **documented("refreshInfo", ScoreNotFound, path=True),
+        **documented("refreshInfo", ScoreNotFound, TooManyRequests, path=True),
     )
     async def refresh_info(
         self, score_id: UUID, user: FromDishka[CurrentUser], request_refresh: FromDishka[RequestInfoRefresh]
@@ -162,7 +162,7 @@ class ScoreController(Controller):
         "/{score_id:uuid}/generate_all_thumbnails",
         summary="Render every page's thumbnail",
         status_code=202,
-        **documented("generateAllThumbnails", ScoreNotFound, path=True),
+        **documented("generateAllThumbnails", ScoreNotFound, TooManyRequests, path=True),
     )
     async def generate_all_thumbnails(
         self, score_id: UUID, user: FromDishka[CurrentUser], request_pages: FromDishka[RequestPageThumbnails]

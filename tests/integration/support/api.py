@@ -114,3 +114,36 @@ def corpus_file(name: str) -> bytes:
 
 def corpus_path(name: str) -> Path:
     return CORPUS / name
+
+
+# How an upload ends while its URL may still store a file (issue 18): each keeps the bytes reserved until then.
+ENDINGS = ("cancel", "size_mismatch", "not_a_pdf", "score_deleted")
+
+
+async def end_upload(user: User, trigger: str, pdf: bytes) -> dict[str, Any]:
+    """An upload of `pdf`'s size ended by `trigger`; returns its ticket, whose URL may still be valid."""
+    if trigger == "cancel":
+        ticket = await user.request_upload(pdf)
+        response = await user.post("/api/v1/files/upload-cancel", json={"upload_id": ticket["upload_id"]})
+        assert response.status_code == 200, response.text
+    elif trigger in ("size_mismatch", "not_a_pdf"):
+        ticket = await user.request_upload(pdf)
+        sent = pdf[:-1] if trigger == "size_mismatch" else b"<html>" + b"x" * (len(pdf) - 6)
+        stored = await user.send_file(ticket, sent)
+        assert stored.status_code in (200, 204), stored.text
+        response = await user.post("/api/v1/files/upload-confirm", json={"upload_id": ticket["upload_id"]})
+        assert (response.status_code, response.json()["code"]) == (400, trigger)
+    else:
+        ticket = await user.upload(pdf)
+        created = await user.post("/api/v1/scores", json={"upload_id": ticket["upload_id"], "title": "Gone"})
+        assert created.status_code == 201, created.text
+        deleted = await user.delete(f"/api/v1/scores/{created.json()['id']}")
+        assert deleted.status_code == 204, deleted.text
+    return ticket
+
+
+async def wait_for_reserved(user: User, reserved_bytes: int, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (quota := await user.quota())["reserved_bytes"] != reserved_bytes:
+        assert asyncio.get_running_loop().time() < deadline, quota
+        await asyncio.sleep(0.25)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sqlalchemy.locking import lock_for_writing
@@ -90,7 +90,7 @@ class SqlAlchemyUploadRepository:
         return [upload_from_row(row) for row in rows]
 
     async def list_live(self, user_id: UUID | None = None) -> Sequence[Upload]:
-        statement = select(UploadRow).where(UploadRow.status.in_(_LIVE))
+        statement = select(UploadRow).where(or_(UploadRow.status.in_(_LIVE), UploadRow.storage_to_clear.is_(True)))
         if user_id is not None:
             statement = statement.where(UploadRow.user_id == user_id)
         rows = await self._session.scalars(statement.order_by(UploadRow.created_at, UploadRow.id))

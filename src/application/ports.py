@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from domain.pdf import PdfInfo
+from domain.pdf import PdfInfo, RenderPriority
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
@@ -288,15 +288,30 @@ class ScratchSpace(Protocol):
 
 
 class PdfRenderer(Protocol):
-    async def inspect(self, path: Path) -> PdfInfo:
+    """Every call may name its `owner` (the user whose score it is) and its `priority`: when the render processes
+    are busy, waiting calls of the most urgent priority go first, and among them each owner in turn, so one user's
+    work cannot hold every process while another user waits."""
+
+    async def inspect(
+        self, path: Path, *, owner: UUID | None = None, priority: RenderPriority = RenderPriority.COVER
+    ) -> PdfInfo:
         """Page count and metadata; raises domain.pdf.PdfError with a classified kind."""
         ...
 
-    async def render_thumbnail(self, path: Path, page: int) -> bytes:
+    async def render_thumbnail(
+        self, path: Path, page: int, *, owner: UUID | None = None, priority: RenderPriority = RenderPriority.COVER
+    ) -> bytes:
         """A JPEG of the 1-based page fitted inside 300x400; raises PdfError for render limits and timeouts."""
         ...
 
-    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
+    async def render_thumbnails(
+        self,
+        path: Path,
+        pages: Sequence[int],
+        *,
+        owner: UUID | None = None,
+        priority: RenderPriority = RenderPriority.PAGES,
+    ) -> dict[int, bytes | Exception]:
         """Each page's JPEG or the PdfError it met.
 
         Raises PdfError when no page can be rendered at all (the document cannot be opened in time).

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from application.policy import Policy
 from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
-from domain.pdf import PdfError
+from domain.pdf import PdfError, RenderPriority
 from domain.scores import ProcessingProblem, Score, StoredCover
 from domain.uploads import cover_thumbnail_key, page_thumbnail_key
 
@@ -73,7 +73,7 @@ class ThumbnailWriter:
 
     async def cover(self, score: Score, path: Path, page: int) -> None:
         try:
-            jpeg = await self._renderer.render_thumbnail(path, page)
+            jpeg = await self._renderer.render_thumbnail(path, page, owner=score.user_id, priority=RenderPriority.COVER)
         except PdfError as error:
             await self._updater.apply(score.id, _cover_failed(error, page))
             return
@@ -98,12 +98,12 @@ class ThumbnailWriter:
         upcoming: asyncio.Task[dict[int, bytes | Exception]] | None = None
         try:
             for index, batch in enumerate(batches):
-                results = await (upcoming or self._renderer.render_thumbnails(path, batch))
+                results = await (upcoming or self._render_pages(score, path, batch))
                 upcoming = None
                 more = index + 1 < len(batches)
                 out_of_time = self._clock.now() >= deadline
                 if more and not out_of_time:
-                    upcoming = asyncio.create_task(self._renderer.render_thumbnails(path, batches[index + 1]))
+                    upcoming = asyncio.create_task(self._render_pages(score, path, batches[index + 1]))
                 if not await self._store(score, results):
                     return True
                 if more and out_of_time:
@@ -121,6 +121,9 @@ class ThumbnailWriter:
                 with contextlib.suppress(Exception):
                     await upcoming
         return True
+
+    async def _render_pages(self, score: Score, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
+        return await self._renderer.render_thumbnails(path, pages, owner=score.user_id, priority=RenderPriority.PAGES)
 
     async def _store(self, score: Score, results: dict[int, bytes | Exception]) -> bool:
         """Store and record one batch; False when the score is gone (and nothing of the batch is kept)."""
@@ -186,7 +189,7 @@ class ProcessScore:
             return
         async with self._scratch.local_copy(score.storage_key) as path:
             try:
-                info = await self._renderer.inspect(path)
+                info = await self._renderer.inspect(path, owner=score.user_id, priority=RenderPriority.COVER)
             except PdfError as error:
                 await self._updater.apply(score_id, _fail_with(error))
                 return
@@ -244,7 +247,7 @@ class GenerateAllThumbnails:
         async with self._scratch.local_copy(score.storage_key) as path:
             if score.processing.page_count is None:
                 try:
-                    info = await self._renderer.inspect(path)
+                    info = await self._renderer.inspect(path, owner=score.user_id, priority=RenderPriority.PAGES)
                 except PdfError as error:
                     await self._updater.apply(score_id, _end_run_failed(error))
                     return

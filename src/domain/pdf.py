@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 THUMBNAIL_MAX_WIDTH = 300
 THUMBNAIL_MAX_HEIGHT = 400
 THUMBNAIL_JPEG_QUALITY = 85
+
+
+class RenderPriority(IntEnum):
+    """Which render work goes first when the render processes are busy: lower values first."""
+
+    COVER = 0  # reading a score and rendering its cover: what a musician waits for
+    PAGES = 1  # thumbnails of every page, in bulk
 
 
 class PdfErrorKind(StrEnum):

@@ -27,7 +27,7 @@ from application.ports import (
     ScoreSummary,
     StoredObject,
 )
-from domain.pdf import PdfError, PdfInfo, PdfMetadata
+from domain.pdf import PdfError, PdfInfo, PdfMetadata, RenderPriority
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
 from domain.text import sort_key
@@ -527,10 +527,14 @@ class FakeRenderer:
         self.on_inspect: Callable[[str], Any] | None = None
         self.on_render: Callable[[str, int], Any] | None = None
         self.on_batch: Callable[[str, list[int]], Any] | None = None
+        self.jobs: list[tuple[str, UUID | None, RenderPriority]] = []  # (operation, owner, priority) of each call
 
-    async def inspect(self, path: Path) -> PdfInfo:
+    async def inspect(
+        self, path: Path, *, owner: UUID | None = None, priority: RenderPriority = RenderPriority.COVER
+    ) -> PdfInfo:
         key = key_of(path)
         self.inspected.append(key)
+        self.jobs.append(("inspect", owner, priority))
         if self.on_inspect is not None:
             await _maybe_await(self.on_inspect(key))
         result = self.infos.get(key, self.default_info)
@@ -538,9 +542,12 @@ class FakeRenderer:
             raise result
         return result
 
-    async def render_thumbnail(self, path: Path, page: int) -> bytes:
+    async def render_thumbnail(
+        self, path: Path, page: int, *, owner: UUID | None = None, priority: RenderPriority = RenderPriority.COVER
+    ) -> bytes:
         key = key_of(path)
         self.rendered.append((key, page))
+        self.jobs.append(("render_thumbnail", owner, priority))
         if self.on_render is not None:
             await _maybe_await(self.on_render(key, page))
         result = self.renders.get((key, page), fake_jpeg(key, page))
@@ -548,9 +555,17 @@ class FakeRenderer:
             raise result
         return result
 
-    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
+    async def render_thumbnails(
+        self,
+        path: Path,
+        pages: Sequence[int],
+        *,
+        owner: UUID | None = None,
+        priority: RenderPriority = RenderPriority.PAGES,
+    ) -> dict[int, bytes | Exception]:
         key = key_of(path)
         self.batches.append(list(pages))
+        self.jobs.append(("render_thumbnails", owner, priority))
         if self.on_batch is not None:
             await _maybe_await(self.on_batch(key, list(pages)))
         if key in self.unopenable:
@@ -558,7 +573,7 @@ class FakeRenderer:
         results: dict[int, bytes | Exception] = {}
         for page in pages:
             try:
-                results[page] = await self.render_thumbnail(path, page)
+                results[page] = await self.render_thumbnail(path, page, owner=owner, priority=priority)
             except Exception as exc:
                 results[page] = exc
         return results

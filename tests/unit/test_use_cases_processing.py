@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from application.processing import JPEG, PAGES_PER_BATCH
-from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata
+from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata, RenderPriority
 from domain.scores import PAGE_THUMBNAILS_FAILED, RESUME_WITHIN, RESUMING, ProcessingStatus, Score
 from domain.uploads import page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
@@ -657,3 +657,19 @@ async def test_a_page_asked_for_before_the_count_was_known_is_not_retried_or_fai
     assert stored.processing.status is ProcessingStatus.PENDING
     assert stored.processing.error is None
     assert not stored.cover.ready
+
+
+# --- who the render work is for ------------------------------------------------------------------
+
+
+async def test_render_calls_name_the_scores_owner_and_put_covers_before_bulk_pages(world: World) -> None:
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    await world.choose_cover(user, score, 2)
+    await world.generate_all_thumbnails(score.id)
+    assert {owner for _, owner, _ in world.renderer.jobs} == {user.id}
+    assert ("inspect", user.id, RenderPriority.COVER) in world.renderer.jobs
+    covers_and_pages = [(operation, priority) for operation, _, priority in world.renderer.jobs]
+    assert covers_and_pages.count(("render_thumbnail", RenderPriority.COVER)) == 2  # processing's cover, then page 2
+    assert ("render_thumbnails", RenderPriority.PAGES) in covers_and_pages
+    assert ("render_thumbnail", RenderPriority.PAGES) in covers_and_pages  # each page of the bulk run

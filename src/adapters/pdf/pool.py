@@ -1,13 +1,17 @@
-"""A fixed set of long-lived worker processes, each serving one job at a time, replaced when a job goes wrong."""
+"""A fixed set of long-lived worker processes, each serving one job at a time, replaced when a job goes wrong.
+
+A free process goes to the waiting job of the most urgent priority, and among those to each owner in turn
+(FairScheduler), so one owner's many jobs cannot hold every process while another owner waits."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from .process import WorkerDied, WorkerProcess, WorkerStartFailed, WorkerTimeout, WorkerUnreachable
 from .protocol import Frame, Header
+from .scheduler import FairScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +31,7 @@ class WorkerPool:
         self.size = size
         self._memory_limit_bytes = memory_limit_bytes
         self._workers: list[WorkerProcess | None] = [None] * size
-        self._free: asyncio.Queue[int] | None = None
+        self._scheduler = FairScheduler(size)
         self._closed = False
 
     @property
@@ -35,20 +39,25 @@ class WorkerPool:
         """Process ids of the workers started so far (they start on first use)."""
         return [worker.pid for worker in self._workers if worker is not None and worker.alive]
 
-    async def call(self, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]) -> None:
-        """Run one job on the next free worker (see WorkerProcess.call).
+    async def call(
+        self,
+        request: Header,
+        time_limits: Sequence[float],
+        on_reply: Callable[[Frame], None],
+        *,
+        owner: Hashable = None,
+        priority: int = 0,
+    ) -> None:
+        """Run one job on the next free worker (see WorkerPool and WorkerProcess.call): lower `priority` numbers
+        first, owners in turn.
 
         Raises WorkerTimeout, WorkerDied or WorkerUnreachable after replacing the worker.
         """
-        if self._free is None:
-            self._free = asyncio.Queue()
-            for slot in range(self.size):
-                self._free.put_nowait(slot)
-        slot = await self._free.get()
+        slot = await self._scheduler.acquire(owner, priority)
         try:
             await self._call_in(slot, request, time_limits, on_reply)
         finally:
-            self._free.put_nowait(slot)
+            self._scheduler.release(slot)
 
     async def _call_in(
         self, slot: int, request: Header, time_limits: Sequence[float], on_reply: Callable[[Frame], None]

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from uuid import UUID
 
-from domain.pdf import THUMBNAIL_MAX_HEIGHT, THUMBNAIL_MAX_WIDTH, PdfError, PdfErrorKind, PdfInfo
+from domain.pdf import THUMBNAIL_MAX_HEIGHT, THUMBNAIL_MAX_WIDTH, PdfError, PdfErrorKind, PdfInfo, RenderPriority
 
 from .messages import info_from_header, raise_for_error
 from .pool import WorkerPool
@@ -60,11 +61,13 @@ class PymupdfRenderer:
         """Start the worker processes now, so the first document does not wait for them."""
         self._pool.start()
 
-    async def inspect(self, path: Path) -> PdfInfo:
+    async def inspect(
+        self, path: Path, *, owner: UUID | None = None, priority: RenderPriority = RenderPriority.COVER
+    ) -> PdfInfo:
         request: Header = {"op": "inspect", "path": _absolute(path)}
         replies: list[Frame] = []
         try:
-            await self._pool.call(request, [self._inspect_timeout], replies.append)
+            await self._pool.call(request, [self._inspect_timeout], replies.append, owner=owner, priority=priority)
         except WorkerTimeout:
             raise PdfError(PdfErrorKind.CORRUPT, "The PDF took too long to read.") from None
         except WorkerDied:
@@ -73,16 +76,26 @@ class PymupdfRenderer:
         raise_for_error(header)
         return info_from_header(header)
 
-    async def render_thumbnail(self, path: Path, page: int) -> bytes:
+    async def render_thumbnail(
+        self, path: Path, page: int, *, owner: UUID | None = None, priority: RenderPriority = RenderPriority.COVER
+    ) -> bytes:
         if page < 1:
             raise ValueError(f"Page numbers start at 1, not {page}.")
-        result = (await self.render_thumbnails(path, [page]))[page]
+        result = (await self.render_thumbnails(path, [page], owner=owner, priority=priority))[page]
         if isinstance(result, Exception):
             raise result
         return result
 
-    async def render_thumbnails(self, path: Path, pages: Sequence[int]) -> dict[int, bytes | Exception]:
-        """Each page's JPEG or the exception that page raised, spread over all workers.
+    async def render_thumbnails(
+        self,
+        path: Path,
+        pages: Sequence[int],
+        *,
+        owner: UUID | None = None,
+        priority: RenderPriority = RenderPriority.PAGES,
+    ) -> dict[int, bytes | Exception]:
+        """Each page's JPEG or the exception that page raised, spread over all workers; every job waits for a free
+        worker in its turn among owners and priorities (see WorkerPool).
 
         Raises PdfError when the document cannot be opened in time (or crashes the worker opening it):
         no page would get further, so the caller should not ask again.
@@ -95,7 +108,7 @@ class PymupdfRenderer:
 
         async def take_jobs() -> None:
             while jobs and not unopenable:
-                error = await self._render_job(path, jobs.popleft(), results)
+                error = await self._render_job(path, jobs.popleft(), results, owner, priority)
                 if error is not None:
                     unopenable.append(error)
 
@@ -104,7 +117,14 @@ class PymupdfRenderer:
             raise unopenable[0]
         return {page: results[page] for page in wanted}
 
-    async def _render_job(self, path: Path, pages: list[int], results: dict[int, bytes | Exception]) -> PdfError | None:
+    async def _render_job(
+        self,
+        path: Path,
+        pages: list[int],
+        results: dict[int, bytes | Exception],
+        owner: UUID | None,
+        priority: RenderPriority,
+    ) -> PdfError | None:
         """Render `pages` in one worker; a page that times out or crashes it fails alone, the rest go on.
 
         The worker opens the document first, within the inspect timeout; each page then has the render timeout.
@@ -138,7 +158,7 @@ class PymupdfRenderer:
             }
             time_limits = [self._inspect_timeout] + [self._render_timeout] * len(remaining)
             try:
-                await self._pool.call(request, time_limits, on_reply)
+                await self._pool.call(request, time_limits, on_reply, owner=owner, priority=priority)
             except (WorkerTimeout, WorkerDied) as exc:
                 if not opened:  # the document itself is the problem: every page would meet it
                     return _opening_error(exc)

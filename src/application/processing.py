@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
+from application.coalescing import Coalescer
 from application.policy import Policy
 from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
 from domain.pdf import PdfError, RenderPriority
@@ -176,14 +177,24 @@ class ProcessScore:
     """
 
     def __init__(
-        self, updater: ScoreUpdater, scratch: ScratchSpace, renderer: PdfRenderer, thumbnails: ThumbnailWriter
+        self,
+        updater: ScoreUpdater,
+        scratch: ScratchSpace,
+        renderer: PdfRenderer,
+        thumbnails: ThumbnailWriter,
+        runs: Coalescer,
     ) -> None:
         self._updater = updater
         self._scratch = scratch
         self._renderer = renderer
         self._thumbnails = thumbnails
+        self._runs = runs
 
     async def __call__(self, score_id: UUID) -> None:
+        # Refreshes asked for while one runs are merged into one more run after it.
+        await self._runs.run(("process", score_id), lambda: self._process(score_id))
+
+    async def _process(self, score_id: UUID) -> None:
         score = await self._updater.apply(score_id, Score.start_processing)
         if score is None:
             return
@@ -203,16 +214,32 @@ class ProcessScore:
 
 
 class GenerateThumbnail:
-    """Render the cover thumbnail from the given page, unless another page has been chosen since."""
+    """Render the cover thumbnail from the page chosen last (the task's `page`, unless another was chosen since).
 
-    def __init__(self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter) -> None:
+    Requests for a score's cover that arrive while one renders are merged into one more run after it, which
+    renders the choice of the last of them.
+    """
+
+    def __init__(
+        self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter, runs: Coalescer
+    ) -> None:
         self._updater = updater
         self._scratch = scratch
         self._thumbnails = thumbnails
+        self._runs = runs
 
     async def __call__(self, score_id: UUID, page: int) -> None:
         score = await self._updater.get(score_id)
-        if score is None or (score.processing.page_count is not None and page > score.processing.page_count):
+        if score is None or score.cover.page != page:
+            return  # gone, or another page was chosen since, whose own task renders it
+        await self._runs.run(("cover", score_id), lambda: self._render(score_id))
+
+    async def _render(self, score_id: UUID) -> None:
+        score = await self._updater.get(score_id)
+        if score is None:
+            return
+        page = score.cover.page
+        if score.processing.page_count is not None and page > score.processing.page_count:
             return
         async with self._scratch.local_copy(score.storage_key) as path:
             await self._thumbnails.cover(score, path, page)
@@ -232,6 +259,7 @@ class GenerateAllThumbnails:
         renderer: PdfRenderer,
         thumbnails: ThumbnailWriter,
         policy: Policy,
+        runs: Coalescer,
     ) -> None:
         self._updater = updater
         self._scratch = scratch
@@ -239,8 +267,13 @@ class GenerateAllThumbnails:
         self._thumbnails = thumbnails
         self._cap = policy.max_page_thumbnails
         self._seconds = policy.page_thumbnails_seconds
+        self._runs = runs
 
     async def __call__(self, score_id: UUID) -> None:
+        # Requests that arrive while a run goes are merged into one more run after it (which skips pages done).
+        await self._runs.run(("pages", score_id), lambda: self._run(score_id))
+
+    async def _run(self, score_id: UUID) -> None:
         score = await self._updater.get(score_id)
         if score is None:
             return

@@ -10,6 +10,7 @@ from dishka import Provider, Scope, provide, provide_all
 
 from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.aftercare import UploadAftercare
+from application.coalescing import Coalescer
 from application.dashboard import GetDashboard
 from application.maintenance import (
     ClearEndedUploads,
@@ -108,3 +109,5 @@ class UseCaseProvider(Provider):
         ResumeUnfinishedWork,
     )
     authenticate = provide(Authenticate, scope=Scope.APP)
+    # One per process: identical score work asked for while it runs is merged into one more run.
+    coalescer = provide(Coalescer, scope=Scope.APP)

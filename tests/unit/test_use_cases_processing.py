@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+from application.ports import RateRule
 from application.processing import JPEG, PAGES_PER_BATCH
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata, RenderPriority
 from domain.scores import PAGE_THUMBNAILS_FAILED, RESUME_WITHIN, RESUMING, ProcessingStatus, Score
@@ -673,3 +674,61 @@ async def test_render_calls_name_the_scores_owner_and_put_covers_before_bulk_pag
     assert covers_and_pages.count(("render_thumbnail", RenderPriority.COVER)) == 2  # processing's cover, then page 2
     assert ("render_thumbnails", RenderPriority.PAGES) in covers_and_pages
     assert ("render_thumbnail", RenderPriority.PAGES) in covers_and_pages  # each page of the bulk run
+
+
+# --- identical requests are merged ---------------------------------------------------------------
+
+
+async def test_sixty_cover_requests_during_a_render_cost_two_renders_and_the_last_choice_wins(world: World) -> None:
+    world.policy = replace(world.policy, score_action_rule=RateRule(limit=1000, window_seconds=60))
+    user = await world.user()
+    score = await world.processed_score(user, pages=5)
+    world.renderer.rendered.clear()
+    release = asyncio.Event()
+
+    async def slow(key: str, page: int) -> None:
+        await release.wait()
+
+    world.renderer.on_render = slow
+    runs = []
+    for index in range(60):
+        page = 2 if index < 59 else 3
+        await world.request_cover(user.id, score.id, page)
+        runs.append(asyncio.create_task(world.generate_thumbnail(score.id, page)))
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert sum(task.done() for task in runs) == 59  # merged into the run under way
+    release.set()
+    await asyncio.gather(*runs)
+    assert len(world.renderer.rendered) == 2
+    done = world.stored_score(score.id)
+    assert done.cover.stored is not None and done.cover.stored.page == 3
+    assert covers(world, done) == [fake_jpeg(score.storage_key, 3)]
+
+
+async def test_refreshes_and_page_runs_asked_for_during_a_run_are_merged_into_one_more(world: World) -> None:
+    world.policy = replace(world.policy, score_action_rule=RateRule(limit=1000, window_seconds=60))
+    user = await world.user()
+    score = await world.processed_score(user, pages=3)
+    world.renderer.inspected.clear()
+    release = asyncio.Event()
+
+    async def slow(key: str) -> None:
+        await release.wait()
+
+    world.renderer.on_inspect = slow
+    refreshes = []
+    for _ in range(20):
+        await world.request_info_refresh(user.id, score.id)
+        refreshes.append(asyncio.create_task(world.process_score(score.id)))
+        await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(*refreshes)
+    assert len(world.renderer.inspected) == 2
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.READY
+
+    world.renderer.batches.clear()
+    await world.request_page_thumbnails(user.id, score.id)
+    await asyncio.gather(*(world.generate_all_thumbnails(score.id) for _ in range(10)))
+    assert world.renderer.batches == [[1, 2, 3]]  # the merged run found every page done
+    assert world.stored_score(score.id).page_thumbnails.has(3)

@@ -52,6 +52,13 @@ async def _read_range(path: Path, first: int, last: int) -> AsyncIterator[bytes]
             yield chunk
 
 
+def _already_stored() -> Response[Any]:
+    """What S3 answers to `If-None-Match: *` over a stored object."""
+    return error_response(
+        412, "precondition_failed", "A file is already stored for this upload; an upload URL stores one file."
+    )
+
+
 def _upload_ended() -> Response[Any]:
     return error_response(
         404, "upload_not_found", "This upload was cancelled, rejected, expired or deleted; its URL stores nothing."
@@ -77,7 +84,8 @@ class LocalStorageController(Controller):
         except SignatureError as error:
             return error_response(403, "invalid_signature", str(error))
         if not await accepts(grant.key):
-            return _upload_ended()
+            # A confirmed upload's file is there: its URL cannot replace it, as S3 answers `If-None-Match: *`.
+            return _already_stored() if await storage.stat(grant.key) else _upload_ended()
         if grant.content_type and request.headers.get("content-type", "").split(";")[0].strip() != grant.content_type:
             return error_response(403, "invalid_signature", f"The Content-Type must be {grant.content_type}.")
         limit = grant.max_size or 0
@@ -92,10 +100,7 @@ class LocalStorageController(Controller):
         except ObjectTooLarge as error:
             return error_response(413, "file_too_large", str(error))
         except ObjectExists:
-            # What S3 answers to `If-None-Match: *` over a stored object.
-            return error_response(
-                412, "precondition_failed", "A file is already stored for this upload; an upload URL stores one file."
-            )
+            return _already_stored()
         if not await accepts(grant.key):  # it ended while the file arrived: what aftercare deleted stays deleted
             await storage.delete(grant.key)
             return _upload_ended()

@@ -192,6 +192,31 @@ class LedgerEntry:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What `QuotaLedger.reserve` decided; true when granted.
+
+    Refused for the pending bound: `pending` live reservations are held and `retry_after_seconds` from now the
+    earliest one whose expiry brings the count under the bound lapses (releasing or confirming one frees a place
+    at once). Refused with `pending` None: the bytes would pass the quota limit.
+    """
+
+    granted: bool
+    pending: int | None = None
+    retry_after_seconds: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.granted
+
+    @property
+    def too_many_pending(self) -> bool:
+        return not self.granted and self.pending is not None
+
+
+GRANTED = Reservation(True)
+OVER_QUOTA = Reservation(False)
+
+
 class QuotaLedger(Protocol):
     """Per-user quota accounting, atomic across API processes.
 
@@ -200,9 +225,18 @@ class QuotaLedger(Protocol):
     """
 
     async def reserve(
-        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
-    ) -> bool:
-        """Reserve unless used + live reservations + size would pass the limit. True when granted."""
+        self,
+        user_id: UUID,
+        upload_id: UUID,
+        size_bytes: int,
+        limit_bytes: int,
+        ttl_seconds: int,
+        max_pending: int | None = None,
+    ) -> Reservation:
+        """Reserve unless the user already holds `max_pending` live reservations (when given), or used + live
+        reservations + size would pass the limit; both are checked and the item counted in one atomic step, so
+        concurrent callers in any number of processes never pass either bound. An item already held is granted
+        again without counting."""
         ...
 
     async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from domain.pdf import PdfInfo
+from domain.pdf import PdfInfo, PdfMetadata
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
@@ -43,6 +43,54 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreListing:
+    """A score as the lists show it (the library's pages, the dashboard's newest): what the API answers about it,
+    without its storage keys and processing bookkeeping, so that a page reads only these columns."""
+
+    id: UUID
+    upload_id: UUID
+    title: str
+    composer: str | None
+    genre: str | None
+    tags: list[str]
+    description: str | None
+    original_filename: str
+    size_bytes: int
+    page_count: int | None
+    pdf_metadata: PdfMetadata | None
+    processing_status: ProcessingStatus
+    processing_error: str | None
+    processing_error_code: str | None
+    thumbnail_ready: bool
+    page_thumbnails_ready: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, score: Score) -> ScoreListing:
+        return cls(
+            score.id,
+            score.upload_id,
+            score.title,
+            score.composer,
+            score.genre,
+            list(score.tags),
+            score.description,
+            score.original_filename,
+            score.size_bytes,
+            score.page_count,
+            score.pdf_metadata,
+            score.processing_status,
+            score.processing_error,
+            score.processing_error_code,
+            score.thumbnail_ready,
+            score.page_thumbnails_ready,
+            score.created_at,
+            score.updated_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,8 +151,8 @@ class ScoreRepository(Protocol):
 
     async def save(self, score: Score) -> None: ...
     async def delete(self, score: Score) -> None: ...
-    async def search(self, query: ScoreQuery) -> Page[Score]: ...
-    async def recent(self, user_id: UUID, limit: int) -> Sequence[Score]: ...
+    async def search(self, query: ScoreQuery) -> Page[ScoreListing]: ...
+    async def recent(self, user_id: UUID, limit: int) -> Sequence[ScoreListing]: ...
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]: ...
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         """Scores pending or processing since before the given time."""
@@ -134,6 +182,12 @@ class UnitOfWork(Protocol):
     scores: ScoreRepository
     setlists: SetlistRepository
     stats: StatsReader
+
+    def reading(self) -> Self:
+        """For the next `async with` only: a unit of work that only reads, which adapters may run without a
+        transaction (each read then sees what is committed when it runs). It cannot commit, and takes no row locks:
+        use it only where no read depends on another."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -175,7 +175,7 @@ class UploadVerifier:
         An upload URL stores one object once, so what is read here cannot change before `confirm` runs; a cancel
         meanwhile shows in the upload's status.
         """
-        async with uow:
+        async with uow.reading():
             upload = await owned_upload(uow, user_id, upload_id, for_update=False)
         if upload.status is not UploadStatus.PENDING:
             return None

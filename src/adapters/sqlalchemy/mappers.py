@@ -87,7 +87,7 @@ def score_from_row(row: ScoreRow) -> Score:
         created_at=row.created_at,
         updated_at=row.updated_at,
         page_count=row.page_count,
-        pdf_metadata=_metadata_from_json(row.pdf_metadata),
+        pdf_metadata=metadata_from_json(row.pdf_metadata),
         processing_status=ProcessingStatus(row.processing_status),
         processing_error=row.processing_error,
         processing_error_code=row.processing_error_code,
@@ -132,9 +132,11 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     return row
 
 
-def _metadata_from_json(data: dict[str, Any] | None) -> PdfMetadata | None:
+def metadata_from_json(data: dict[str, Any] | None) -> PdfMetadata | None:
     if data is None:
         return None
+    if data.keys() <= _METADATA_FIELDS:
+        return PdfMetadata(**data)
     return PdfMetadata(**{key: value for key, value in data.items() if key in _METADATA_FIELDS})
 
 

@@ -5,6 +5,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sqlalchemy.engine import reading_session_factory
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyScoreRepository,
     SqlAlchemySetlistRepository,
@@ -16,7 +17,11 @@ from application.ports import ScoreRepository, SetlistRepository, StatsReader, U
 
 
 class SqlAlchemyUnitOfWork:
-    """One session and transaction per `async with`; whatever is not committed is rolled back on exit."""
+    """One session and transaction per `async with`; whatever is not committed is rolled back on exit.
+
+    `async with uow.reading()` reads without a transaction where the database allows it (see
+    reading_session_factory): nothing can be committed in it, and no row can be locked in it.
+    """
 
     # Typed as the ports, so the type checker proves each repository implements its port.
     users: UserRepository
@@ -28,9 +33,17 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
+        self._read_only = False
+        self._entering_read_only = False
+
+    def reading(self) -> Self:
+        self._entering_read_only = True
+        return self
 
     async def __aenter__(self) -> Self:
-        session = self._session_factory()
+        self._read_only, self._entering_read_only = self._entering_read_only, False
+        factory = reading_session_factory(self._session_factory) if self._read_only else self._session_factory
+        session = factory()
         self._session = session
         self.users = SqlAlchemyUserRepository(session)
         self.uploads = SqlAlchemyUploadRepository(session)
@@ -46,6 +59,8 @@ class SqlAlchemyUnitOfWork:
         await session.close()  # rolls back whatever was not committed
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a unit of work opened with reading() cannot commit")
         await self._active.commit()
 
     async def rollback(self) -> None:

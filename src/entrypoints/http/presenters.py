@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import cast
 
 from application.accounts import Account
 from application.dashboard import Dashboard
-from application.ports import ScoreSummary
+from application.ports import ScoreListing, ScoreSummary
 from application.setlists import SetlistView
+from domain.pdf import PdfMetadata
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist, SetlistItem
@@ -32,27 +32,42 @@ def upload_body(upload: Upload) -> schemas.UploadBody:
     )
 
 
-def score_body(score: Score) -> schemas.ScoreBody:
-    metadata = schemas.PdfMetadataBody(**asdict(score.pdf_metadata)) if score.pdf_metadata else None
+def metadata_body(metadata: PdfMetadata | None) -> schemas.PdfMetadataBody | None:
+    if metadata is None:
+        return None
+    return schemas.PdfMetadataBody(
+        metadata.title,
+        metadata.author,
+        metadata.subject,
+        metadata.keywords,
+        metadata.creator,
+        metadata.producer,
+        metadata.creation_date,
+        metadata.modification_date,
+    )
+
+
+def score_body(score: Score | ScoreListing) -> schemas.ScoreBody:
+    # Positional, in the struct's field order: a page builds 20 of these per request.
     return schemas.ScoreBody(
-        id=score.id,
-        upload_id=score.upload_id,
-        title=score.title,
-        composer=score.composer,
-        genre=score.genre,
-        tags=list(score.tags),
-        description=score.description,
-        original_filename=score.original_filename,
-        size_bytes=score.size_bytes,
-        page_count=score.page_count,
-        pdf_metadata=metadata,
-        processing_status=score.processing_status,
-        processing_error=score.processing_error,
-        processing_error_code=score.processing_error_code,
-        thumbnail_ready=score.thumbnail_ready,
-        page_thumbnails_ready=score.page_thumbnails_ready,
-        created_at=score.created_at,
-        updated_at=score.updated_at,
+        score.id,
+        score.upload_id,
+        score.title,
+        score.composer,
+        score.genre,
+        list(score.tags),
+        score.description,
+        score.original_filename,
+        score.size_bytes,
+        score.page_count,
+        metadata_body(score.pdf_metadata),
+        score.processing_status,
+        score.processing_error,
+        score.processing_error_code,
+        score.thumbnail_ready,
+        score.page_thumbnails_ready,
+        score.created_at,
+        score.updated_at,
     )
 
 

@@ -27,7 +27,7 @@ class GetDashboard:
         self._clock = clock
 
     async def __call__(self, user_id: UUID) -> Dashboard:
-        async with self._uow.reading() as uow:
+        async with self._uow.autocommit() as uow:
             user = await existing_user(uow, user_id)
             stats = await uow.stats.library_stats(user_id)
             recent = await uow.scores.recent(user_id, RECENT_SCORES)

@@ -183,10 +183,10 @@ class UnitOfWork(Protocol):
     setlists: SetlistRepository
     stats: StatsReader
 
-    def reading(self) -> Self:
-        """For the next `async with` only: a unit of work that only reads, which adapters may run without a
-        transaction (each read then sees what is committed when it runs). It cannot commit, and takes no row locks:
-        use it only where no read depends on another."""
+    def autocommit(self) -> Self:
+        """For the next `async with` only: each statement is its own transaction where the database allows it, with
+        no BEGIN and COMMIT sent around them. For units of work whose reads need not agree with each other and that
+        write with one statement at most (what `commit` sends is then not undone by an error); no row locks."""
         ...
 
     async def __aenter__(self) -> Self: ...

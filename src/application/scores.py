@@ -90,7 +90,7 @@ class GetScore:
         self._uow = uow
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> Score:
-        async with self._uow.reading() as uow:
+        async with self._uow.autocommit() as uow:
             return await owned_score(uow, user_id, score_id)
 
 
@@ -103,7 +103,7 @@ class ListScores:
     async def __call__(self, query: ScoreQuery) -> Page[ScoreListing]:
         if query.ordering not in ORDERINGS:
             raise ValidationError(f"ordering must be one of: {', '.join(ORDERINGS)}.")
-        async with self._uow.reading() as uow:
+        async with self._uow.autocommit() as uow:
             return await uow.scores.search(query)
 
 
@@ -204,7 +204,7 @@ class GetDownloadUrl:
         self._expires_in = policy.presign_expiry_seconds
 
     async def __call__(self, user_id: UUID, score_id: UUID, file_type: str, page: int | None) -> DownloadLink:
-        async with self._uow.reading() as uow:
+        async with self._uow.autocommit() as uow:
             score = await owned_score(uow, user_id, score_id)
         filename: str | None = None
         if file_type == "original":

@@ -96,10 +96,11 @@ class RequestUploadUrl:
             created_at=now,
             expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
         )
-        async with self._uow as uow:
+        # No transaction: one read and one INSERT, which need nothing of each other. The row is committed before the
+        # ledger changes, so a reconciliation that snapshots the database after reading the ledger's version never
+        # misses a reservation.
+        async with self._uow.autocommit() as uow:
             user = await existing_user(uow, user_id)
-            # The row is committed before the ledger changes, so a reconciliation that snapshots the database
-            # after reading the ledger's version never misses a reservation.
             await uow.uploads.add(upload)
             await uow.commit()
         try:
@@ -134,7 +135,7 @@ class RequestUploadUrl:
 
     async def _forget(self, upload: Upload) -> None:
         """The refused upload's row goes: the ledger never counted it."""
-        async with self._uow as uow:
+        async with self._uow.autocommit() as uow:
             await uow.uploads.remove(upload)
             await uow.commit()
 
@@ -175,7 +176,7 @@ class UploadVerifier:
         An upload URL stores one object once, so what is read here cannot change before `confirm` runs; a cancel
         meanwhile shows in the upload's status.
         """
-        async with uow.reading():
+        async with uow.autocommit():
             upload = await owned_upload(uow, user_id, upload_id, for_update=False)
         if upload.status is not UploadStatus.PENDING:
             return None

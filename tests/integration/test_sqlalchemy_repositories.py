@@ -751,7 +751,7 @@ async def test_a_page_lists_what_a_score_answers_and_a_page_past_the_end_still_h
     async with uow_factory() as uow:
         page = await uow.scores.search(ScoreQuery(user_id=user.id, ordering="title", limit=1))
         past = await uow.scores.search(ScoreQuery(user_id=user.id, offset=5))
-    async with uow_factory().reading() as uow:
+    async with uow_factory().autocommit() as uow:
         read = await uow.scores.search(ScoreQuery(user_id=user.id, ordering="-title"))
     assert (page.total, past.total, past.items, read.total) == (2, 2, [], 2)
     assert page.items == [ScoreListing.of(score)]

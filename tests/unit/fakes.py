@@ -348,8 +348,8 @@ class FakeUnitOfWork:
         self.rollbacks = 0
         self.transactions = 0
         self._state: DbState | None = None
-        self._reading_next = self.reading_now = False
-        self.read_only_transactions = 0
+        self._autocommit_next = self.autocommitting = False
+        self.autocommit_transactions = 0
         # Runs at the start of every transaction, before the state is copied (to play a concurrent writer).
         self.on_enter: Callable[[], Awaitable[None]] | None = None
         self.users = FakeUserRepository(self)
@@ -368,9 +368,9 @@ class FakeUnitOfWork:
     def active(self) -> bool:
         return self._state is not None
 
-    def reading(self) -> Self:
-        """Read-only units of work read the same state; committing in one is a bug (the real one raises)."""
-        self._reading_next = True
+    def autocommit(self) -> Self:
+        """The same state; counted, so that tests can tell which units of work ran without a transaction."""
+        self._autocommit_next = True
         return self
 
     async def __aenter__(self) -> Self:
@@ -380,8 +380,8 @@ class FakeUnitOfWork:
             await self.on_enter()
         self._state = copy.deepcopy(self.database.state)
         self.transactions += 1
-        self.reading_now, self._reading_next = self._reading_next, False
-        self.read_only_transactions += self.reading_now
+        self.autocommitting, self._autocommit_next = self._autocommit_next, False
+        self.autocommit_transactions += self.autocommitting
         return self
 
     async def __aexit__(
@@ -390,8 +390,6 @@ class FakeUnitOfWork:
         self._state = None  # whatever was not committed is gone
 
     async def commit(self) -> None:
-        if self.reading_now:
-            raise RuntimeError("a unit of work opened with reading() cannot commit")
         self.database.state = copy.deepcopy(self.state)
         self.commits += 1
 

@@ -52,20 +52,20 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def reading_session_factory(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
-    """Sessions for units of work that only read. On PostgreSQL without a transaction (autocommit): each statement
-    is its own, and no BEGIN and ROLLBACK go to the server around them; elsewhere the same sessions as `sessions`."""
+def autocommit_session_factory(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """On PostgreSQL, sessions whose every statement is its own transaction: no BEGIN, COMMIT or ROLLBACK go to the
+    server around them. Elsewhere the same sessions as `sessions` (SQLite's transactions cost no round trip)."""
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
         return sessions
-    reading = _READING.get(bind)
-    if reading is None:
-        autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
-        reading = _READING[bind] = async_sessionmaker(autocommit, expire_on_commit=False)
-    return reading
+    autocommitting = _AUTOCOMMIT.get(bind)
+    if autocommitting is None:
+        engine = bind.execution_options(isolation_level="AUTOCOMMIT")
+        autocommitting = _AUTOCOMMIT[bind] = async_sessionmaker(engine, expire_on_commit=False)
+    return autocommitting
 
 
-_READING: WeakKeyDictionary[AsyncEngine, async_sessionmaker[AsyncSession]] = WeakKeyDictionary()
+_AUTOCOMMIT: WeakKeyDictionary[AsyncEngine, async_sessionmaker[AsyncSession]] = WeakKeyDictionary()
 
 
 def _create_parent_dir(url: URL) -> None:

@@ -5,7 +5,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.sqlalchemy.engine import reading_session_factory
+from adapters.sqlalchemy.engine import autocommit_session_factory
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyScoreRepository,
     SqlAlchemySetlistRepository,
@@ -19,8 +19,8 @@ from application.ports import ScoreRepository, SetlistRepository, StatsReader, U
 class SqlAlchemyUnitOfWork:
     """One session and transaction per `async with`; whatever is not committed is rolled back on exit.
 
-    `async with uow.reading()` reads without a transaction where the database allows it (see
-    reading_session_factory): nothing can be committed in it, and no row can be locked in it.
+    `async with uow.autocommit()` runs each statement as its own transaction where the database allows it (see
+    autocommit_session_factory).
     """
 
     # Typed as the ports, so the type checker proves each repository implements its port.
@@ -33,16 +33,15 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
-        self._read_only = False
-        self._entering_read_only = False
+        self._autocommit_next = False
 
-    def reading(self) -> Self:
-        self._entering_read_only = True
+    def autocommit(self) -> Self:
+        self._autocommit_next = True
         return self
 
     async def __aenter__(self) -> Self:
-        self._read_only, self._entering_read_only = self._entering_read_only, False
-        factory = reading_session_factory(self._session_factory) if self._read_only else self._session_factory
+        autocommit, self._autocommit_next = self._autocommit_next, False
+        factory = autocommit_session_factory(self._session_factory) if autocommit else self._session_factory
         session = factory()
         self._session = session
         self.users = SqlAlchemyUserRepository(session)
@@ -59,8 +58,6 @@ class SqlAlchemyUnitOfWork:
         await session.close()  # rolls back whatever was not committed
 
     async def commit(self) -> None:
-        if self._read_only:
-            raise RuntimeError("a unit of work opened with reading() cannot commit")
         await self._active.commit()
 
     async def rollback(self) -> None:

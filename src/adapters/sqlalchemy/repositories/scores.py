@@ -17,7 +17,8 @@ from adapters.sqlalchemy.models import ScoreRow
 from application.ports import Page, ScoreListing, ScoreQuery, ScoreSummary
 from domain.scores import ProcessingStatus, Score, sort_key
 
-_C = ScoreRow.__table__.c
+_T = ScoreRow.__table__
+_C = _T.c
 _SORT_COLUMNS = {"title": _C.title_sort, "created_at": _C.created_at, "composer": _C.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
 
@@ -46,7 +47,7 @@ class SqlAlchemyScoreRepository:
         await self._session.delete(await self._row(score.id))
 
     async def search(self, query: ScoreQuery) -> Page[ScoreListing]:
-        """One statement: the page's columns and, in each row, the count of all matches (a window count)."""
+        """One statement: the page's columns and, in each row, the count of all matches."""
         statement, params = self._listing_statement(query)
         rows = (await self._session.execute(statement, params)).all()
         if rows:
@@ -92,7 +93,10 @@ class SqlAlchemyScoreRepository:
         statement: Select[Any] | None = _LISTINGS.get(key) if cacheable else None
         if statement is None:
             unbound = self._conditions(replace(query, composer=None, genre=None, status=None))[1:]
-            columns: list[ColumnElement[Any]] = [*_listing_columns(self._dialect), func.count().over()]
+            # The count as an uncorrelated subquery, which the database runs once (from an index where it can).
+            # A window count, count(*) OVER (), would read every matching row, not just the page's, to count them.
+            total = select(func.count()).select_from(_T).where(*bound, *unbound).scalar_subquery()
+            columns: list[ColumnElement[Any]] = [*_listing_columns(self._dialect), total]
             statement = (
                 select(*columns)
                 .where(*bound, *unbound)

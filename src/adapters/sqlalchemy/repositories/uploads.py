@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sqlalchemy.locking import lock_for_writing
@@ -13,7 +14,7 @@ from adapters.sqlalchemy.models import UploadRow
 from domain.uploads import Upload, UploadStatus
 
 _LIVE = (UploadStatus.PENDING.value, UploadStatus.CONFIRMED.value)
-_INSERT = insert(UploadRow.__table__)
+_INSERT = insert(cast(Table, UploadRow.__table__))  # Core, not the ORM's bulk INSERT
 
 
 class SqlAlchemyUploadRepository:

@@ -10,6 +10,7 @@ import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # A server connection is replaced after this long, so that none outlives a network device's idle limit unnoticed.
@@ -47,9 +48,19 @@ def create_engine(url: str, *, max_connections: int = 15, pool_timeout_seconds: 
     return engine
 
 
+class KeepingSession(Session):
+    """Holds every row it loads until it is closed. The identity map holds rows weakly, and repositories keep domain
+    objects, not rows: a row read under a lock and then saved was gone from the map and read a second time."""
+
+
+@event.listens_for(KeepingSession, "loaded_as_persistent")
+def _keep(session: Session, instance: object) -> None:
+    session.info.setdefault("loaded", []).append(instance)
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Repositories hand out domain objects, so nothing needs the rows refreshed after commit.
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=KeepingSession)
 
 
 def autocommit_session_factory(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
@@ -61,7 +72,9 @@ def autocommit_session_factory(sessions: async_sessionmaker[AsyncSession]) -> as
     autocommitting = _AUTOCOMMIT.get(bind)
     if autocommitting is None:
         engine = bind.execution_options(isolation_level="AUTOCOMMIT")
-        autocommitting = _AUTOCOMMIT[bind] = async_sessionmaker(engine, expire_on_commit=False)
+        autocommitting = _AUTOCOMMIT[bind] = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=KeepingSession
+        )
     return autocommitting
 
 

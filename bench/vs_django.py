@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -85,15 +86,21 @@ class Run:
     errors: int
     foreign: float
     cpu: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per request of each part (see account)
 
 
 @dataclass
 class Subject:
     name: str
     base_url: str
+    database: str = ""  # the Postgres database its backends name
+    redis: str = "127.0.0.1:6379"  # the address in its redis-server's command line
     runs: dict[str, list[Run]] = field(default_factory=dict)
     stack: Stack | None = None
     template_score: UUID | None = None
+
+    def api_pids(self) -> list[int]:
+        return self.stack.api_pids() if self.stack is not None else django_worker_pids()
 
     def add(self, endpoint: str, run: Run) -> None:
         self.runs.setdefault(endpoint, []).append(run)
@@ -108,6 +115,7 @@ class Subject:
             statistics.median(r.p99 for r in runs),
             sum(r.errors for r in runs),
             max(r.foreign for r in runs),
+            cpu_ms={part: statistics.median(r.cpu_ms.get(part, 0.0) for r in runs) for part in PARTS},
         )
 
 
@@ -237,31 +245,40 @@ def user_with_scores(subject: Subject) -> tuple[str, list[UUID]]:
 # --- the runs -----------------------------------------------------------------------------------------
 
 
-def bench_sh(base_url: str, token: str, outdir: Path, args: argparse.Namespace) -> dict[str, Run]:
-    env = {
-        **os.environ,
-        "DURATION": f"{args.duration:g}s",
-        "WARMUP": f"{args.warmup:g}s",
-        "CONNS": str(args.connections),
-        "THREADS": "2",
-        "ENDPOINTS": " ".join(ENDPOINTS),
-        "OUTDIR": str(outdir),
-        "SERVER_MATCH": SERVER_MATCH,
-        "WAIT_IDLE": str(args.wait_idle),
-    }
-    done = subprocess.run([str(ANCHOR / "bench.sh"), base_url, token], env=env, capture_output=True, text=True)
-    (outdir / "bench.out").write_text(done.stdout + "\n--- stderr\n" + done.stderr)
-    if done.returncode != 0:
-        raise RuntimeError(f"bench.sh against {base_url} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+def bench_sh(subject: Subject, token: str, outdir: Path, args: argparse.Namespace) -> dict[str, Run]:
+    """bench.sh once per endpoint (as ENDPOINTS="upload scores" would run them, one after the other), so that its
+    CPU snapshots around each run are that endpoint's: they are read back per process (account)."""
     runs = {}
     for endpoint in ENDPOINTS:
-        line = re.search(r"^RESULT .*$", (outdir / f"wrk-{endpoint}.txt").read_text(), re.MULTILINE)
+        rundir = outdir / endpoint
+        rundir.mkdir()
+        env = {
+            **os.environ,
+            "DURATION": f"{args.duration:g}s",
+            "WARMUP": f"{args.warmup:g}s",
+            "CONNS": str(args.connections),
+            "THREADS": "2",
+            "ENDPOINTS": endpoint,
+            "OUTDIR": str(rundir),
+            "SERVER_MATCH": SERVER_MATCH,
+            "WAIT_IDLE": str(args.wait_idle),
+        }
+        command = [str(ANCHOR / "bench.sh"), subject.base_url, token]
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        (rundir / "bench.out").write_text(done.stdout + "\n--- stderr\n" + done.stderr)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"bench.sh against {subject.base_url} failed ({done.returncode}):\n{done.stderr[-3000:]}"
+            )
+        line = re.search(r"^RESULT .*$", (rundir / f"wrk-{endpoint}.txt").read_text(), re.MULTILINE)
         if line is None:
-            raise RuntimeError(f"no RESULT line in {outdir / f'wrk-{endpoint}.txt'}")
+            raise RuntimeError(f"no RESULT line in {rundir / f'wrk-{endpoint}.txt'}")
         fields = dict(item.split("=", 1) for item in line.group(0).split()[1:])
-        cpu = (outdir / f"cpu-{endpoint}.txt").read_text()
+        cpu = (rundir / f"cpu-{endpoint}.txt").read_text()
         foreign = re.search(r"^FOREIGN ([\d.]+)", cpu, re.MULTILINE)
         errors = sum(int(fields[k]) for k in ("non2xx", "connect", "read", "write", "timeout"))
+        requests = int(fields["requests"])
+        split = account(subject, rundir / ".cpu0", rundir / ".cpu1")
         runs[endpoint] = Run(
             float(fields["rps"]),
             float(fields["p50_ms"]),
@@ -269,8 +286,38 @@ def bench_sh(base_url: str, token: str, outdir: Path, args: argparse.Namespace) 
             errors,
             float(foreign.group(1)) if foreign else 0.0,
             cpu,
+            {part: 1000 * seconds / requests for part, seconds in split.items()} if requests else {},
         )
     return runs
+
+
+PARTS = ("API", "Postgres", "Redis", "wrk", "other")
+
+
+def account(subject: Subject, before: Path, after: Path) -> dict[str, float]:
+    """CPU seconds of each part during the run, from bench.sh's per-process snapshots: the subject's API processes,
+    its database's Postgres backends, its Redis, wrk, and the rest of the machine (anything else, incl. idle parts of
+    the stack and processes that ended)."""
+    first, last = json.loads(before.read_text()), json.loads(after.read_text())
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = (last.pop("_total")[0] - first.pop("_total")[0]) / hz
+    api = {str(pid) for pid in subject.api_pids()}
+    parts = dict.fromkeys(PARTS, 0.0)
+    for pid, (ticks, command) in last.items():
+        seconds = (ticks - first.get(pid, [0])[0]) / hz
+        if pid in api:
+            part = "API"
+        elif command.startswith("postgres:") and f" {subject.database} " in command:
+            part = "Postgres"
+        elif command.startswith(f"redis-server {subject.redis}"):
+            part = "Redis"
+        elif command.startswith("wrk"):
+            part = "wrk"
+        else:
+            continue
+        parts[part] += seconds
+    parts["other"] = max(0.0, busy - sum(parts.values()))
+    return parts
 
 
 def wrk_extras(subject: Subject, token: str, score_id: UUID, outdir: Path, args: argparse.Namespace) -> None:
@@ -289,6 +336,10 @@ def wrk_extras(subject: Subject, token: str, score_id: UUID, outdir: Path, args:
         (outdir / f"wrk-{name}.txt").write_text(output)
         errors = result.non_2xx + result.socket_errors
         subject.add(name, Run(result.requests_per_second, result.p50_ms, result.p99_ms, errors, 0.0))
+
+
+def _split(run: Run) -> str:
+    return ", ".join(f"{part} {run.cpu_ms.get(part, 0.0):.2f}" for part in PARTS)
 
 
 def cpu_summary(cpu: str) -> str:
@@ -341,13 +392,22 @@ def report(django: Subject, subjects: list[Subject], rss: dict[str, list[float |
             f"{name}: " + ", ".join("?" if mb is None else f"{mb:.0f}" for mb in sizes) for name, sizes in rss.items()
         )
     )
-    lines.append(
-        "\nCPU during each run (bench.sh's account; 'server' = Postgres, Redis, the API and worker processes):"
-    )
+    lines.append("\nCPU ms per request, medians of the rounds (other: the rest of the machine, incl. other users):\n")
+    cpu_rows = [
+        (f"{subject.name} {endpoint}", *(f"{median.cpu_ms.get(part, 0.0):.2f}" for part in PARTS))
+        for subject in [django, *subjects]
+        for endpoint in ENDPOINTS
+        if (median := subject.median(endpoint)) is not None
+    ]
+    lines.append(markdown_table(("run", *PARTS), cpu_rows))
+    lines.append("\nCPU during each run (bench.sh's own account):")
     for subject in [django, *subjects]:
         for endpoint in ENDPOINTS:
             for number, run in enumerate(subject.runs.get(endpoint, []), 1):
-                lines.append(f"  {subject.name} {endpoint} round {number}: {run.rps:.0f} req/s; {cpu_summary(run.cpu)}")
+                lines.append(
+                    f"  {subject.name} {endpoint} round {number}: {run.rps:.0f} req/s, CPU ms/request "
+                    f"{_split(run)}; bench.sh: {cpu_summary(run.cpu)}"
+                )
     return "\n".join(lines)
 
 
@@ -376,7 +436,7 @@ def main() -> int:
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; raw output in {outdir}", flush=True)
     with ExitStack() as cleanup:
         django_url, django_token = cleanup.enter_context(django_anchor())
-        django = Subject("Django", django_url)
+        django = Subject("Django", django_url, database="djb", redis="127.0.0.1:6393")
         s3 = cleanup.enter_context(running_seaweed(Path(cleanup.enter_context(tempfile.TemporaryDirectory()))))
         production = cleanup.enter_context(
             stack(
@@ -393,7 +453,8 @@ def main() -> int:
                 access_token_ttl_seconds="86400",
             )
         )
-        subjects = [Subject("ScoreMate", production.base_url, stack=production)]
+        database = production.database_url.rsplit("/", 1)[-1]
+        subjects = [Subject("ScoreMate", production.base_url, database=database, stack=production)]
         if not args.no_embedded:
             embedded = cleanup.enter_context(
                 stack(None, None, api_processes=1, label="embedded", access_token_ttl_seconds="86400")
@@ -416,12 +477,12 @@ def main() -> int:
                 else:
                     token, score_ids = user_with_scores(subject)
                 try:
-                    for endpoint, run in bench_sh(subject.base_url, token, rundir, args).items():
+                    for endpoint, run in bench_sh(subject, token, rundir, args).items():
                         subject.add(endpoint, run)
                         print(
                             f"round {number + 1} {subject.name:<18} {endpoint:<7} {run.rps:7.0f} req/s "
                             f"p50 {run.p50:6.1f} ms p99 {run.p99:6.1f} ms errors {run.errors} "
-                            f"foreign {run.foreign:.1f} cpu-s",
+                            f"foreign {run.foreign:.1f} cpu-s; CPU ms/request {_split(run)}",
                             flush=True,
                         )
                     if subject is not django and not args.no_extras:

@@ -202,6 +202,6 @@ class GetAccount:
         self._clock = clock
 
     async def __call__(self, user_id: UUID) -> Account:
-        async with self._uow as uow:
+        async with self._uow.autocommit() as uow:
             user = await existing_user(uow, user_id)
         return Account(user, await current_quota(self._uow, self._ledger, user, self._clock.now()))

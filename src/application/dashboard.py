@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.accounts import current_quota, existing_user
-from application.ports import Clock, LibraryStats, QuotaLedger, UnitOfWork
+from application.ports import Clock, LibraryStats, QuotaLedger, ScoreListing, UnitOfWork
 from domain.quota import QuotaUsage
-from domain.scores import Score
 
 RECENT_SCORES = 5
 
@@ -18,7 +17,7 @@ RECENT_SCORES = 5
 class Dashboard:
     quota: QuotaUsage
     stats: LibraryStats
-    recent_scores: Sequence[Score]
+    recent_scores: Sequence[ScoreListing]
 
 
 class GetDashboard:
@@ -28,7 +27,7 @@ class GetDashboard:
         self._clock = clock
 
     async def __call__(self, user_id: UUID) -> Dashboard:
-        async with self._uow as uow:
+        async with self._uow.autocommit() as uow:
             user = await existing_user(uow, user_id)
             stats = await uow.stats.library_stats(user_id)
             recent = await uow.scores.recent(user_id, RECENT_SCORES)

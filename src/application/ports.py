@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 from uuid import UUID
 
-from domain.pdf import PdfInfo, RenderPriority
+from domain.pdf import PdfInfo, PdfMetadata, RenderPriority
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
@@ -43,6 +43,55 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreListing:
+    """A score as the lists show it (the library's pages, the dashboard's newest): what the API answers about it,
+    without its storage keys and processing bookkeeping, so that a page reads only these columns."""
+
+    id: UUID
+    upload_id: UUID
+    title: str
+    composer: str | None
+    genre: str | None
+    tags: list[str]
+    description: str | None
+    original_filename: str
+    size_bytes: int
+    page_count: int | None
+    pdf_metadata: PdfMetadata | None
+    processing_status: ProcessingStatus
+    processing_error: str | None
+    processing_error_code: str | None
+    thumbnail_ready: bool
+    page_thumbnails_ready: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, score: Score) -> ScoreListing:
+        details, processing = score.details, score.processing
+        return cls(
+            score.id,
+            score.upload_id,
+            details.title,
+            details.composer,
+            details.genre,
+            list(details.tags),
+            details.description,
+            score.original_filename,
+            score.size_bytes,
+            processing.page_count,
+            processing.metadata,
+            processing.status,
+            processing.error,
+            processing.error_code,
+            score.cover.ready,
+            score.page_thumbnails.count,
+            score.created_at,
+            score.updated_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +153,8 @@ class ScoreRepository(Protocol):
 
     async def save(self, score: Score) -> None: ...
     async def delete(self, score: Score) -> None: ...
-    async def search(self, query: ScoreQuery) -> Page[Score]: ...
-    async def recent(self, user_id: UUID, limit: int) -> Sequence[Score]: ...
+    async def search(self, query: ScoreQuery) -> Page[ScoreListing]: ...
+    async def recent(self, user_id: UUID, limit: int) -> Sequence[ScoreListing]: ...
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]: ...
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         """Scores pending or processing since before the given time."""
@@ -135,6 +184,12 @@ class UnitOfWork(Protocol):
     scores: ScoreRepository
     setlists: SetlistRepository
     stats: StatsReader
+
+    def autocommit(self) -> Self:
+        """For the next `async with` only: each statement is its own transaction where the database allows it, with
+        no BEGIN and COMMIT sent around them. For units of work whose reads need not agree with each other and that
+        write with one statement at most (what `commit` sends is then not undone by an error); no row locks."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -205,6 +260,31 @@ class LedgerEntry:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What `QuotaLedger.reserve` decided; true when granted.
+
+    Refused for the pending bound: `pending` live reservations are held and `retry_after_seconds` from now the
+    earliest one whose expiry brings the count under the bound lapses (releasing or confirming one frees a place
+    at once). Refused with `pending` None: the bytes would pass the quota limit.
+    """
+
+    granted: bool
+    pending: int | None = None
+    retry_after_seconds: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.granted
+
+    @property
+    def too_many_pending(self) -> bool:
+        return not self.granted and self.pending is not None
+
+
+GRANTED = Reservation(True)
+OVER_QUOTA = Reservation(False)
+
+
 class QuotaLedger(Protocol):
     """Per-user quota accounting, atomic across API processes.
 
@@ -213,9 +293,18 @@ class QuotaLedger(Protocol):
     """
 
     async def reserve(
-        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
-    ) -> bool:
-        """Reserve unless used + live reservations + size would pass the limit. True when granted."""
+        self,
+        user_id: UUID,
+        upload_id: UUID,
+        size_bytes: int,
+        limit_bytes: int,
+        ttl_seconds: int,
+        max_pending: int | None = None,
+    ) -> Reservation:
+        """Reserve unless the user already holds `max_pending` live reservations (when given), or used + live
+        reservations + size would pass the limit; both are checked and the item counted in one atomic step, so
+        concurrent callers in any number of processes never pass either bound. An item already held is granted
+        again without counting."""
         ...
 
     async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:

@@ -14,6 +14,7 @@ from application.ports import (
     ObjectStorage,
     Page,
     RateLimiter,
+    ScoreListing,
     ScoreQuery,
     TaskQueue,
     UnitOfWork,
@@ -86,7 +87,7 @@ class GetScore:
         self._uow = uow
 
     async def __call__(self, user_id: UUID, score_id: UUID) -> Score:
-        async with self._uow as uow:
+        async with self._uow.autocommit() as uow:
             return await owned_score(uow, user_id, score_id)
 
 
@@ -96,10 +97,10 @@ class ListScores:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    async def __call__(self, query: ScoreQuery) -> Page[Score]:
+    async def __call__(self, query: ScoreQuery) -> Page[ScoreListing]:
         if query.ordering not in ORDERINGS:
             raise ValidationError(f"ordering must be one of: {', '.join(ORDERINGS)}.")
-        async with self._uow as uow:
+        async with self._uow.autocommit() as uow:
             return await uow.scores.search(query)
 
 
@@ -235,7 +236,7 @@ class GetDownloadUrl:
         self._expires_in = policy.presign_expiry_seconds
 
     async def __call__(self, user_id: UUID, score_id: UUID, file_type: str, page: int | None) -> DownloadLink:
-        async with self._uow as uow:
+        async with self._uow.autocommit() as uow:
             score = await owned_score(uow, user_id, score_id)
         filename: str | None = None
         if file_type == "original":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,9 +58,10 @@ async def owned_upload(uow: UnitOfWork, user_id: UUID, upload_id: UUID, *, for_u
 class RequestUploadUrl:
     """Reserve quota for a PDF and return a presigned request that stores it straight in storage.
 
-    The reservation is atomic in the ledger, so concurrent requests can never pass the limit. It lives
-    until confirm (it becomes used), cancel, or the reservation TTL (released by the expiry task). A refused
-    request leaves no upload behind.
+    The reservation is atomic in the ledger, which also bounds the user's pending uploads: concurrent requests,
+    in any number of API processes, can never pass the quota limit or hold more than `max_pending_uploads`
+    reservations, and no request waits on another's lock. It lives until confirm (it becomes used), cancel, or
+    the reservation TTL (released by the expiry task). A refused request leaves no upload behind.
     """
 
     def __init__(
@@ -86,52 +86,59 @@ class RequestUploadUrl:
         await self._count_request(user_id)
         now = self._clock.now()
         upload_id = uuid4()
-        async with self._uow as uow:
-            # Locked, so that concurrent requests of one user count each other's pending uploads.
-            user = await existing_user(uow, user_id, for_update=True)
-            upload = Upload(
-                id=upload_id,
-                user_id=user_id,
-                filename=filename,
-                content_type=PDF_CONTENT_TYPE,
-                size_bytes=size_bytes,
-                storage_key=storage_key_for(user_id, upload_id),
-                status=UploadStatus.PENDING,
-                created_at=now,
-                expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
-            )
-            pending = await uow.uploads.pending_expiries(user_id, now)
-            if len(pending) >= policy.max_pending_uploads:
-                # Confirming or cancelling frees a place at once; otherwise the earliest expiry that brings the
-                # count under the bound does.
-                frees_a_place = pending[len(pending) - policy.max_pending_uploads]
-                raise TooManyRequests(
-                    f"You have {len(pending)} uploads waiting to be confirmed or cancelled; finish those first.",
-                    retry_after=max(1, math.ceil((frees_a_place - now).total_seconds())),
-                )
-            # The row is committed before the ledger changes, so a reconciliation that snapshots the database
-            # after reading the ledger's version never misses a reservation.
+        upload = Upload(
+            id=upload_id,
+            user_id=user_id,
+            filename=filename,
+            content_type=PDF_CONTENT_TYPE,
+            size_bytes=size_bytes,
+            storage_key=storage_key_for(user_id, upload_id),
+            status=UploadStatus.PENDING,
+            created_at=now,
+            expires_at=now + timedelta(seconds=policy.reservation_ttl_seconds),
+        )
+        # No transaction: one read and one INSERT, which need nothing of each other. The row is committed before the
+        # ledger changes, so a reconciliation that snapshots the database after reading the ledger's version never
+        # misses a reservation.
+        async with self._uow.autocommit() as uow:
+            user = await existing_user(uow, user_id)
             await uow.uploads.add(upload)
             await uow.commit()
-            try:
-                granted = await self._ledger.reserve(
-                    user_id, upload_id, size_bytes, user.quota_limit_bytes, policy.reservation_ttl_seconds
+        try:
+            reservation = await self._ledger.reserve(
+                user_id,
+                upload_id,
+                size_bytes,
+                user.quota_limit_bytes,
+                policy.reservation_ttl_seconds,
+                max_pending=policy.max_pending_uploads,
+            )
+        except BaseException:
+            await self._forget(upload)
+            raise
+        if not reservation:
+            await self._forget(upload)
+            if reservation.too_many_pending:
+                # Confirming or cancelling frees a place at once; otherwise the earliest expiry that brings the
+                # count under the bound does.
+                raise TooManyRequests(
+                    f"You have {reservation.pending} uploads waiting to be confirmed or cancelled; finish those first.",
+                    retry_after=reservation.retry_after_seconds,
                 )
-            except BaseException:
-                await uow.uploads.remove(upload)
-                await uow.commit()
-                raise
-            if not granted:
-                await uow.uploads.remove(upload)
-                await uow.commit()
-                quota = quota_of(user, await self._ledger.usage(user_id))
-                raise QuotaExceeded(
-                    f"The file needs {size_bytes} bytes but only {quota.available_bytes} bytes of your quota are free."
-                )
+            quota = quota_of(user, await self._ledger.usage(user_id))
+            raise QuotaExceeded(
+                f"The file needs {size_bytes} bytes but only {quota.available_bytes} bytes of your quota are free."
+            )
         request = await self._storage.presign_upload(
             upload.storage_key, PDF_CONTENT_TYPE, size_bytes, policy.presign_expiry_seconds
         )
         return UploadTicket(upload, request, policy.presign_expiry_seconds)
+
+    async def _forget(self, upload: Upload) -> None:
+        """The refused upload's row goes: the ledger never counted it."""
+        async with self._uow.autocommit() as uow:
+            await uow.uploads.remove(upload)
+            await uow.commit()
 
     async def _count_request(self, user_id: UUID) -> None:
         retry_after = await self._limiter.acquire(f"upload-url:{user_id}", self._policy.upload_rate_rule)
@@ -170,7 +177,7 @@ class UploadVerifier:
         An upload URL stores one object once, so what is read here cannot change before `confirm` runs; a cancel
         meanwhile shows in the upload's status.
         """
-        async with uow:
+        async with uow.autocommit():
             upload = await owned_upload(uow, user_id, upload_id, for_update=False)
         if upload.status is not UploadStatus.PENDING:
             return None

@@ -209,7 +209,9 @@ async def test_covers_stored_before_each_had_its_own_key_keep_theirs(database_ur
     async with _filled_at_0003(database_url, cover=True) as (engine, prefix):
         await migrate(database_url)
         async with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
-            [score] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
+            [listed] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
+            score = await uow.scores.get(listed.id)
+    assert score is not None
     assert score.cover.stored == StoredCover(f"{prefix}thumbnail.jpg", 1)
     assert score.cover.page == 1 and score.cover.is_current
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
 from adapters.sqlalchemy.migrate import migrate
-from application.ports import ScoreQuery, ScoreSummary
+from application.ports import ScoreListing, ScoreQuery, ScoreSummary
 from domain.errors import EmailTaken
 from domain.pdf import PdfMetadata
 from domain.scores import Cover, Details, PageThumbnails, Processing, ProcessingStatus, Score, StoredCover
@@ -761,3 +761,26 @@ async def test_an_in_memory_sqlite_engine_takes_the_connection_settings_too(url:
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_page_lists_what_a_score_answers_and_a_page_past_the_end_still_has_the_total(
+    uow_factory: UowFactory,
+) -> None:
+    user = await add_user(uow_factory)
+    metadata = PdfMetadata(title="Ode", author="Beethoven")
+    [score, _] = await add_scores(
+        uow_factory,
+        user.id,
+        {"title": "Ode", "tags": ["choir"], "page_count": 3, "pdf_metadata": metadata, "thumbnail_pages": [1, 3]},
+        {"title": "Other", "cover": StoredCover("u/scores/x/cover-1.jpg", 1)},
+    )
+    async with uow_factory() as uow:
+        page = await uow.scores.search(ScoreQuery(user_id=user.id, ordering="title", limit=1))
+        past = await uow.scores.search(ScoreQuery(user_id=user.id, offset=5))
+    async with uow_factory().autocommit() as uow:
+        read = await uow.scores.search(ScoreQuery(user_id=user.id, ordering="-title"))
+    assert (page.total, past.total, past.items, read.total) == (2, 2, [], 2)
+    assert page.items == [ScoreListing.of(score)]
+    assert page.items[0].pdf_metadata == metadata
+    assert page.items[0].page_thumbnails_ready == 2
+    assert [(s.title, s.thumbnail_ready) for s in read.items] == [("Other", True), ("Ode", False)]

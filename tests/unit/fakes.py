@@ -23,6 +23,7 @@ from application.ports import (
     LibraryStats,
     Page,
     PresignedRequest,
+    ScoreListing,
     ScoreQuery,
     ScoreSummary,
     StoredObject,
@@ -233,16 +234,17 @@ class FakeScoreRepository(_Repository):
         if self._state.scores.pop(score.id, None) is None:
             raise LookupError(f"score {score.id} is not stored")
 
-    async def search(self, query: ScoreQuery) -> Page[Score]:
+    async def search(self, query: ScoreQuery) -> Page[ScoreListing]:
         found = [s for s in self._state.scores.values() if _matches(s, query)]
         ordered = sort_scores(found, query.ordering)
         items = ordered[query.offset : query.offset + query.limit]
-        return Page(items=copy.deepcopy(items), total=len(found), limit=query.limit, offset=query.offset)
+        listings = [ScoreListing.of(score) for score in copy.deepcopy(items)]
+        return Page(items=listings, total=len(found), limit=query.limit, offset=query.offset)
 
-    async def recent(self, user_id: UUID, limit: int) -> Sequence[Score]:
+    async def recent(self, user_id: UUID, limit: int) -> Sequence[ScoreListing]:
         own = [s for s in self._state.scores.values() if s.user_id == user_id]
         own.sort(key=lambda s: (s.created_at, s.id), reverse=True)
-        return copy.deepcopy(own[:limit])
+        return [ScoreListing.of(score) for score in copy.deepcopy(own[:limit])]
 
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]:
         wanted = set(score_ids)
@@ -355,6 +357,8 @@ class FakeUnitOfWork:
         self.rollbacks = 0
         self.transactions = 0
         self._state: DbState | None = None
+        self._autocommit_next = self.autocommitting = False
+        self.autocommit_transactions = 0
         # Runs at the start of every transaction, before the state is copied (to play a concurrent writer).
         self.on_enter: Callable[[], Awaitable[None]] | None = None
         self.users = FakeUserRepository(self)
@@ -373,6 +377,11 @@ class FakeUnitOfWork:
     def active(self) -> bool:
         return self._state is not None
 
+    def autocommit(self) -> Self:
+        """The same state; counted, so that tests can tell which units of work ran without a transaction."""
+        self._autocommit_next = True
+        return self
+
     async def __aenter__(self) -> Self:
         if self._state is not None:
             raise RuntimeError("the unit of work is already open (nested use)")
@@ -380,6 +389,8 @@ class FakeUnitOfWork:
             await self.on_enter()
         self._state = copy.deepcopy(self.database.state)
         self.transactions += 1
+        self.autocommitting, self._autocommit_next = self._autocommit_next, False
+        self.autocommit_transactions += self.autocommitting
         return self
 
     async def __aexit__(

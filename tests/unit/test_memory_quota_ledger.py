@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -40,6 +41,19 @@ class QuotaLedgerContract:
         assert await ledger.reserve(user, uuid4(), 40, 100, HOUR)
         assert not await ledger.reserve(user, uuid4(), 1, 100, HOUR)
         assert await ledger.usage(user) == (0, 100)
+
+    async def test_a_held_upload_counts_its_bytes_but_frees_its_pending_place(self, ledger: QuotaLedger) -> None:
+        """An ended upload whose URL may still store a file: its bytes stay reserved; it is no pending upload."""
+        user, ended, used = uuid4(), uuid4(), uuid4()
+        assert await ledger.reserve(user, ended, 30, 100, HOUR, max_pending=1)
+        assert await ledger.confirm(user, used, 20, 100)
+        await ledger.hold(user, ended, 30, datetime.now(UTC) + timedelta(hours=1))
+        await ledger.hold(user, used, 20, datetime.now(UTC) + timedelta(hours=1))
+        assert await ledger.usage(user) == (0, 50)
+        assert await ledger.reserve(user, uuid4(), 50, 100, HOUR, max_pending=1)  # the place is free, the bytes not
+        assert not await ledger.reserve(user, uuid4(), 1, 100, HOUR)
+        await ledger.release(user, ended)
+        assert await ledger.usage(user) == (0, 70)
 
     async def test_refused_reservation_takes_nothing(self, ledger: QuotaLedger) -> None:
         user = uuid4()
@@ -283,6 +297,73 @@ class QuotaLedgerContract:
         assert await ledger.confirm(user, uuid4(), 30, 100)
         assert await ledger.usage(user) == (30, 70)
 
+    # --- the bound on pending reservations ---
+
+    async def test_reserve_refuses_past_the_pending_bound_and_says_when_a_place_frees(
+        self, ledger: QuotaLedger
+    ) -> None:
+        user = uuid4()
+        for ttl in (300, 100, 200):
+            assert await ledger.reserve(user, uuid4(), 10, 100, ttl, max_pending=3)
+        version = await ledger.version(user)
+        refused = await ledger.reserve(user, uuid4(), 10, 100, HOUR, max_pending=3)
+        assert not refused
+        assert refused.too_many_pending
+        assert refused.pending == 3
+        assert refused.retry_after_seconds in (99, 100)  # the earliest expiry
+        # With a bound of 2, the count drops under it only when the second-earliest expires.
+        lower = await ledger.reserve(user, uuid4(), 10, 100, HOUR, max_pending=2)
+        assert (lower.pending, lower.retry_after_seconds in (199, 200)) == (3, True)
+        assert await ledger.usage(user) == (0, 30)
+        assert await ledger.version(user) == version  # a refusal changes nothing
+
+    async def test_releasing_or_confirming_a_reservation_frees_a_place_at_once(self, ledger: QuotaLedger) -> None:
+        user, first, second = uuid4(), uuid4(), uuid4()
+        assert await ledger.reserve(user, first, 10, 100, HOUR, max_pending=2)
+        assert await ledger.reserve(user, second, 10, 100, HOUR, max_pending=2)
+        assert not await ledger.reserve(user, uuid4(), 10, 100, HOUR, max_pending=2)
+        await ledger.release(user, first)
+        assert await ledger.reserve(user, uuid4(), 10, 100, HOUR, max_pending=2)
+        assert await ledger.confirm(user, second, 10, 100)
+        assert await ledger.reserve(user, uuid4(), 10, 100, HOUR, max_pending=2)
+        assert not await ledger.reserve(user, uuid4(), 10, 100, HOUR, max_pending=2)
+        assert await ledger.usage(user) == (10, 20)
+
+    async def test_an_item_already_held_is_granted_again_at_the_bound(self, ledger: QuotaLedger) -> None:
+        user, item = uuid4(), uuid4()
+        assert await ledger.reserve(user, item, 10, 100, HOUR, max_pending=1)
+        assert await ledger.reserve(user, item, 10, 100, HOUR, max_pending=1)
+        assert await ledger.usage(user) == (0, 10)
+
+    async def test_a_quota_refusal_is_not_a_pending_one(self, ledger: QuotaLedger) -> None:
+        user = uuid4()
+        assert await ledger.reserve(user, uuid4(), 90, 100, HOUR, max_pending=5)
+        refused = await ledger.reserve(user, uuid4(), 20, 100, HOUR, max_pending=5)
+        assert (bool(refused), refused.too_many_pending, refused.pending) == (False, False, None)
+
+    async def test_the_pending_bound_is_checked_before_the_quota(self, ledger: QuotaLedger) -> None:
+        user = uuid4()
+        assert await ledger.reserve(user, uuid4(), 100, 100, HOUR, max_pending=1)
+        assert (await ledger.reserve(user, uuid4(), 1, 100, HOUR, max_pending=1)).too_many_pending
+
+    async def test_used_bytes_do_not_count_as_pending(self, ledger: QuotaLedger) -> None:
+        user = uuid4()
+        for _ in range(3):
+            assert await ledger.confirm(user, uuid4(), 1, 100)
+        assert await ledger.reserve(user, uuid4(), 1, 100, HOUR, max_pending=1)
+
+    async def test_a_bound_below_one_is_refused(self, ledger: QuotaLedger) -> None:
+        with pytest.raises(ValueError, match="max_pending"):
+            await ledger.reserve(uuid4(), uuid4(), 1, 100, HOUR, max_pending=0)
+
+    async def test_concurrent_reservations_never_pass_the_pending_bound(self, ledger: QuotaLedger) -> None:
+        user = uuid4()
+        requests = [ledger.reserve(user, uuid4(), 1, 10**9, HOUR, max_pending=5) for _ in range(40)]
+        results = await asyncio.gather(*requests)
+        assert sum(map(bool, results)) == 5
+        assert all(result.too_many_pending and result.pending == 5 for result in results if not result)
+        assert await ledger.usage(user) == (0, 5)
+
 
 class TestInMemoryQuotaLedgerContract(QuotaLedgerContract):
     @pytest.fixture
@@ -364,6 +445,30 @@ async def test_replaced_reservations_lapse_at_their_expiry(ledger: InMemoryQuota
     assert await ledger.usage(user) == (0, 0)
 
 
+async def test_the_pending_bound_follows_lapsed_reservations(ledger: InMemoryQuotaLedger, clock: FakeClock) -> None:
+    user = uuid4()
+    assert await ledger.reserve(user, uuid4(), 1, 100, 10, max_pending=2)
+    assert await ledger.reserve(user, uuid4(), 1, 100, 30, max_pending=2)
+    clock.advance(4.5)
+    assert (await ledger.reserve(user, uuid4(), 1, 100, HOUR, max_pending=2)).retry_after_seconds == 6
+    clock.advance(5.5)  # the first lapsed
+    assert await ledger.reserve(user, uuid4(), 1, 100, HOUR, max_pending=2)
+    assert (await ledger.reserve(user, uuid4(), 1, 100, HOUR, max_pending=2)).retry_after_seconds == 20
+    assert await ledger.usage(user) == (0, 2)
+
+
+async def test_costs_do_not_grow_with_the_users_uploads(ledger: InMemoryQuotaLedger, clock: FakeClock) -> None:
+    """Totals are kept, not summed, and lapsed reservations come off a heap: 20,000 reservations stay cheap."""
+    user = uuid4()
+    for number in range(20_000):
+        assert await ledger.reserve(user, uuid4(), 1, 10**9, 60 + number % 40)
+    account = ledger._accounts[user]
+    assert account.totals() == (0, 20_000)
+    clock.advance(100)
+    assert await ledger.usage(user) == (0, 0)
+    assert not account.expiries
+
+
 async def test_replace_honours_any_timezone(ledger: InMemoryQuotaLedger, clock: FakeClock) -> None:
     user = uuid4()
     in_tokyo = datetime.fromtimestamp(clock.now + 30, UTC).astimezone(timezone(timedelta(hours=9)))
@@ -406,7 +511,23 @@ class LedgerMachine(RuleBasedStateMachine):
     def reserve(self, item: UUID, size: int, ttl: int) -> None:
         exists = item in self.used or item in self.live()
         expected = exists or self.model_total() + size <= LIMIT
-        assert self.run(self.ledger.reserve(self.user, item, size, LIMIT, ttl)) == expected
+        assert bool(self.run(self.ledger.reserve(self.user, item, size, LIMIT, ttl))) == expected
+        if expected and not exists:
+            self.reserved[item] = (size, self.clock.now + ttl)
+
+    @rule(item=st.sampled_from(ITEMS), size=st.integers(0, 60), ttl=st.integers(1, 10), bound=st.integers(1, 4))
+    def reserve_with_a_pending_bound(self, item: UUID, size: int, ttl: int, bound: int) -> None:
+        live = {i: expires_at for i, (_, expires_at) in self.reserved.items() if expires_at > self.clock.now}
+        exists = item in self.used or item in live
+        full = not exists and len(live) >= bound
+        expected = exists or (not full and self.model_total() + size <= LIMIT)
+        result = self.run(self.ledger.reserve(self.user, item, size, LIMIT, ttl, max_pending=bound))
+        assert bool(result) == expected
+        assert result.too_many_pending == full
+        if full:
+            frees = sorted(live.values())[len(live) - bound]
+            assert result.pending == len(live)
+            assert result.retry_after_seconds == max(1, math.ceil(frees - self.clock.now))
         if expected and not exists:
             self.reserved[item] = (size, self.clock.now + ttl)
 

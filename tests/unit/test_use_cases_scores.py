@@ -204,7 +204,7 @@ async def make_library(world: World) -> tuple[World, list[Score]]:
 
 async def query(world: World, scores: list[Score], **filters: object) -> list[str]:
     page = await world.list_scores(ScoreQuery(user_id=scores[0].user_id, **filters))  # type: ignore[arg-type]
-    return [s.details.title for s in page.items]
+    return [s.title for s in page.items]
 
 
 async def test_list_scores_is_newest_first_by_default(world: World) -> None:
@@ -262,7 +262,7 @@ async def test_lists_show_only_ones_own_scores(world: World) -> None:
     await world.score(ann, title="Ann's")
     await world.score(bob, title="Bob's")
     page = await world.list_scores(ScoreQuery(user_id=bob.id, text="s"))
-    assert [s.details.title for s in page.items] == ["Bob's"] and page.total == 1
+    assert [s.title for s in page.items] == ["Bob's"] and page.total == 1
 
 
 # --- UpdateScore ---------------------------------------------------------------------------------

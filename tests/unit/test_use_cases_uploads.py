@@ -447,8 +447,8 @@ async def test_pending_uploads_per_user_are_bounded(world: World) -> None:
     await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)
     world.clock.advance(world.policy.reservation_ttl_seconds)
     await world.request_upload_url(user.id, "a.pdf", "application/pdf", 10)  # expired ones no longer count
-    # Each count is taken with the user's row locked, so concurrent requests cannot pass the bound together.
-    assert world.uow.users.locked == [user.id] * 6
+    # The ledger counts and bounds in one atomic step: no request waits on a lock of the user's row.
+    assert world.uow.users.locked == []
 
 
 class BrokenLedger(InMemoryQuotaLedger):

@@ -3,27 +3,74 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from application.ports import LedgerEntry
+from application.ports import GRANTED, OVER_QUOTA, LedgerEntry, Reservation
 from domain.quota import QuotaUsage
 
 
 @dataclass
 class _Account:
+    """Items with running totals, and the reservations' expiries in a heap, so that each operation costs the same
+    however many uploads the user has (a heap entry of an item released or re-reserved since is skipped)."""
+
     used: dict[UUID, int] = field(default_factory=dict)
     reserved: dict[UUID, tuple[int, float]] = field(default_factory=dict)  # item -> (size, expires_at)
+    held: set[UUID] = field(default_factory=set)  # reserved items of ended uploads: counted, but not pending
+    used_bytes: int = 0
+    reserved_bytes: int = 0
+    expiries: list[tuple[float, UUID]] = field(default_factory=list)
 
     def drop_lapsed(self, now: float) -> None:
-        for item in [item for item, (_, expires_at) in self.reserved.items() if expires_at <= now]:
-            del self.reserved[item]
+        while self.expiries and self.expiries[0][0] <= now:
+            expires_at, item = heapq.heappop(self.expiries)
+            held = self.reserved.get(item)
+            if held is not None and held[1] == expires_at:
+                self.unreserve(item)
 
     def totals(self) -> tuple[int, int]:
-        return sum(self.used.values()), sum(size for size, _ in self.reserved.values())
+        return self.used_bytes, self.reserved_bytes
+
+    def reserve(self, item: UUID, size: int, expires_at: float) -> None:
+        self.unreserve(item)
+        self.reserved[item] = (size, expires_at)
+        self.reserved_bytes += size
+        heapq.heappush(self.expiries, (expires_at, item))
+
+    def unreserve(self, item: UUID) -> None:
+        self.held.discard(item)
+        held = self.reserved.pop(item, None)
+        if held is not None:
+            self.reserved_bytes -= held[0]
+        if not self.reserved:
+            self.expiries.clear()
+        elif len(self.expiries) > 2 * len(self.reserved) + 64:  # mostly entries of items confirmed or released
+            self.expiries = [(expires_at, item) for item, (_, expires_at) in self.reserved.items()]
+            heapq.heapify(self.expiries)
+
+    def use(self, item: UUID, size: int) -> None:
+        self.unuse(item)
+        self.used[item] = size
+        self.used_bytes += size
+
+    def unuse(self, item: UUID) -> None:
+        self.used_bytes -= self.used.pop(item, 0)
+
+    @property
+    def pending(self) -> int:
+        return len(self.reserved) - len(self.held)
+
+    def seconds_until_a_place_frees(self, max_pending: int, now: float) -> int:
+        """With at least `max_pending` pending uploads: when the earliest expiry that brings them under it passes."""
+        pending = (expires_at for item, (_, expires_at) in self.reserved.items() if item not in self.held)
+        expiries = heapq.nsmallest(self.pending - max_pending + 1, pending)
+        return max(1, math.ceil(expiries[-1] - now))
 
 
 class InMemoryQuotaLedger:
@@ -36,22 +83,33 @@ class InMemoryQuotaLedger:
         self._lock = asyncio.Lock()
 
     async def reserve(
-        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
-    ) -> bool:
+        self,
+        user_id: UUID,
+        upload_id: UUID,
+        size_bytes: int,
+        limit_bytes: int,
+        ttl_seconds: int,
+        max_pending: int | None = None,
+    ) -> Reservation:
         if size_bytes < 0 or ttl_seconds <= 0:
             raise ValueError("size_bytes must be >= 0 and ttl_seconds > 0")
+        if max_pending is not None and max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
         async with self._lock:
             now = self._clock()
             account = self._open(user_id, now)
             try:
                 if upload_id in account.used or upload_id in account.reserved:
-                    return True
+                    return GRANTED
+                pending = account.pending
+                if max_pending is not None and pending >= max_pending:
+                    return Reservation(False, pending, account.seconds_until_a_place_frees(max_pending, now))
                 used, reserved = account.totals()
                 if not QuotaUsage(limit_bytes, used, reserved).can_reserve(size_bytes):
-                    return False
-                account.reserved[upload_id] = (size_bytes, now + ttl_seconds)
+                    return OVER_QUOTA
+                account.reserve(upload_id, size_bytes, now + ttl_seconds)
                 self._bump(user_id)
-                return True
+                return GRANTED
             finally:
                 self._close(user_id, account)
 
@@ -64,8 +122,8 @@ class InMemoryQuotaLedger:
                 held = upload_id in account.used or upload_id in account.reserved
                 if not held and not QuotaUsage(limit_bytes, *account.totals()).can_reserve(size_bytes):
                     return False
-                account.reserved.pop(upload_id, None)
-                account.used[upload_id] = size_bytes
+                account.unreserve(upload_id)
+                account.use(upload_id, size_bytes)
                 self._bump(user_id)
                 return True
             finally:
@@ -74,8 +132,8 @@ class InMemoryQuotaLedger:
     async def release(self, user_id: UUID, upload_id: UUID) -> None:
         async with self._lock:
             account = self._open(user_id, self._clock())
-            account.reserved.pop(upload_id, None)
-            account.used.pop(upload_id, None)
+            account.unreserve(upload_id)
+            account.unuse(upload_id)
             self._bump(user_id)
             self._close(user_id, account)
 
@@ -83,10 +141,11 @@ class InMemoryQuotaLedger:
         async with self._lock:
             now = self._clock()
             account = self._open(user_id, now)
-            account.used.pop(upload_id, None)
-            account.reserved.pop(upload_id, None)
+            account.unuse(upload_id)
+            account.unreserve(upload_id)
             if until.timestamp() > now:
-                account.reserved[upload_id] = (size_bytes, until.timestamp())
+                account.reserve(upload_id, size_bytes, until.timestamp())
+                account.held.add(upload_id)
             self._bump(user_id)
             self._close(user_id, account)
 
@@ -122,13 +181,17 @@ class InMemoryQuotaLedger:
             }
             kept = [entry for entry in (*reserved, *in_flight) if entry.upload_id in held.reserved]
             added = [entry for entry in reserved if entry.upload_id not in held.reserved]
-            account = _Account(used={entry.upload_id: entry.size_bytes for entry in used} | confirming)
+            account = _Account()
+            for item, size in ({entry.upload_id: entry.size_bytes for entry in used} | confirming).items():
+                account.use(item, size)
             for entry in (*kept, *added):
                 expires_at = _epoch_seconds(entry)
                 if entry.upload_id in account.used or entry.upload_id in account.reserved or expires_at <= now:
                     continue
                 if QuotaUsage(limit_bytes, *account.totals()).can_reserve(entry.size_bytes):
-                    account.reserved[entry.upload_id] = (entry.size_bytes, expires_at)
+                    account.reserve(entry.upload_id, entry.size_bytes, expires_at)
+                    if entry.upload_id in held.held:
+                        account.held.add(entry.upload_id)
             self._accounts[user_id] = account
             self._close(user_id, account)
             return True

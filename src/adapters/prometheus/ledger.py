@@ -7,7 +7,11 @@ from datetime import datetime
 from uuid import UUID
 
 from adapters.prometheus.metrics import RESERVATIONS
-from application.ports import LedgerEntry, QuotaLedger
+from application.ports import LedgerEntry, QuotaLedger, Reservation
+
+# Resolved once: looking a label up takes a lock and a dict lookup on every call.
+_GRANTED = RESERVATIONS.labels("granted")
+_REFUSED = RESERVATIONS.labels("refused")
 
 
 class MeteredQuotaLedger:
@@ -15,11 +19,17 @@ class MeteredQuotaLedger:
         self._inner = inner
 
     async def reserve(
-        self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int, ttl_seconds: int
-    ) -> bool:
-        granted = await self._inner.reserve(user_id, upload_id, size_bytes, limit_bytes, ttl_seconds)
-        RESERVATIONS.labels("granted" if granted else "refused").inc()
-        return granted
+        self,
+        user_id: UUID,
+        upload_id: UUID,
+        size_bytes: int,
+        limit_bytes: int,
+        ttl_seconds: int,
+        max_pending: int | None = None,
+    ) -> Reservation:
+        reservation = await self._inner.reserve(user_id, upload_id, size_bytes, limit_bytes, ttl_seconds, max_pending)
+        (_GRANTED if reservation else _REFUSED).inc()
+        return reservation
 
     async def confirm(self, user_id: UUID, upload_id: UUID, size_bytes: int, limit_bytes: int) -> bool:
         return await self._inner.confirm(user_id, upload_id, size_bytes, limit_bytes)

@@ -56,20 +56,28 @@ def upload_from_row(row: UploadRow) -> Upload:
 
 
 def upload_to_row(upload: Upload, row: UploadRow) -> UploadRow:
-    row.id = upload.id
-    row.user_id = upload.user_id
-    row.filename = upload.filename
-    row.content_type = upload.content_type
-    row.size_bytes = upload.size_bytes
-    row.storage_key = upload.storage_key
-    row.status = upload.status.value
-    row.created_at = upload.created_at
-    row.expires_at = upload.expires_at
-    row.confirmed_at = upload.confirmed_at
-    row.score_id = upload.score_id
-    row.rejection_code = upload.rejection_code
-    row.storage_to_clear = upload.storage_to_clear
+    for column, value in upload_values(upload).items():
+        setattr(row, column, value)
     return row
+
+
+def upload_values(upload: Upload) -> dict[str, Any]:
+    """Every column of the upload's row."""
+    return {
+        "id": upload.id,
+        "user_id": upload.user_id,
+        "filename": upload.filename,
+        "content_type": upload.content_type,
+        "size_bytes": upload.size_bytes,
+        "storage_key": upload.storage_key,
+        "status": upload.status.value,
+        "created_at": upload.created_at,
+        "expires_at": upload.expires_at,
+        "confirmed_at": upload.confirmed_at,
+        "score_id": upload.score_id,
+        "rejection_code": upload.rejection_code,
+        "storage_to_clear": upload.storage_to_clear,
+    }
 
 
 def score_from_row(row: ScoreRow) -> Score:
@@ -92,7 +100,7 @@ def score_from_row(row: ScoreRow) -> Score:
         processing=Processing(
             status=ProcessingStatus(row.processing_status),
             page_count=row.page_count,
-            metadata=_metadata_from_json(row.pdf_metadata),
+            metadata=metadata_from_json(row.pdf_metadata),
             error=row.processing_error,
             error_code=row.processing_error_code,
             started_at=row.processing_started_at,
@@ -139,9 +147,11 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     return row
 
 
-def _metadata_from_json(data: dict[str, Any] | None) -> PdfMetadata | None:
+def metadata_from_json(data: dict[str, Any] | None) -> PdfMetadata | None:
     if data is None:
         return None
+    if data.keys() <= _METADATA_FIELDS:
+        return PdfMetadata(**data)
     return PdfMetadata(**{key: value for key, value in data.items() if key in _METADATA_FIELDS})
 
 

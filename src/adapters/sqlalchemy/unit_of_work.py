@@ -5,6 +5,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.sqlalchemy.engine import autocommit_session_factory
 from adapters.sqlalchemy.outages import translated
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyScoreRepository,
@@ -21,6 +22,9 @@ class SqlAlchemyUnitOfWork:
 
     A driver error that leaves the block comes out as the ports' error: ConcurrentChange for a lost race,
     ServiceUnavailable for an outage.
+
+    `async with uow.autocommit()` runs each statement as its own transaction where the database allows it (see
+    autocommit_session_factory).
     """
 
     # Typed as the ports, so the type checker proves each repository implements its port.
@@ -33,9 +37,16 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
+        self._autocommit_next = False
+
+    def autocommit(self) -> Self:
+        self._autocommit_next = True
+        return self
 
     async def __aenter__(self) -> Self:
-        session = self._session_factory()
+        autocommit, self._autocommit_next = self._autocommit_next, False
+        factory = autocommit_session_factory(self._session_factory) if autocommit else self._session_factory
+        session = factory()
         self._session = session
         self.users = SqlAlchemyUserRepository(session)
         self.uploads = SqlAlchemyUploadRepository(session)

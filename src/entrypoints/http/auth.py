@@ -23,6 +23,9 @@ class CurrentUser:
     id: UUID
 
 
+_STATE_KEY = "current_user"
+
+
 class HttpProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def current_user(
@@ -30,6 +33,10 @@ class HttpProvider(Provider):
         request: Request,  # type: ignore[type-arg]  # dishka matches the bare class LitestarProvider provides
         authenticate: Authenticate,
     ) -> CurrentUser:
+        # authenticate_first has verified the token before the handler: its answer is reused, not computed again.
+        known = request.state.get(_STATE_KEY)
+        if isinstance(known, CurrentUser):
+            return known
         return CurrentUser(authenticate(request.headers.get("authorization")))
 
 
@@ -42,7 +49,7 @@ async def authenticate_first(request: Request[Any, Any, Any]) -> None:
     if request.route_handler.opt.get(PUBLIC):
         return
     authenticate = await request.state.dishka_container.get(Authenticate)
-    authenticate(request.headers.get("authorization"))
+    request.state[_STATE_KEY] = CurrentUser(authenticate(request.headers.get("authorization")))
 
 
 async def scraper_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

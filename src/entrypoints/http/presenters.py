@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import cast
 
 from application.accounts import Account
 from application.dashboard import Dashboard
-from application.ports import ScoreSummary
+from application.ports import ScoreListing, ScoreSummary
 from application.setlists import SetlistView
+from domain.pdf import PdfMetadata
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist, SetlistItem
@@ -32,28 +32,44 @@ def upload_body(upload: Upload) -> schemas.UploadBody:
     )
 
 
-def score_body(score: Score) -> schemas.ScoreBody:
-    details, processing = score.details, score.processing
-    metadata = schemas.PdfMetadataBody(**asdict(processing.metadata)) if processing.metadata else None
+def metadata_body(metadata: PdfMetadata | None) -> schemas.PdfMetadataBody | None:
+    if metadata is None:
+        return None
+    return schemas.PdfMetadataBody(
+        metadata.title,
+        metadata.author,
+        metadata.subject,
+        metadata.keywords,
+        metadata.creator,
+        metadata.producer,
+        metadata.creation_date,
+        metadata.modification_date,
+    )
+
+
+def score_body(score: Score | ScoreListing) -> schemas.ScoreBody:
+    if isinstance(score, Score):
+        score = ScoreListing.of(score)
+    # Positional, in the struct's field order: a page builds 20 of these per request.
     return schemas.ScoreBody(
-        id=score.id,
-        upload_id=score.upload_id,
-        title=details.title,
-        composer=details.composer,
-        genre=details.genre,
-        tags=list(details.tags),
-        description=details.description,
-        original_filename=score.original_filename,
-        size_bytes=score.size_bytes,
-        page_count=processing.page_count,
-        pdf_metadata=metadata,
-        processing_status=processing.status,
-        processing_error=processing.error,
-        processing_error_code=processing.error_code,
-        thumbnail_ready=score.cover.ready,
-        page_thumbnails_ready=score.page_thumbnails.count,
-        created_at=score.created_at,
-        updated_at=score.updated_at,
+        score.id,
+        score.upload_id,
+        score.title,
+        score.composer,
+        score.genre,
+        list(score.tags),
+        score.description,
+        score.original_filename,
+        score.size_bytes,
+        score.page_count,
+        metadata_body(score.pdf_metadata),
+        score.processing_status,
+        score.processing_error,
+        score.processing_error_code,
+        score.thumbnail_ready,
+        score.page_thumbnails_ready,
+        score.created_at,
+        score.updated_at,
     )
 
 

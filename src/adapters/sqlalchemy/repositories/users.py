@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +12,12 @@ from adapters.sqlalchemy.mappers import user_from_row, user_to_row
 from adapters.sqlalchemy.models import UserRow
 from domain.errors import EmailTaken
 from domain.users import User
+
+_C = UserRow.__table__.c
+# In the order of User's fields.
+_BY_ID = select(_C.id, _C.email, _C.username, _C.password_hash, _C.quota_limit_bytes, _C.created_at).where(
+    _C.id == bindparam("id")
+)
 
 
 class SqlAlchemyUserRepository:
@@ -33,9 +39,10 @@ class SqlAlchemyUserRepository:
             await lock_for_writing(self._session)
             # FOR NO KEY UPDATE: rows that merely reference the user (scores, uploads) can still be added meanwhile.
             row = await self._session.get(UserRow, user_id, with_for_update={"key_share": True}, populate_existing=True)
-        else:
-            row = await self._session.get(UserRow, user_id)
-        return None if row is None else user_from_row(row)
+            return None if row is None else user_from_row(row)
+        # Columns, not an ORM object: every upload-url, confirm and dashboard reads its user.
+        found = (await self._session.execute(_BY_ID, {"id": user_id})).first()
+        return None if found is None else User(*found)
 
     async def list_ids(self) -> Sequence[UUID]:
         return list(await self._session.scalars(select(UserRow.id).order_by(UserRow.id)))

@@ -218,8 +218,8 @@ class GenerateThumbnail:
 class GenerateAllThumbnails:
     """Thumbnails of every page up to the policy's cap, skipping pages already done; progress is visible.
 
-    A run stops after the policy's time limit, so the broker never takes the task for lost and hands it to
-    another worker; the next run goes on from there.
+    A run stops after the policy's time limit, so that one document cannot keep a worker for hours; the next run
+    goes on from there.
     """
 
     def __init__(

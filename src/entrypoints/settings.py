@@ -96,15 +96,20 @@ class Settings:
     # Address space of each render process (0: no limit); its resident memory stays some 40 MB below.
     render_memory_limit_bytes: int = 320 * 1024**2
     max_page_thumbnails: int = 2000
-    # One run of "all page thumbnails" stops after this long, well before the broker's idle timeout would
-    # hand the still running task to another worker; a new run goes on from where it stopped.
+    # One run of "all page thumbnails" stops after this long, so that one document cannot keep a worker for hours
+    # (and below the last-resort idle timeout); a new run goes on from where it stopped.
     page_thumbnails_seconds: float = 600.0
     task_max_retries: int = 3
     task_retry_base_seconds: float = 1.0
     maintenance_interval_seconds: float = 60.0
     quota_reconcile_interval_seconds: float = 600.0
+    # Last resort only: a task unacknowledged this long is handed to another worker even though its worker still
+    # beats (a worker's own tasks are kept fresh while it lives; this catches workers that do not beat).
     task_idle_timeout_seconds: float = 900.0
-    task_reclaim_lock_timeout_seconds: float = 30.0
+    # Every worker renews its heartbeat in Redis this often; a worker whose heartbeat was not renewed for the TTL is
+    # dead, and its unfinished tasks go to a live worker.
+    worker_heartbeat_seconds: float = 5.0
+    worker_heartbeat_ttl_seconds: float = 15.0
     task_stream_maxlen: int = 100_000
     worker_concurrency: int = 8
     redis_key_prefix: str = "scoremate:"
@@ -192,6 +197,14 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise SettingsError(f"SCOREMATE_{name.upper()} must be a positive number")
+        if self.worker_heartbeat_ttl_seconds < 2 * self.worker_heartbeat_seconds:
+            raise SettingsError(
+                "SCOREMATE_WORKER_HEARTBEAT_TTL_SECONDS must be at least twice SCOREMATE_WORKER_HEARTBEAT_SECONDS"
+            )
+        if self.worker_heartbeat_ttl_seconds >= self.task_idle_timeout_seconds:
+            raise SettingsError(
+                "SCOREMATE_WORKER_HEARTBEAT_TTL_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS"
+            )
         if self.page_thumbnails_seconds >= self.task_idle_timeout_seconds:
             raise SettingsError("SCOREMATE_PAGE_THUMBNAILS_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS")
         if self.render_memory_limit_bytes < 0:
@@ -229,6 +242,9 @@ _POSITIVE = (
     "render_max_output_pixels",
     "render_max_page_points",
     "page_thumbnails_seconds",
+    "task_idle_timeout_seconds",
+    "worker_heartbeat_seconds",
+    "worker_heartbeat_ttl_seconds",
 )
 
 

@@ -20,7 +20,10 @@ from redis.asyncio import Redis
 from taskiq import AckableMessage, BrokerMessage
 from taskiq_redis import RedisStreamBroker
 
+from adapters.taskiq.names import TaskName
+from adapters.taskiq.queue import TaskiqQueue
 from adapters.taskiq.stream_broker import ResilientRedisStreamBroker
+from domain.errors import ServiceUnavailable
 from tests.integration.support.redis import REDIS_URL
 from tests.integration.support.redis_server import private_redis
 from tests.integration.support.stack import delete_redis_keys
@@ -54,9 +57,9 @@ class Consumer:
 
     async def kill(self) -> None:
         """Stop listening and beating, and leave everything in Redis as it is."""
-        assert self.task is not None
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
         heartbeat = getattr(self.broker, "_heartbeat", None)
         if heartbeat is not None:
             heartbeat.cancel()
@@ -220,3 +223,31 @@ async def test_after_a_redis_restart_no_live_consumer_looks_dead(
         assert entry["consumer"].decode() == busy.broker.consumer_name
         await running.ack()
         assert await _pending(busy.broker) == []
+
+
+async def test_a_task_sent_while_redis_restarts_is_queued_once_it_is_back(
+    make_consumer: Callable[..., Consumer], tmp_path: Path
+) -> None:
+    with private_redis(tmp_path / "redis") as server:
+        worker = make_consumer(url=server.url)
+        await worker.broker.startup()
+        queue = TaskiqQueue(worker.broker)
+        server.stop()
+        sending = asyncio.create_task(queue.send(TaskName.SWEEP_STUCK_SCORES))
+        await asyncio.sleep(1.0)
+        assert not sending.done()
+        await asyncio.to_thread(server.start)
+        await sending
+        worker.start()
+        received = await worker.next(timeout=5)
+        assert TaskName.SWEEP_STUCK_SCORES.value.encode() in received.data
+
+
+async def test_a_task_that_cannot_be_sent_for_seconds_is_service_unavailable(
+    make_consumer: Callable[..., Consumer],
+) -> None:
+    queue = TaskiqQueue(make_consumer(url="redis://127.0.0.1:1/0").broker)
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        await queue.send(TaskName.SWEEP_STUCK_SCORES)
+    assert 3 < time.monotonic() - started < 10

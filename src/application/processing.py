@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.policy import Policy
 from application.ports import Clock, ObjectStorage, PdfRenderer, ScratchSpace, UnitOfWork
@@ -49,13 +49,16 @@ class ScoreUpdater:
             return score
 
     async def record_cover(self, score_id: UUID, page: int, key: str) -> str | None:
-        """Make the stored `key`, rendered from `page`, the cover, unless the score is gone or another page was
-        chosen since (that choice's own task makes the cover). Returns the key now of no use: the cover replaced,
-        or `key` itself when it was not recorded."""
+        """Make the stored `key`, rendered from `page`, the cover, unless the score is gone or does not take it
+        (Score.takes_cover: another page was chosen since, whose own task makes the cover, or its document was never
+        read). Returns the key now of no use: the cover replaced, or `key` itself when it was not recorded (never
+        the cover stored now)."""
         async with self._uow as uow:
             score = await uow.scores.get(score_id, for_update=True)
-            if score is None or score.cover.page != page:
+            if score is None:
                 return key
+            if not score.takes_cover(page):
+                return None if score.cover.stored is not None and score.cover.stored.key == key else key
             replaced = score.record_cover_thumbnail(StoredCover(key, page), self._clock.now())
             await uow.scores.save(score)
             await uow.commit()
@@ -82,7 +85,9 @@ class ThumbnailWriter:
             # and nothing a retry could change.
             logger.warning("score %s has no page %d; no cover rendered", score.id, page)
             return
-        key = cover_thumbnail_key(score.user_id, score.upload_id, uuid4().hex)
+        # The page's own key: a cover made again (a task run twice, or taken over from a worker that died after
+        # storing it) replaces the object instead of leaving one behind.
+        key = cover_thumbnail_key(score.user_id, score.upload_id, f"p{page}")
         await self._storage.put(key, jpeg, JPEG)
         unused = await self._updater.record_cover(score.id, page, key)
         if unused is not None:
@@ -200,16 +205,29 @@ class ProcessScore:
 
 
 class GenerateThumbnail:
-    """Render the cover thumbnail from the given page, unless another page has been chosen since."""
+    """Render the cover thumbnail from the given page, unless another page has been chosen since.
 
-    def __init__(self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter) -> None:
+    A score whose document was never read is processed instead (ProcessScore: page count and metadata, then the
+    chosen cover), so that no cover shows before its page count: a client that shows the cover once
+    `thumbnail_ready` also has the page count, and `thumbnail_ready` never turns true while a score is `pending`.
+    """
+
+    def __init__(
+        self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter, process: ProcessScore
+    ) -> None:
         self._updater = updater
         self._scratch = scratch
         self._thumbnails = thumbnails
+        self._process = process
 
     async def __call__(self, score_id: UUID, page: int) -> None:
         score = await self._updater.get(score_id)
-        if score is None or (score.processing.page_count is not None and page > score.processing.page_count):
+        if score is None:
+            return
+        if score.processing.page_count is None:
+            await self._process(score_id)
+            return
+        if page > score.processing.page_count:
             return
         async with self._scratch.local_copy(score.storage_key) as path:
             await self._thumbnails.cover(score, path, page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -293,6 +294,42 @@ async def test_a_live_workers_long_task_is_never_taken_over(stack: Stack) -> Non
     ]
     assert len(runs) == 1, runs
     assert not any("took over" in log for log in logs), logs
+
+
+async def test_a_worker_stopped_with_sigterm_finishes_its_task_and_hands_back_nothing(stack: Stack) -> None:
+    """SIGTERM to the worker alone, as `docker compose stop` sends it: the cover it is rendering is finished and
+    recorded before it exits, and the other worker never runs the task."""
+    slow = {"render_timeout_seconds": 300}
+    base_url = stack.api(**slow)
+    stopping = stack.worker(**slow)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        score = await user.create_score(samples.slow_page(images=6), title="Slow")
+        deadline = time.monotonic() + 60
+        while (await user.get(f"/api/v1/scores/{score['id']}")).json()["page_count"] != 1:
+            assert time.monotonic() < deadline, "processing did not reach the cover"
+            await asyncio.sleep(0.05)
+        other = stack.worker(**slow)
+        stopping.process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.to_thread(stopping.process.wait, 120)
+        stopped = (await user.get(f"/api/v1/scores/{score['id']}")).json()
+        await asyncio.sleep(3)  # time for the other worker to take anything over, which it must not
+    assert exit_code == 0, stopping.log()
+    assert (stopped["processing_status"], stopped["thumbnail_ready"]) == ("ready", True), stopped
+    assert f"score_id={score['id']}" not in other.log_path.read_text()
+    # It left the consumer group with nothing pending, so no one has anything of it to take over.
+    name = re.search(r"worker listening as (\S+) ", stopping.log_path.read_text())
+    assert name is not None
+    assert name.group(1) not in await _consumers(stack)
+
+
+async def _consumers(stack: Stack) -> list[str]:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        consumers = await redis.xinfo_consumers(f"{stack.redis_prefix}tasks", f"{stack.redis_prefix}workers")
+    finally:
+        await redis.aclose()
+    return [consumer["name"].decode() for consumer in consumers]
 
 
 async def _consumer_running_the_task(stack: Stack) -> str:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.coalescing import Coalescer
 from application.policy import Policy
@@ -50,13 +50,16 @@ class ScoreUpdater:
             return score
 
     async def record_cover(self, score_id: UUID, page: int, key: str) -> str | None:
-        """Make the stored `key`, rendered from `page`, the cover, unless the score is gone or another page was
-        chosen since (that choice's own task makes the cover). Returns the key now of no use: the cover replaced,
-        or `key` itself when it was not recorded."""
+        """Make the stored `key`, rendered from `page`, the cover, unless the score is gone or does not take it
+        (Score.takes_cover: another page was chosen since, whose own task makes the cover, or its document was never
+        read). Returns the key now of no use: the cover replaced, or `key` itself when it was not recorded (never
+        the cover stored now)."""
         async with self._uow as uow:
             score = await uow.scores.get(score_id, for_update=True)
-            if score is None or score.cover.page != page:
+            if score is None:
                 return key
+            if not score.takes_cover(page):
+                return None if score.cover.stored is not None and score.cover.stored.key == key else key
             replaced = score.record_cover_thumbnail(StoredCover(key, page), self._clock.now())
             await uow.scores.save(score)
             await uow.commit()
@@ -83,7 +86,9 @@ class ThumbnailWriter:
             # and nothing a retry could change.
             logger.warning("score %s has no page %d; no cover rendered", score.id, page)
             return
-        key = cover_thumbnail_key(score.user_id, score.upload_id, uuid4().hex)
+        # The page's own key: a cover made again (a task run twice, or taken over from a worker that died after
+        # storing it) replaces the object instead of leaving one behind.
+        key = cover_thumbnail_key(score.user_id, score.upload_id, f"p{page}")
         await self._storage.put(key, jpeg, JPEG)
         unused = await self._updater.record_cover(score.id, page, key)
         if unused is not None:
@@ -217,21 +222,32 @@ class GenerateThumbnail:
     """Render the cover thumbnail from the page chosen last (the task's `page`, unless another was chosen since).
 
     Requests for a score's cover that arrive while one renders are merged into one more run after it, which
-    renders the choice of the last of them.
+    renders the choice of the last of them. A score whose document was never read is processed instead
+    (ProcessScore: page count and metadata, then the chosen cover), so that no cover shows before its page count:
+    `thumbnail_ready` never turns true while a score is `pending`.
     """
 
     def __init__(
-        self, updater: ScoreUpdater, scratch: ScratchSpace, thumbnails: ThumbnailWriter, runs: Coalescer
+        self,
+        updater: ScoreUpdater,
+        scratch: ScratchSpace,
+        thumbnails: ThumbnailWriter,
+        process: ProcessScore,
+        runs: Coalescer,
     ) -> None:
         self._updater = updater
         self._scratch = scratch
         self._thumbnails = thumbnails
+        self._process = process
         self._runs = runs
 
     async def __call__(self, score_id: UUID, page: int) -> None:
         score = await self._updater.get(score_id)
         if score is None or score.cover.page != page:
             return  # gone, or another page was chosen since, whose own task renders it
+        if score.processing.page_count is None:
+            await self._process(score_id)
+            return
         await self._runs.run(("cover", score_id), lambda: self._render(score_id))
 
     async def _render(self, score_id: UUID) -> None:
@@ -239,7 +255,7 @@ class GenerateThumbnail:
         if score is None:
             return
         page = score.cover.page
-        if score.processing.page_count is not None and page > score.processing.page_count:
+        if score.processing.page_count is None or page > score.processing.page_count:
             return
         async with self._scratch.local_copy(score.storage_key) as path:
             await self._thumbnails.cover(score, path, page)
@@ -248,8 +264,8 @@ class GenerateThumbnail:
 class GenerateAllThumbnails:
     """Thumbnails of every page up to the policy's cap, skipping pages already done; progress is visible.
 
-    A run stops after the policy's time limit, so the broker never takes the task for lost and hands it to
-    another worker; the next run goes on from there.
+    A run stops after the policy's time limit, so that one document cannot keep a worker for hours; the next run
+    goes on from there.
     """
 
     def __init__(

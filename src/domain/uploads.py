@@ -143,7 +143,8 @@ def upload_id_of_original(key: str) -> UUID | None:
 
 
 def cover_thumbnail_key(user_id: UUID, upload_id: UUID, version: str) -> str:
-    """Each cover rendered gets its own key, so covers rendered at once never overwrite each other."""
+    """Covers of different pages (`version`) have their own keys, so covers rendered at once never overwrite each
+    other; the same page's cover made again replaces its object instead of leaving one behind."""
     return f"{upload_prefix(user_id, upload_id)}cover-{version}.jpg"
 
 

@@ -299,12 +299,16 @@ def _broker(settings: Settings) -> AsyncBroker:
         queue_name=stream,
         consumer_group_name=group,
         maxlen=settings.task_stream_maxlen,
-        # A message unacknowledged this long belongs to a dead worker and is handed to another one. It must
-        # exceed the longest task (all-page thumbnails of a large score), or live tasks would run twice.
+        # Liveness per worker: a worker whose heartbeat lapsed is dead, and a live one takes over its tasks.
+        heartbeat_interval=settings.worker_heartbeat_seconds,
+        heartbeat_ttl=settings.worker_heartbeat_ttl_seconds,
+        # The last resort, for workers that do not beat (an older version during an upgrade): a task unacknowledged
+        # this long goes to another worker.
         idle_timeout=int(settings.task_idle_timeout_seconds * 1000),
-        # The reclaim lock must expire by itself: a worker SIGKILLed while holding it would otherwise block
-        # every other worker from reclaiming forever.
-        unacknowledged_lock_timeout=settings.task_reclaim_lock_timeout_seconds,
+        # Answers within seconds or counts as lost (a restarting Redis), so that nothing waits on it for ever; longer
+        # than the 2 s that a worker's read blocks for new tasks.
+        socket_connect_timeout=5,
+        socket_timeout=10,
     )
     return broker.with_result_backend(
         RedisAsyncResultBackend(

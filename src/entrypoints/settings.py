@@ -121,15 +121,20 @@ class Settings:
     # Address space of each render process (0: no limit); its resident memory stays some 40 MB below.
     render_memory_limit_bytes: Annotated[int, NonNegative] = 320 * 1024**2
     max_page_thumbnails: Annotated[int, Positive] = 2000
-    # One run of "all page thumbnails" stops after this long, well before the broker's idle timeout would
-    # hand the still running task to another worker; a new run goes on from where it stopped.
+    # One run of "all page thumbnails" stops after this long, so that one document cannot keep a worker for hours
+    # (and below the last-resort idle timeout); a new run goes on from where it stopped.
     page_thumbnails_seconds: Annotated[float, Positive] = 600.0
     task_max_retries: Annotated[int, NonNegative] = 3
     task_retry_base_seconds: Annotated[float, NonNegative] = 1.0
     maintenance_interval_seconds: Annotated[float, Positive] = 60.0
     quota_reconcile_interval_seconds: Annotated[float, Positive] = 600.0
+    # Last resort only: a task unacknowledged this long is handed to another worker even though its worker still
+    # beats (a worker's own tasks are kept fresh while it lives; this catches workers that do not beat).
     task_idle_timeout_seconds: Annotated[float, Positive] = 900.0
-    task_reclaim_lock_timeout_seconds: Annotated[float, Positive] = 30.0
+    # Every worker renews its heartbeat in Redis this often; a worker whose heartbeat was not renewed for the TTL is
+    # dead, and its unfinished tasks go to a live worker.
+    worker_heartbeat_seconds: Annotated[float, Positive] = 5.0
+    worker_heartbeat_ttl_seconds: Annotated[float, Positive] = 15.0
     task_stream_maxlen: Annotated[int, Positive] = 100_000
     worker_concurrency: Annotated[int, Positive] = 8
     redis_key_prefix: str = "scoremate:"
@@ -227,6 +232,14 @@ class Settings:
             value = getattr(self, name)
             if not _within(value, bounds):
                 raise SettingsError(f"SCOREMATE_{name.upper()} must be {describe_bounds(bounds)}, not {value!r}")
+        if self.worker_heartbeat_ttl_seconds < 2 * self.worker_heartbeat_seconds:
+            raise SettingsError(
+                "SCOREMATE_WORKER_HEARTBEAT_TTL_SECONDS must be at least twice SCOREMATE_WORKER_HEARTBEAT_SECONDS"
+            )
+        if self.worker_heartbeat_ttl_seconds >= self.task_idle_timeout_seconds:
+            raise SettingsError(
+                "SCOREMATE_WORKER_HEARTBEAT_TTL_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS"
+            )
         if self.page_thumbnails_seconds >= self.task_idle_timeout_seconds:
             raise SettingsError("SCOREMATE_PAGE_THUMBNAILS_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS")
         if self.database_url and not self.database_url.startswith(_DATABASE_SCHEMES):

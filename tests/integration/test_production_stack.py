@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -218,18 +219,16 @@ async def test_a_worker_starts_its_render_processes_before_its_first_task(stack:
     assert render_processes(stack.processes[-1]) == []  # an API process on Redis renders nothing
 
 
-async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerInfo) -> None:
+async def test_a_killed_workers_task_goes_to_a_live_worker_within_a_minute(
+    stack: Stack, s3_server: S3ServerInfo
+) -> None:
+    """Two workers with the default heartbeat; the one running all page thumbnails is SIGKILLed mid-run (as an OOM
+    kill or a lost host would end it). The other one takes the task over as soon as the dead one's heartbeat lapses,
+    not after the 15-minute idle timeout, and finishes it with no duplicate side effects."""
     s3 = s3_server
-    # A short idle timeout so the test need not wait 15 minutes for the reclaim.
-    # Housekeeping every half second wakes the idle new worker, which is when it reclaims the dead one's task.
-    settings = {
-        "task_idle_timeout_seconds": 4,
-        "page_thumbnails_seconds": 3,
-        "max_page_thumbnails": 400,
-        "maintenance_interval_seconds": 0.5,
-    }
+    settings = {"page_thumbnails_seconds": 3, "max_page_thumbnails": 400}
     base_url = stack.api(**settings)
-    doomed = stack.worker(**settings)
+    workers = [stack.worker(**settings), stack.worker(**settings)]
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         user = await register(client)
         score = await user.create_score(TINY_PAGES, title="Blank pages")
@@ -242,10 +241,16 @@ async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerIn
                 break
             await asyncio.sleep(0.05)
         assert 0 < progress < 400, f"the worker should be in the middle of the task, progress {progress}"
+        doomed_name = await _consumer_running_the_task(stack)
+        [doomed] = [w for w in workers if f"worker listening as {doomed_name} " in w.log_path.read_text()]
+        [survivor] = [w for w in workers if w is not doomed]
         os.killpg(doomed.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
         doomed.process.wait(10)
 
-        stack.worker(**settings)
+        while f"took over 1 task(s) of worker {doomed_name}" not in survivor.log_path.read_text():
+            assert time.monotonic() - killed < 60, "no live worker took the dead one's task over within 60 s"
+            await asyncio.sleep(0.2)
         finished = await _all_page_thumbnails(
             user, score["id"], cap_note="Only the first 400 of 2000 pages have thumbnails."
         )
@@ -258,6 +263,84 @@ async def test_a_killed_worker_loses_no_task(stack: Stack, s3_server: S3ServerIn
     mine = [name for name in objects if f"/scores/{me}/" in name]
     assert len(mine) == 1 + 1 + 400
     assert len({name for name in mine if "/pages/" in name}) == 400
+
+
+async def test_a_live_workers_long_task_is_never_taken_over(stack: Stack) -> None:
+    """A cover that takes long to render, on one of two workers, with a heartbeat of 1 s and a last-resort idle
+    timeout of 5 s: the task runs far past both, and the idle worker never takes it over."""
+    settings = {
+        "worker_heartbeat_seconds": 1,
+        "worker_heartbeat_ttl_seconds": 3,
+        "task_idle_timeout_seconds": 5,
+        "page_thumbnails_seconds": 4,
+        "render_timeout_seconds": 300,
+    }
+    base_url = stack.api(**settings)
+    workers = [stack.worker(**settings), stack.worker(**settings)]
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        started = time.monotonic()
+        score = await user.create_score(samples.slow_page(images=12), title="Slow")
+        done = await user.wait_for_score(score["id"], timeout=240)
+        took = time.monotonic() - started
+    assert (done["processing_status"], done["thumbnail_ready"], done["processing_error"]) == ("ready", True, None)
+    assert took > 5 + 3, f"the cover rendered in {took:.1f} s: too quickly to show anything"
+    logs = [worker.log_path.read_text() for worker in workers]
+    runs = [
+        line
+        for log in logs
+        for line in log.splitlines()
+        if "task started" in line and "task_name=scoremate.process_pdf_info" in line and score["id"] in line
+    ]
+    assert len(runs) == 1, runs
+    assert not any("took over" in log for log in logs), logs
+
+
+async def test_a_worker_stopped_with_sigterm_finishes_its_task_and_hands_back_nothing(stack: Stack) -> None:
+    """SIGTERM to the worker alone, as `docker compose stop` sends it: the cover it is rendering is finished and
+    recorded before it exits, and the other worker never runs the task."""
+    slow = {"render_timeout_seconds": 300}
+    base_url = stack.api(**slow)
+    stopping = stack.worker(**slow)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        score = await user.create_score(samples.slow_page(images=6), title="Slow")
+        deadline = time.monotonic() + 60
+        while (await user.get(f"/api/v1/scores/{score['id']}")).json()["page_count"] != 1:
+            assert time.monotonic() < deadline, "processing did not reach the cover"
+            await asyncio.sleep(0.05)
+        other = stack.worker(**slow)
+        stopping.process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.to_thread(stopping.process.wait, 120)
+        stopped = (await user.get(f"/api/v1/scores/{score['id']}")).json()
+        await asyncio.sleep(3)  # time for the other worker to take anything over, which it must not
+    assert exit_code == 0, stopping.log()
+    assert (stopped["processing_status"], stopped["thumbnail_ready"]) == ("ready", True), stopped
+    assert f"score_id={score['id']}" not in other.log_path.read_text()
+    # It left the consumer group with nothing pending, so no one has anything of it to take over.
+    name = re.search(r"worker listening as (\S+) ", stopping.log_path.read_text())
+    assert name is not None
+    assert name.group(1) not in await _consumers(stack)
+
+
+async def _consumers(stack: Stack) -> list[str]:
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        consumers = await redis.xinfo_consumers(f"{stack.redis_prefix}tasks", f"{stack.redis_prefix}workers")
+    finally:
+        await redis.aclose()
+    return [consumer["name"].decode() for consumer in consumers]
+
+
+async def _consumer_running_the_task(stack: Stack) -> str:
+    """The stream consumer (the worker) holding the one unacknowledged task."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        pending = await redis.xpending_range(f"{stack.redis_prefix}tasks", f"{stack.redis_prefix}workers", "-", "+", 10)
+    finally:
+        await redis.aclose()
+    assert len(pending) == 1, pending
+    return str(pending[0]["consumer"].decode())
 
 
 async def _all_page_thumbnails(user: User, score_id: str, cap_note: str) -> dict[str, Any]:

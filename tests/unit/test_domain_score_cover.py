@@ -21,6 +21,21 @@ def test_cover_thumbnail_is_recorded_and_names_the_cover_it_replaces() -> None:
     assert score.cover.stored == StoredCover("u/scores/x/cover-b.jpg", 3) and score.cover.is_current
 
 
+def test_the_same_cover_recorded_again_replaces_nothing() -> None:
+    score = make_score(page_count=4)
+    score.record_cover_thumbnail(StoredCover("u/scores/x/cover-p1.jpg", 1), LATER)
+    assert score.record_cover_thumbnail(StoredCover("u/scores/x/cover-p1.jpg", 1), LATER) is None
+
+
+def test_a_cover_is_taken_only_of_the_chosen_page_of_a_document_that_was_read() -> None:
+    unread = make_score()
+    assert not unread.takes_cover(1)  # no cover before the page count: thumbnail_ready waits for it
+    read = make_score(page_count=4, status=ProcessingStatus.PROCESSING)
+    read.choose_cover(3, NOW)
+    assert read.takes_cover(3)
+    assert not read.takes_cover(1)
+
+
 def test_a_cover_failure_is_noted_only_for_the_chosen_page() -> None:
     score = make_score(page_count=4, status=ProcessingStatus.READY)
     score.choose_cover(2, NOW)

@@ -73,6 +73,12 @@ def test_overrides_win_over_the_environment() -> None:
         ({"render_memory_limit_bytes": "-1"}, "SCOREMATE_RENDER_MEMORY_LIMIT_BYTES"),
         ({"page_thumbnails_seconds": "0"}, "SCOREMATE_PAGE_THUMBNAILS_SECONDS"),
         ({"page_thumbnails_seconds": "900", "task_idle_timeout_seconds": "900"}, "SCOREMATE_PAGE_THUMBNAILS_SECONDS"),
+        ({"worker_heartbeat_seconds": "0"}, "SCOREMATE_WORKER_HEARTBEAT_SECONDS"),
+        ({"worker_heartbeat_ttl_seconds": "inf"}, "SCOREMATE_WORKER_HEARTBEAT_TTL_SECONDS"),
+        # Shorter than two intervals, one late renewal would make a live worker look dead.
+        ({"worker_heartbeat_seconds": "10", "worker_heartbeat_ttl_seconds": "15"}, "SCOREMATE_WORKER_HEARTBEAT_TTL"),
+        ({"worker_heartbeat_ttl_seconds": "900", "task_idle_timeout_seconds": "900"}, "HEARTBEAT_TTL_SECONDS must be"),
+        ({"task_idle_timeout_seconds": "0"}, "SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS"),
         ({"default_quota_bytes": "0"}, "SCOREMATE_DEFAULT_QUOTA_BYTES"),
         ({"max_upload_bytes": "many"}, "SCOREMATE_MAX_UPLOAD_BYTES"),
         ({"storage": "ftp"}, "SCOREMATE_STORAGE"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 from uuid import uuid4
 
@@ -12,7 +13,7 @@ from application.ports import RateRule
 from application.processing import JPEG, PAGES_PER_BATCH
 from domain.pdf import PdfError, PdfErrorKind, PdfInfo, PdfMetadata, RenderPriority
 from domain.scores import PAGE_THUMBNAILS_FAILED, RESUME_WITHIN, RESUMING, ProcessingStatus, Score
-from domain.uploads import page_thumbnail_key, upload_prefix
+from domain.uploads import cover_thumbnail_key, page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import StorageUnavailable, fake_jpeg
 
@@ -649,15 +650,17 @@ async def test_a_cover_from_a_page_the_score_does_not_have_changes_nothing(world
     assert world.stored_score(score.id) == score
 
 
-async def test_a_page_asked_for_before_the_count_was_known_is_not_retried_or_failed(world: World) -> None:
+async def test_a_cover_asked_for_before_the_document_was_read_reads_it_first(world: World) -> None:
     user = await world.user()
     score = await world.score(user)  # still pending: no page count yet
-    world.renderer.renders[(score.storage_key, 9)] = ValueError("page 9 is out of range")
-    await world.generate_thumbnail(score.id, 9)  # no exception: a retry could not change anything
+    world.renderer.infos[score.storage_key] = PdfInfo(3, PdfMetadata())
+    await world.request_cover(user.id, score.id, 9)
+    await world.generate_thumbnail(score.id, 9)  # before process_pdf_info's own task
     stored = world.stored_score(score.id)
-    assert stored.processing.status is ProcessingStatus.PENDING
-    assert stored.processing.error is None
-    assert not stored.cover.ready
+    assert (stored.processing.status, stored.processing.page_count) == (ProcessingStatus.READY, 3)
+    assert stored.processing.error == "The PDF has no page 9, so the cover shows page 1."
+    assert covers(world, stored) == [fake_jpeg(score.storage_key, 1)]
+    assert world.renderer.rendered == [(score.storage_key, 1)]  # page 9 never asked of the renderer
 
 
 # --- who the render work is for ------------------------------------------------------------------
@@ -732,3 +735,45 @@ async def test_refreshes_and_page_runs_asked_for_during_a_run_are_merged_into_on
     await asyncio.gather(*(world.generate_all_thumbnails(score.id) for _ in range(10)))
     assert world.renderer.batches == [[1, 2, 3]]  # the merged run found every page done
     assert world.stored_score(score.id).page_thumbnails.has(3)
+
+
+async def test_thumbnail_ready_never_turns_true_while_the_score_is_pending(world: World) -> None:
+    """Every state a client can read (each committed one) of a score whose cover is chosen, and its task run,
+    before the document was read, then processed, then made of another page: a cover never shows without its
+    page count, or while the score is pending."""
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(5, PdfMetadata())
+    seen: list[Score] = []
+
+    async def snapshot() -> None:
+        if score.id in world.db.scores:
+            seen.append(world.stored_score(score.id))
+
+    world.uow.on_enter = snapshot
+    await world.request_cover(user.id, score.id, 2)
+    await world.generate_thumbnail(score.id, 2)
+    await world.process_score(score.id)
+    await world.choose_cover(user, score, 4)
+    await snapshot()
+
+    assert seen[-1].cover.stored is not None and seen[-1].cover.stored.page == 4
+    for before, after in itertools.pairwise(seen):
+        if after.cover.ready and not before.cover.ready:
+            assert after.processing.status is not ProcessingStatus.PENDING, after
+    assert all(state.processing.page_count is not None for state in seen if state.cover.ready)
+
+
+async def test_a_cover_stored_by_a_worker_that_died_before_recording_it_is_replaced_not_left_behind(
+    world: World,
+) -> None:
+    user = await world.user()
+    score = await world.score(user)
+    world.renderer.infos[score.storage_key] = PdfInfo(2, PdfMetadata())
+    leftover = cover_thumbnail_key(user.id, score.upload_id, "p1")
+    world.storage.objects[leftover] = b"stored, then the worker was killed"
+    await world.process_score(score.id)  # the task again, on another worker
+    await world.choose_cover(user, score, 1)  # and once more
+    done = world.stored_score(score.id)
+    assert done.cover.stored is not None and done.cover.stored.key == leftover
+    assert covers(world, done) == [fake_jpeg(score.storage_key, 1)]

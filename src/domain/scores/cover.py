@@ -33,8 +33,8 @@ class Cover:
         self.page = page
 
     def record(self, stored: StoredCover) -> str | None:
-        """`stored` is the cover now; returns the key of the one it replaces."""
-        replaced = None if self.stored is None else self.stored.key
+        """`stored` is the cover now; returns the key of the one it replaces (None when it is the same object)."""
+        replaced = None if self.stored is None or self.stored.key == stored.key else self.stored.key
         self.stored = stored
         return replaced
 

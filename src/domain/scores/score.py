@@ -111,6 +111,11 @@ class Score:
         self.cover.choose(page)
         self.forget_problem(ProcessingProblem.COVER_PAGE_MISSING, now)  # it was about the choice this replaces
 
+    def takes_cover(self, page: int) -> bool:
+        """A cover rendered of `page` becomes the cover: that page is still the chosen one, and the document was read.
+        So a cover never shows without its page count, and `thumbnail_ready` never turns true while `pending`."""
+        return page == self.cover.page and self.processing.page_count is not None
+
     def record_cover_thumbnail(self, cover: StoredCover, now: datetime) -> str | None:
         """`cover` is the cover now (so a note that one could not be rendered no longer holds); returns the key of
         the one it replaces."""

@@ -26,7 +26,8 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
-    """Receive and run tasks until SIGINT/SIGTERM; unfinished tasks stay unacknowledged for another worker.
+    """Receive and run tasks until SIGINT/SIGTERM, then finish those running and stop: the broker's heartbeat goes
+    on until then, and what was received but not started goes to other workers at once.
 
     Every worker also offers to send the housekeeping tasks; a claim in Redis lets one of them per period do it,
     so housekeeping goes on as long as any worker runs.
@@ -53,7 +54,8 @@ async def run_worker(settings: Settings) -> None:
                 propagate_exceptions=False,
                 run_startup=False,
             )
-            logger.info("worker listening (concurrency %d)", settings.worker_concurrency)
+            # Its consumer name is the one other workers' logs give when they take over its tasks.
+            logger.info("worker listening as %s (concurrency %d)", broker.consumer_name, settings.worker_concurrency)
             await receiver.listen(stop)
     finally:
         stop.set()

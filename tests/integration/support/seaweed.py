@@ -27,7 +27,7 @@ from minio.deleteobjects import DeleteObject
 
 from adapters.storage.s3 import S3ObjectStorage
 
-__all__ = ["S3ServerInfo", "s3_server", "s3_storage"]
+__all__ = ["S3ServerInfo", "running_seaweed", "s3_server", "s3_storage"]
 
 _START_TIMEOUT_SECONDS = 30.0
 _STOP_TIMEOUT_SECONDS = 10.0
@@ -76,7 +76,7 @@ class SeaweedError(RuntimeError):
 def running_seaweed(root: Path) -> Iterator[S3ServerInfo]:
     """`weed mini` with its data under `root`, stopped afterwards (also used by bench/vs_django.py)."""
     data_dir = root / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(parents=True)
     ports = _free_port_pairs(5)
     s3_port, master_port, volume_port, filer_port, admin_port = ports
     info = S3ServerInfo(f"127.0.0.1:{s3_port}", f"AK{secrets.token_hex(8).upper()}", secrets.token_urlsafe(30))

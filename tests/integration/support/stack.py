@@ -41,9 +41,10 @@ class Stack:
         self.processes.append(running)
         return running
 
-    def api(self, **settings: object) -> str:
+    def api(self, processes: int = 1, **settings: object) -> str:
+        """`scoremate serve` (with `processes` API processes, as compose's API_PROCESSES) on a free port."""
         port = free_port()
-        running = self.start("serve", "--port", str(port), port=port, **settings)
+        running = self.start("serve", "--port", str(port), "--workers", str(processes), port=port, **settings)
         base_url = f"http://127.0.0.1:{port}"
         wait_until_healthy(base_url, running)
         return base_url
@@ -60,7 +61,9 @@ class Stack:
 
 
 @asynccontextmanager
-async def production_stack(directory: Path, s3: S3ServerInfo, **settings: object) -> AsyncIterator[Stack]:
+async def production_stack(
+    directory: Path, s3: S3ServerInfo, redis_url: str = REDIS_URL, **settings: object
+) -> AsyncIterator[Stack]:
     """A fresh database, Redis key prefix and bucket; `scoremate migrate` applied; everything removed after."""
     token = uuid.uuid4().hex[:12]
     prefix = f"test:{token}:"
@@ -68,7 +71,7 @@ async def production_stack(directory: Path, s3: S3ServerInfo, **settings: object
         env = scoremate_env(
             directory,
             database_url=url,
-            redis_url=REDIS_URL,
+            redis_url=redis_url,
             redis_key_prefix=prefix,
             storage="s3",
             s3_endpoint=s3.endpoint,
@@ -85,12 +88,12 @@ async def production_stack(directory: Path, s3: S3ServerInfo, **settings: object
             yield stack
         finally:
             stack.stop_all()
-            await delete_redis_keys(prefix)
+            await delete_redis_keys(prefix, redis_url)
             await asyncio.to_thread(_empty_bucket, s3, f"stack-{token}")
 
 
-async def delete_redis_keys(prefix: str) -> int:
-    redis = Redis.from_url(REDIS_URL)
+async def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> int:
+    redis = Redis.from_url(url)
     try:
         keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
         keys += [key async for key in redis.scan_iter(match=f"autoclaim:{prefix}*", count=1000)]

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
         age = heartbeat_age(settings)
         if age is None or age > MAX_AGE_SECONDS:
-            print(f"scoremate worker-health: no heartbeat for {'ever' if age is None else f'{age:.0f} s'}")
+            seen = "never" if age is None else f"{age:.0f} s ago"
+            print(f"scoremate worker-health: no heartbeat (last seen: {seen})")
             return 1
         return 0
     if args.command == "migrate":

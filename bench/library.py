@@ -39,7 +39,8 @@ from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_sess
 from adapters.sqlalchemy.migrate import alembic_config, migrate
 from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
 from application.ports import ScoreQuery
-from domain.scores import ProcessingStatus, sort_key
+from domain.scores import ProcessingStatus
+from domain.text import sort_key
 
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 BATCH = 2000

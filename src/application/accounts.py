@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,16 +15,15 @@ from application.ports import (
     PasswordHasher,
     QuotaLedger,
     RateLimiter,
+    RateRule,
     TokenIssuer,
     UnitOfWork,
     quota_of,
 )
-from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests, ValidationError
+from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests
 from domain.quota import QuotaUsage
 from domain.uploads import UploadStatus
-from domain.users import User, check_password, default_username, normalize_email
-
-MAX_USERNAME_LENGTH = 64
+from domain.users import User, check_password, clean_username, normalize_email
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +75,9 @@ class RegisterUser:
     ) -> Account:
         email = normalize_email(email)
         check_password(password)
-        name = (username or "").strip() or default_username(email)
-        if len(name) > MAX_USERNAME_LENGTH:
-            raise ValidationError(f"The username must have at most {MAX_USERNAME_LENGTH} characters.")
+        name = clean_username(username, email)
         if client_address is not None:
-            await self._count_attempt(f"register-address:{client_address}")
+            await self._count_attempt(f"register-address:{client_network(client_address)}")
         password_hash = await self._hasher.hash(password)
         async with self._uow as uow:
             if await uow.users.get_by_email(email) is not None:
@@ -105,10 +103,17 @@ class RegisterUser:
 class LogIn:
     """Exchange email and password for an access token.
 
-    Failed attempts are counted per email and per client address (each with its own limit); once either
-    reaches its limit, further attempts are refused until the window passes, even with the right password, so
-    a guesser learns nothing from them. An attempt counts while its
-    password is checked (so a burst of guesses cannot pass the limit together); a success is then taken back.
+    Failed attempts are counted three ways, so that guessing stays bounded while nobody can lock an account's
+    owner out by failing on purpose:
+    - per email and client address (`login_failure_rule`): past it, that address may not try that email (not even
+      with the right password, so a guesser learns nothing) until the window ends; other addresses may;
+    - per client address, whatever the email (`login_address_failure_rule`): one address guessing many accounts;
+    - per email, from every address (`login_email_failure_rule`, higher and longer): past it, for the rest of its
+      window, each address has `login_guarded_failures` more wrong passwords for that email and is then refused,
+      so the right password from an address that has not been failing still works, while many addresses get
+      only a few guesses each.
+    An IPv6 client counts by its /64 network, which one subscriber usually holds whole. An attempt counts while
+    its password is checked (so a burst of guesses cannot pass a limit together); a success is then taken back.
     """
 
     def __init__(
@@ -118,24 +123,24 @@ class LogIn:
         self._hasher = hasher
         self._tokens = tokens
         self._limiter = limiter
-        self._email_rule = policy.login_failure_rule
+        self._pair_rule = policy.login_failure_rule
         self._address_rule = policy.login_address_failure_rule
+        self._email_rule = policy.login_email_failure_rule
+        self._guarded_rule = RateRule(policy.login_guarded_failures, policy.login_email_failure_rule.window_seconds)
 
     async def __call__(self, email: str, password: str, client_address: str) -> AccessToken:
         email = email.strip().lower()
+        client = client_network(client_address)
         # Every attempt is counted before the password is checked, so a burst of concurrent guesses cannot
         # get past the limit together; attempts that turn out not to be failures are taken back.
         counted: list[str] = []
         try:
-            limits = [
-                (f"login-email:{email}", self._email_rule),
-                (f"login-address:{client_address}", self._address_rule),
-            ]
-            for key, rule in limits:
-                retry_after = await self._limiter.acquire(key, rule)
-                if retry_after is not None:
-                    raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
-                counted.append(key)
+            await self._count(f"login-address:{client}", self._address_rule, counted)
+            await self._count(f"login-pair:{client} {email}", self._pair_rule, counted)
+            if await self._limiter.acquire(f"login-email:{email}", self._email_rule) is None:
+                counted.append(f"login-email:{email}")
+            else:  # this email has failed too often from everywhere: a few tries per address are left
+                await self._count(f"login-guarded:{client} {email}", self._guarded_rule, counted)
             async with self._uow as uow:
                 user = await uow.users.get_by_email(email)
             if user is None:
@@ -148,11 +153,30 @@ class LogIn:
             for key in counted:
                 await self._give_back(key)
 
+    async def _count(self, key: str, rule: RateRule, counted: list[str]) -> None:
+        retry_after = await self._limiter.acquire(key, rule)
+        if retry_after is not None:
+            raise TooManyRequests("Too many failed login attempts; try again later.", retry_after=retry_after)
+        counted.append(key)
+
     async def _give_back(self, key: str) -> None:
         try:
             await self._limiter.release(key)
         except Exception:  # the answer stands; at worst this attempt counts until its window ends
             logger.warning("could not take back a counted login attempt for %s", key.partition(":")[0], exc_info=True)
+
+
+def client_network(address: str) -> str:
+    """What counts as one client: its IPv4 address, or the /64 network of an IPv6 one (a subscriber's usual share)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 class Authenticate:

@@ -133,13 +133,6 @@ class ReconcileQuota:
             await self._ledger.mark_rebuilt()
         return rebuilt
 
-    async def rebuild_if_lost(self) -> int:
-        """Rebuild every user's ledger now if it lost its data: until then no upload can be reserved or confirmed."""
-        if await self._ledger.rebuilt():
-            return 0
-        logger.warning("the quota ledger lost its data; rebuilding it from the database")
-        return await self()
-
     async def _reconcile(self, user_id: UUID) -> int:
         # Ledger changes follow their database commits, except a confirm's, which the ledger keeps for pending
         # rows (see QuotaLedger.replace). So a snapshot read after the ledger's version is at least as new as
@@ -171,6 +164,52 @@ class ReconcileQuota:
         return int(replaced)
 
 
+class RebuildLostQuota:
+    """Rebuild every user's ledger now if it lost its data: until then no upload can be reserved or confirmed."""
+
+    def __init__(self, reconcile: ReconcileQuota, ledger: QuotaLedger) -> None:
+        self._reconcile = reconcile
+        self._ledger = ledger
+
+    async def __call__(self) -> int:
+        if await self._ledger.rebuilt():
+            return 0
+        logger.warning("the quota ledger lost its data; rebuilding it from the database")
+        return await self._reconcile()
+
+
+async def _sweep(uow: UnitOfWork, queue: TaskQueue, clock: Clock, batch: int, before: datetime, *, resume: bool) -> int:
+    """How many scores pending or processing since before `before` were handled (a score that could not be queued
+    again waits for the next run). Resuming queues each again; a sweep queues again what never started and ends the
+    others (Score.stall)."""
+    now = clock.now()
+    handled = 0
+    async with uow:
+        stuck = list(await uow.scores.list_stuck(before, batch))
+        for score in stuck:
+            processing = score.processing
+            never_started = processing.status is ProcessingStatus.PENDING and not processing.started_at
+            if not (resume or never_started):
+                score.stall(now)  # ready if read before; else pending again while young, failed once old
+            if resume or processing.status is ProcessingStatus.PENDING:
+                if not await _requeue(queue, score.id):
+                    continue
+                processing.mark_queued(now)
+            await uow.scores.save(score)
+            handled += 1
+        await uow.commit()
+    return handled
+
+
+async def _requeue(queue: TaskQueue, score_id: UUID) -> bool:
+    try:
+        await queue.process_score(score_id)
+    except Exception:
+        logger.exception("could not queue score %s again; the next sweep tries again", score_id)
+        return False
+    return True
+
+
 class SweepStuckScores:
     """No score stays pending or processing: queue again what never started; end what was queued or ran too
     long (Score.stall: ready if read before, else queued again while young, failed once old)."""
@@ -182,18 +221,29 @@ class SweepStuckScores:
         self._policy = policy
 
     async def __call__(self) -> int:
-        now = self._clock.now()
-        return await self._sweep(now - timedelta(seconds=self._policy.stuck_processing_seconds), resume=False)
+        before = self._clock.now() - timedelta(seconds=self._policy.stuck_processing_seconds)
+        return await _sweep(
+            self._uow, self._queue, self._clock, self._policy.maintenance_batch_size, before, resume=False
+        )
 
-    async def resume(self) -> int:
-        """At the start of an in-process task runner: whatever was unfinished was lost with the last process,
-        and so were page thumbnails and covers asked for. Batch after batch, until all are queued again (or a
-        batch could queue none)."""
+
+class ResumeUnfinishedWork:
+    """At the start of an in-process task runner: whatever was unfinished was lost with the last process, and so
+    were page thumbnails and covers asked for. Batch after batch, until all are queued again (or a batch could
+    queue none)."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock, policy: Policy) -> None:
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self._batch = policy.maintenance_batch_size
+
+    async def __call__(self) -> int:
         started = self._clock.now()
         resumed = 0
-        while batch := await self._sweep(started, resume=True):
+        while batch := await _sweep(self._uow, self._queue, self._clock, self._batch, started, resume=True):
             resumed += batch
-            if batch < self._policy.maintenance_batch_size:
+            if batch < self._batch:
                 break
         return resumed + await self._resume_thumbnails()
 
@@ -201,44 +251,17 @@ class SweepStuckScores:
         resumed, after = 0, None
         while True:
             async with self._uow as uow:
-                scores = await uow.scores.list_wanting_thumbnails(after, self._policy.maintenance_batch_size)
+                scores = await uow.scores.list_wanting_thumbnails(after, self._batch)
             for score in scores:
                 try:
-                    if score.page_thumbnails_wanted:
+                    if score.page_thumbnails.wanted:
                         await self._queue.generate_all_thumbnails(score.id)
                     if score.cover_wanted:
-                        await self._queue.generate_thumbnail(score.id, score.cover_page)
+                        await self._queue.generate_thumbnail(score.id, score.cover.page)
                 except Exception:
                     logger.exception("could not queue thumbnails of score %s again", score.id)
                     return resumed
                 resumed += 1
-            if len(scores) < self._policy.maintenance_batch_size:
+            if len(scores) < self._batch:
                 return resumed
             after = scores[-1].id
-
-    async def _sweep(self, before: datetime, *, resume: bool) -> int:
-        """How many stuck scores were handled (a score that could not be queued again waits for the next run)."""
-        now = self._clock.now()
-        handled = 0
-        async with self._uow as uow:
-            stuck = list(await uow.scores.list_stuck(before, self._policy.maintenance_batch_size))
-            for score in stuck:
-                never_started = score.processing_status is ProcessingStatus.PENDING and not score.processing_started_at
-                if not (resume or never_started):
-                    score.stall(now)  # ready if read before; else pending again while young, failed once old
-                if resume or score.processing_status is ProcessingStatus.PENDING:
-                    if not await self._requeue(score.id):
-                        continue
-                    score.mark_queued(now)
-                await uow.scores.save(score)
-                handled += 1
-            await uow.commit()
-        return handled
-
-    async def _requeue(self, score_id: UUID) -> bool:
-        try:
-            await self._queue.process_score(score_id)
-        except Exception:
-            logger.exception("could not queue score %s again; the next sweep tries again", score_id)
-            return False
-        return True

@@ -21,9 +21,14 @@ class Policy:
     max_page_thumbnails: int = 2000
     page_thumbnails_seconds: float = 600.0
     max_pending_uploads: int = 50
+    # Failed logins per email and client address: past it that address may not try that email until the window ends.
     login_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
-    # Failed logins per client address: higher where many musicians share one address.
-    login_address_failure_rule: RateRule = RateRule(limit=10, window_seconds=15 * 60)
+    # Failed logins per client address, whatever the email: bounds one address guessing many accounts.
+    login_address_failure_rule: RateRule = RateRule(limit=50, window_seconds=15 * 60)
+    # Failed logins per email, from every address: past it, for the rest of its window, each address has only
+    # `login_guarded_failures` more wrong passwords for that email (the right one from any of them still works).
+    login_email_failure_rule: RateRule = RateRule(limit=100, window_seconds=24 * 3600)
+    login_guarded_failures: int = 3
     upload_rate_rule: RateRule = RateRule(limit=60, window_seconds=60)
     register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200

@@ -54,7 +54,7 @@ class ScoreUpdater:
         or `key` itself when it was not recorded."""
         async with self._uow as uow:
             score = await uow.scores.get(score_id, for_update=True)
-            if score is None or score.cover_page != page:
+            if score is None or score.cover.page != page:
                 return key
             replaced = score.record_cover_thumbnail(StoredCover(key, page), self._clock.now())
             await uow.scores.save(score)
@@ -154,7 +154,7 @@ def _fail_with(error: PdfError, page: int | None = None) -> Callable[[Score, dat
 
 def _end_run_failed(error: PdfError) -> Callable[[Score, datetime], None]:
     def change(score: Score, now: datetime) -> None:
-        score.end_page_thumbnails_run()
+        score.page_thumbnails.end_run()
         score.fail_with(error, now)
 
     return change
@@ -194,8 +194,8 @@ class ProcessScore:
             if score is not None:
                 # A cover of the chosen page stays; none yet, or one left from before a choice whose own rendering
                 # gave up, is made now.
-                if not score.cover_is_current:
-                    await self._thumbnails.cover(score, path, score.cover_page)
+                if not score.cover.is_current:
+                    await self._thumbnails.cover(score, path, score.cover.page)
                 await self._updater.apply(score_id, Score.finish_processing)
 
 
@@ -209,7 +209,7 @@ class GenerateThumbnail:
 
     async def __call__(self, score_id: UUID, page: int) -> None:
         score = await self._updater.get(score_id)
-        if score is None or (score.page_count is not None and page > score.page_count):
+        if score is None or (score.processing.page_count is not None and page > score.processing.page_count):
             return
         async with self._scratch.local_copy(score.storage_key) as path:
             await self._thumbnails.cover(score, path, page)
@@ -242,7 +242,7 @@ class GenerateAllThumbnails:
         if score is None:
             return
         async with self._scratch.local_copy(score.storage_key) as path:
-            if score.page_count is None:
+            if score.processing.page_count is None:
                 try:
                     info = await self._renderer.inspect(path)
                 except PdfError as error:
@@ -251,12 +251,12 @@ class GenerateAllThumbnails:
                 score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now))
                 if score is None:
                     return
-            page_count = score.page_count or 0
-            todo = [page for page in range(1, min(page_count, self._cap) + 1) if not score.has_page_thumbnail(page)]
+            page_count = score.processing.page_count or 0
+            todo = [page for page in range(1, min(page_count, self._cap) + 1) if not score.page_thumbnails.has(page)]
             finished = await self._thumbnails.pages(score, path, todo, self._seconds)
 
         def end_run(score: Score, now: datetime) -> None:
-            score.end_page_thumbnails_run()
+            score.page_thumbnails.end_run()
             # Last, so that a page's render error does not hide why pages are missing.
             if not finished:
                 score.note_time_limit(self._seconds, now)
@@ -278,7 +278,15 @@ class MarkProcessingFailed:
     async def __call__(self, score_id: UUID) -> None:
         await self._updater.apply(score_id, Score.give_up)
 
-    async def page_thumbnails(self, score_id: UUID) -> None:
+
+class MarkPageThumbnailsFailed:
+    """The last retry of a page-thumbnails run failed (Score.give_up_page_thumbnails: a score read before only says
+    so; one never read is treated as by MarkProcessingFailed)."""
+
+    def __init__(self, updater: ScoreUpdater) -> None:
+        self._updater = updater
+
+    async def __call__(self, score_id: UUID) -> None:
         await self._updater.apply(score_id, Score.give_up_page_thumbnails)
 
 

@@ -19,7 +19,7 @@ from application.ports import (
 )
 from application.uploads import UploadVerifier, owned_upload
 from domain.errors import NotReady, ScoreNotFound, ValidationError
-from domain.scores import ProcessingStatus, Score, ScoreDetails
+from domain.scores import DetailChanges, Details, ProcessingStatus, Score
 from domain.uploads import page_thumbnail_key
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class CreateScore:
         self._queue = queue
         self._clock = clock
 
-    async def __call__(self, user_id: UUID, upload_id: UUID, details: ScoreDetails) -> Score:
+    async def __call__(self, user_id: UUID, upload_id: UUID, details: DetailChanges) -> Score:
         details = details.cleaned()
         if not isinstance(details.title, str):
             raise ValidationError("A title is required.")
@@ -61,11 +61,7 @@ class CreateScore:
                 id=uuid4(),
                 user_id=user_id,
                 upload_id=upload.id,
-                title=details.title,
-                composer=None,
-                genre=None,
-                tags=[],
-                description=None,
+                details=Details(details.title),
                 original_filename=upload.filename,
                 size_bytes=upload.size_bytes,
                 storage_key=upload.storage_key,
@@ -111,7 +107,7 @@ class UpdateScore:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, user_id: UUID, score_id: UUID, changes: ScoreDetails) -> Score:
+    async def __call__(self, user_id: UUID, score_id: UUID, changes: DetailChanges) -> Score:
         changes = changes.cleaned()
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
@@ -150,17 +146,19 @@ class DeleteScore:
             await self._aftercare.release(upload)
 
 
-class RequestProcessing:
-    """Queue background work on one's own score: refresh info, a cover from a page, or all page thumbnails."""
+# Asking for background work on one's own score: each records what it asks for, then queues the task.
+
+
+class RequestInfoRefresh:
+    """Read page count and metadata again. A failed score is pending from now on, so a client polling it waits for
+    this run's outcome; if the task cannot be queued, the stuck-score sweep queues it."""
 
     def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
         self._uow = uow
         self._queue = queue
         self._clock = clock
 
-    async def refresh_info(self, user_id: UUID, score_id: UUID) -> str:
-        """A failed score is pending from now on, so a client polling it waits for this run's outcome; if the
-        task cannot be queued, the stuck-score sweep queues it."""
+    async def __call__(self, user_id: UUID, score_id: UUID) -> str:
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             if score.request_refresh(self._clock.now()):
@@ -168,8 +166,17 @@ class RequestProcessing:
                 await uow.commit()
         return await self._queue.process_score(score_id)
 
-    async def regenerate_thumbnail(self, user_id: UUID, score_id: UUID, page: int) -> str:
-        """Record the choice before queuing: a cover task for another page, still running, then leaves it alone."""
+
+class RequestCover:
+    """A cover made of `page`. The choice is recorded before queuing: a cover task for another page, still running,
+    then leaves it alone."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue, clock: Clock) -> None:
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, score_id: UUID, page: int) -> str:
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
             score.choose_cover(page, self._clock.now())
@@ -177,11 +184,19 @@ class RequestProcessing:
             await uow.commit()
         return await self._queue.generate_thumbnail(score_id, page)
 
-    async def generate_all_thumbnails(self, user_id: UUID, score_id: UUID) -> str:
-        """Recorded before queuing, so that an in-process task runner that dies with the task asks again."""
+
+class RequestPageThumbnails:
+    """Thumbnails of every page. Recorded before queuing, so that an in-process task runner that dies with the task
+    asks again."""
+
+    def __init__(self, uow: UnitOfWork, queue: TaskQueue) -> None:
+        self._uow = uow
+        self._queue = queue
+
+    async def __call__(self, user_id: UUID, score_id: UUID) -> str:
         async with self._uow as uow:
             score = await owned_score(uow, user_id, score_id, for_update=True)
-            score.request_page_thumbnails()
+            score.page_thumbnails.request()
             await uow.scores.save(score)
             await uow.commit()
         return await self._queue.generate_all_thumbnails(score_id)
@@ -209,16 +224,16 @@ class GetDownloadUrl:
         if file_type == "original":
             key, filename = score.storage_key, score.original_filename
         elif file_type == "thumbnail":
-            if score.cover is None:
+            if score.cover.stored is None:
                 raise _not_ready(score, "The cover thumbnail", score.cover_failed)
-            key = score.cover.key
+            key = score.cover.stored.key
         elif file_type == "page_thumbnail":
             if page is None:
                 raise ValidationError("page is required for a page thumbnail.")
-            score.ensure_page_exists(page)
-            if not score.has_page_thumbnail(page):
+            score.processing.ensure_page_exists(page)
+            if not score.page_thumbnails.has(page):
                 raise _not_ready(
-                    score, f"The thumbnail of page {page}", score.processing_status is ProcessingStatus.FAILED
+                    score, f"The thumbnail of page {page}", score.processing.status is ProcessingStatus.FAILED
                 )
             key = page_thumbnail_key(user_id, score.upload_id, page)
         else:
@@ -230,5 +245,5 @@ class GetDownloadUrl:
 def _not_ready(score: Score, thumbnail: str, failed: bool) -> NotReady:
     """Says whether waiting helps: a thumbnail that failed does not come until the score is processed again."""
     if failed:
-        return NotReady(f"{thumbnail} cannot be made: {score.processing_error}")
+        return NotReady(f"{thumbnail} cannot be made: {score.processing.error}")
     return NotReady(f"{thumbnail} has not been generated yet.")

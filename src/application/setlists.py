@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 
 from application.ports import Clock, Page, ScoreSummary, UnitOfWork
 from application.scores import owned_score
-from domain.errors import ScoreNotFound, SetlistNotFound, ValidationError
-from domain.scores import MAX_DESCRIPTION_LENGTH, UNSET, Unset
-from domain.setlists import MAX_NOTES_LENGTH, Setlist, SetlistItem, clean_setlist_name
+from domain.errors import ScoreNotFound, SetlistNotFound
+from domain.setlists import Setlist, SetlistItem, clean_notes, clean_setlist_description, clean_setlist_name
+from domain.text import UNSET, Unset
 
 
 @dataclass(frozen=True)
@@ -31,48 +31,68 @@ async def _view(uow: UnitOfWork, setlist: Setlist) -> SetlistView:
     return SetlistView(setlist, dict(await uow.scores.summaries(setlist.user_id, score_ids)))
 
 
-def _clean_description(description: str | None) -> str | None:
-    if description is None:
-        return None
-    cleaned = description.strip()
-    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
-        raise ValidationError(f"The description must have at most {MAX_DESCRIPTION_LENGTH} characters.")
-    return cleaned or None
+async def _save(uow: UnitOfWork, setlist: Setlist, clock: Clock) -> None:
+    setlist.updated_at = clock.now()
+    await uow.setlists.save(setlist)
+    await uow.commit()
 
 
-def _clean_notes(notes: str | None) -> str | None:
-    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
-        raise ValidationError(f"Notes must have at most {MAX_NOTES_LENGTH} characters.")
-    return notes
+async def _saved_item(
+    uow: UnitOfWork, setlist: Setlist, item: SetlistItem, clock: Clock
+) -> tuple[SetlistItem, ScoreSummary]:
+    await _save(uow, setlist, clock)
+    summaries = await uow.scores.summaries(setlist.user_id, [item.score_id])
+    if item.score_id not in summaries:  # the score was deleted the moment the item was committed
+        raise ScoreNotFound()
+    return item, summaries[item.score_id]
 
 
-class Setlists:
-    """Every setlist intention of one user; each method is one transaction that commits once.
+# Each use case below is one transaction that commits once. Edits lock the setlist row (where the database can),
+# so concurrent edits keep positions contiguous.
 
-    Edits lock the setlist row (where the database can), so concurrent edits keep positions contiguous.
-    """
 
+class CreateSetlist:
     def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def create(self, user_id: UUID, name: str, description: str | None) -> SetlistView:
+    async def __call__(self, user_id: UUID, name: str, description: str | None) -> SetlistView:
         now = self._clock.now()
-        setlist = Setlist(uuid4(), user_id, clean_setlist_name(name), _clean_description(description), now, now)
+        setlist = Setlist(uuid4(), user_id, clean_setlist_name(name), clean_setlist_description(description), now, now)
         async with self._uow as uow:
             await uow.setlists.add(setlist)
             await uow.commit()
         return SetlistView(setlist, {})
 
-    async def search(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]:
+
+class ListSetlists:
+    """One's own setlists whose name contains `text` (all when None), a page at a time, without their scores."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, text: str | None, limit: int, offset: int) -> Page[Setlist]:
         async with self._uow as uow:
             return await uow.setlists.search(user_id, text, limit, offset)
 
-    async def get(self, user_id: UUID, setlist_id: UUID) -> SetlistView:
+
+class GetSetlist:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID) -> SetlistView:
         async with self._uow as uow:
             return await _view(uow, await _owned_setlist(uow, user_id, setlist_id))
 
-    async def update(
+
+class UpdateSetlist:
+    """Rename or describe a setlist; UNSET leaves a field as it is."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(
         self,
         user_id: UUID,
         setlist_id: UUID,
@@ -84,18 +104,31 @@ class Setlists:
             if not isinstance(name, Unset):
                 setlist.name = clean_setlist_name(name)
             if not isinstance(description, Unset):
-                setlist.description = _clean_description(description)
-            setlist.updated_at = self._clock.now()
-            await uow.setlists.save(setlist)
-            await uow.commit()
+                setlist.description = clean_setlist_description(description)
+            await _save(uow, setlist, self._clock)
             return await _view(uow, setlist)
 
-    async def delete(self, user_id: UUID, setlist_id: UUID) -> None:
+
+class DeleteSetlist:
+    """The setlist and its items go; its scores stay."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID) -> None:
         async with self._uow as uow:
             await uow.setlists.delete(await _owned_setlist(uow, user_id, setlist_id, for_update=True))
             await uow.commit()
 
-    async def add_item(
+
+class AddSetlistItem:
+    """One's own score at `position` (clamped to the end), or appended when none is given."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(
         self, user_id: UUID, setlist_id: UUID, score_id: UUID, position: int | None, notes: str | None
     ) -> tuple[SetlistItem, ScoreSummary]:
         async with self._uow as uow:
@@ -103,10 +136,18 @@ class Setlists:
             # Locked after the setlist, as deleting the score locks it: a delete that got there first has
             # committed once this returns, and the score is then not found.
             await owned_score(uow, user_id, score_id, for_update=True)
-            item = setlist.add(SetlistItem(uuid4(), score_id, 0, _clean_notes(notes)), position)
-            return await self._commit_item(uow, setlist, item)
+            item = setlist.add(SetlistItem(uuid4(), score_id, 0, clean_notes(notes)), position)
+            return await _saved_item(uow, setlist, item, self._clock)
 
-    async def update_item(
+
+class UpdateSetlistItem:
+    """Move an item to `position` (unless None) and/or change its notes (unless UNSET)."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(
         self,
         user_id: UUID,
         setlist_id: UUID,
@@ -120,33 +161,32 @@ class Setlists:
             if position is not None:
                 setlist.move(item_id, position)
             if not isinstance(notes, Unset):
-                item.notes = _clean_notes(notes)
-            return await self._commit_item(uow, setlist, item)
+                item.notes = clean_notes(notes)
+            return await _saved_item(uow, setlist, item, self._clock)
 
-    async def remove_item(self, user_id: UUID, setlist_id: UUID, item_id: UUID) -> None:
+
+class RemoveSetlistItem:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID, item_id: UUID) -> None:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
             setlist.remove(item_id)
-            setlist.updated_at = self._clock.now()
-            await uow.setlists.save(setlist)
-            await uow.commit()
+            await _save(uow, setlist, self._clock)
 
-    async def reorder(self, user_id: UUID, setlist_id: UUID, item_ids: Sequence[UUID]) -> SetlistView:
+
+class ReorderSetlistItems:
+    """Put every item in the order of `item_ids`, which must name each exactly once."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self, user_id: UUID, setlist_id: UUID, item_ids: Sequence[UUID]) -> SetlistView:
         async with self._uow as uow:
             setlist = await _owned_setlist(uow, user_id, setlist_id, for_update=True)
             setlist.reorder(list(item_ids))
-            setlist.updated_at = self._clock.now()
-            await uow.setlists.save(setlist)
-            await uow.commit()
+            await _save(uow, setlist, self._clock)
             return await _view(uow, setlist)
-
-    async def _commit_item(
-        self, uow: UnitOfWork, setlist: Setlist, item: SetlistItem
-    ) -> tuple[SetlistItem, ScoreSummary]:
-        setlist.updated_at = self._clock.now()
-        await uow.setlists.save(setlist)
-        await uow.commit()
-        summaries = await uow.scores.summaries(setlist.user_id, [item.score_id])
-        if item.score_id not in summaries:  # the score was deleted the moment the item was committed
-            raise ScoreNotFound()
-        return item, summaries[item.score_id]

@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import SetlistItemNotFound, ValidationError
+from domain.text import MAX_DESCRIPTION_LENGTH, clean_optional, clean_required
 
 MAX_NAME_LENGTH = 200
 MAX_NOTES_LENGTH = 2000
@@ -85,9 +86,15 @@ def _clamp(position: int, upper: int) -> int:
 
 
 def clean_setlist_name(name: str) -> str:
-    cleaned = name.strip()
-    if not cleaned:
-        raise ValidationError("The name must not be empty.")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise ValidationError(f"The name must have at most {MAX_NAME_LENGTH} characters.")
-    return cleaned
+    return clean_required(name, "name", MAX_NAME_LENGTH)
+
+
+def clean_setlist_description(description: str | None) -> str | None:
+    return clean_optional(description, "description", MAX_DESCRIPTION_LENGTH)
+
+
+def clean_notes(notes: str | None) -> str | None:
+    """Notes are kept as given (not trimmed), only bounded."""
+    if notes is not None and len(notes) > MAX_NOTES_LENGTH:
+        raise ValidationError(f"Notes must have at most {MAX_NOTES_LENGTH} characters.")
+    return notes

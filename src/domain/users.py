@@ -8,9 +8,11 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.errors import ValidationError
+from domain.text import clean_optional
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+MAX_USERNAME_LENGTH = 64
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -41,3 +43,8 @@ def check_password(password: str) -> None:
 
 def default_username(email: str) -> str:
     return email.split("@", 1)[0]
+
+
+def clean_username(username: str | None, email: str) -> str:
+    """The name given, trimmed; the local part of `email` (a normalized one, so at most 64 characters) if none is."""
+    return clean_optional(username, "username", MAX_USERNAME_LENGTH) or default_username(email)

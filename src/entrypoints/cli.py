@@ -89,9 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-_KEEP_ALIVE_SECONDS = 75
-
-
 def _serve(settings: Settings, workers: int) -> int:
     import uvicorn
 
@@ -112,9 +109,9 @@ def _serve(settings: Settings, workers: int) -> int:
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
-        # Longer than clients' connection pools and load balancers keep idle connections (httpx 5 s, AWS ALB
-        # 60 s): the server closing one just as a client reuses it would fail that request (a reset or a 502).
-        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
+        # uvicorn's httptools protocol with limits on headers, bodies and connections (see server_limits.py).
+        http="entrypoints.http.server_limits:LimitedHttpToolsProtocol",
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,

@@ -19,7 +19,6 @@ from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.pdf import PymupdfRenderer
 from adapters.prometheus.ledger import MeteredQuotaLedger
 from adapters.prometheus.queue_depth import StreamDepthGauge
-from adapters.prometheus.tasks import TaskMetricsMiddleware
 from adapters.redis import RedisPeriodicClaims, RedisQuotaLedger, RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
@@ -29,6 +28,7 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.storage.local import LocalObjectStorage
 from adapters.storage.s3 import S3ObjectStorage
 from adapters.storage.scratch import TempFileScratchSpace
+from adapters.taskiq.metrics import TaskMetricsMiddleware
 from adapters.taskiq.queue import TaskiqQueue
 from adapters.taskiq.retry import BackoffRetryMiddleware
 from adapters.taskiq.stream_broker import ResilientRedisStreamBroker
@@ -80,6 +80,7 @@ class ConfigProvider(Provider):
             max_pending_uploads=settings.max_pending_uploads,
             login_failure_rule=settings.login_failure_rule,
             login_address_failure_rule=settings.login_address_failure_rule,
+            login_email_failure_rule=settings.login_email_failure_rule,
             upload_rate_rule=settings.upload_rate_rule,
             register_rule=settings.register_rule,
         )

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dishka import AsyncContainer
 from taskiq import AsyncBroker
 
-from application.maintenance import ReconcileQuota, SweepStuckScores
+from application.maintenance import RebuildLostQuota, ReconcileQuota, ResumeUnfinishedWork
 from application.ports import Database, PdfRenderer
 from entrypoints.settings import Settings
 from entrypoints.worker.housekeeping import Housekeeping
@@ -43,12 +43,12 @@ async def api_process(settings: Settings, broker: AsyncBroker, container: AsyncC
         await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
         async with container() as request:
             await (await request.get(ReconcileQuota))()
-            await (await request.get(SweepStuckScores)).resume()
+            await (await request.get(ResumeUnfinishedWork))()
         housekeeping = asyncio.create_task((await container.get(Housekeeping)).run(stop))
     else:
         try:
             async with container() as request:
-                await (await request.get(ReconcileQuota)).rebuild_if_lost()  # a new deployment, or Redis lost it
+                await (await request.get(RebuildLostQuota))()  # a new deployment, or Redis lost it
         except Exception:
             logger.exception("could not check the quota ledger at start; the workers' housekeeping will")
     try:

@@ -12,7 +12,9 @@ import re
 import secrets
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+
+from msgspec import Meta
 
 from application.ports import RateRule
 
@@ -37,12 +39,22 @@ class SettingsError(ValueError):
     pass
 
 
+# The bounds of every numeric setting are declared on its field below, with these; `validate` checks them all (and
+# that a float is finite), and a numeric field without one fails the settings tests.
+Positive = Meta(gt=0)
+NonNegative = Meta(ge=0)  # 0 means off (or none), as the README says of each
+PortNumber = Meta(ge=1, le=65535)
+PortOrOff = Meta(ge=0, le=65535)
+
+
 def parse_rate(text: str) -> RateRule:
     """'10/15min', '60/minute', '5/h' -> RateRule."""
     match = _RATE.match(text.lower())
     if not match or match.group(3) not in _UNITS:
         raise SettingsError(f"not a rate like '10/15min' or '60/minute': {text!r}")
     count, amount, unit = match.groups()
+    if int(count) < 1 or amount == "0":
+        raise SettingsError(f"a rate counts at least 1 in a window of at least one unit: {text!r}")
     return RateRule(limit=int(count), window_seconds=int(amount or 1) * _UNITS[unit])
 
 
@@ -52,8 +64,8 @@ class Settings:
     database_url: str = ""
     # Per process (an API process or a worker): the most database connections it holds, and how long a request
     # waits for one when all are busy before it answers 503.
-    database_max_connections: int = 15
-    database_pool_timeout_seconds: float = 30.0
+    database_max_connections: Annotated[int, Positive] = 15
+    database_pool_timeout_seconds: Annotated[float, Positive] = 30.0
     redis_url: str | None = None
     storage: Literal["local", "s3"] = "local"
     s3_endpoint: str = "127.0.0.1:9000"
@@ -64,51 +76,62 @@ class Settings:
     s3_secure: bool = False
     s3_region: str = "us-east-1"
     jwt_secret: str = ""
-    access_token_ttl_seconds: int = 3600
-    default_quota_bytes: int = 1024**3
-    max_upload_bytes: int = 100 * 1024**2
-    presign_expiry_seconds: int = 300
-    reservation_ttl_seconds: int = 3600
-    unused_upload_grace_seconds: int = 24 * 3600
+    access_token_ttl_seconds: Annotated[int, Positive] = 3600
+    default_quota_bytes: Annotated[int, Positive] = 1024**3
+    max_upload_bytes: Annotated[int, Positive] = 100 * 1024**2
+    presign_expiry_seconds: Annotated[int, Positive] = 300
+    reservation_ttl_seconds: Annotated[int, Positive] = 3600
+    unused_upload_grace_seconds: Annotated[int, Positive] = 24 * 3600
     # Longer than task_idle_timeout_seconds plus the retries' backoff: the broker hands a dead worker's task to
     # another worker before the sweep gives up on it.
-    stuck_processing_seconds: int = 30 * 60
-    max_pending_uploads: int = 50
+    stuck_processing_seconds: Annotated[int, Positive] = 30 * 60
+    max_pending_uploads: Annotated[int, Positive] = 50
     public_base_url: str = ""
     # Addresses of reverse proxies whose X-Forwarded-For names the real client (for the per-address limits).
     trusted_proxies: tuple[str, ...] = ()
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: Annotated[int, PortNumber] = 8000
     # How long `serve` lets requests still running (a slow upload, say) finish after SIGTERM before it stops.
-    shutdown_grace_seconds: int = 25
-    login_failure_limit: str = "10/15min"
-    login_address_failure_limit: str = ""  # empty: login_failure_limit
+    shutdown_grace_seconds: Annotated[int, Positive] = 25
+    # What `serve` holds a client to (entrypoints/http/server_limits.py): the request line and headers, how long they
+    # and a body may take, how long an idle connection stays open, and how many connections one process keeps.
+    max_request_header_bytes: Annotated[int, Positive] = 64 * 1024
+    request_header_timeout_seconds: Annotated[float, Positive] = 10.0
+    request_body_timeout_seconds: Annotated[float, Positive] = 30.0
+    upload_min_bytes_per_second: Annotated[int, Positive] = 4096
+    # Longer than clients' connection pools and load balancers keep idle connections (httpx 5 s, AWS ALB 60 s): the
+    # server closing one just as a client reuses it would fail that request (a reset or a 502).
+    keep_alive_timeout_seconds: Annotated[int, Positive] = 75
+    max_connections: Annotated[int, Positive] = 1000
+    login_failure_limit: str = "10/15min"  # per email and client address
+    login_address_failure_limit: str = "50/15min"  # per client address, any email
+    login_email_failure_limit: str = "100/day"  # per email, any address: then a few tries per address
     upload_rate_limit: str = "60/minute"
     register_rate_limit: str = "1000/hour"
     cors_allow_origins: tuple[str, ...] = ()
-    max_request_body_bytes: int = 1024 * 1024
-    render_processes: int = 2
-    render_timeout_seconds: float = 10.0
-    inspect_timeout_seconds: float = 30.0
-    render_max_output_pixels: int = 480_000  # four times the 300x400 thumbnail box
+    max_request_body_bytes: Annotated[int, Positive] = 1024 * 1024
+    render_processes: Annotated[int, Positive] = 2
+    render_timeout_seconds: Annotated[float, Positive] = 10.0
+    inspect_timeout_seconds: Annotated[float, Positive] = 30.0
+    render_max_output_pixels: Annotated[int, Positive] = 480_000  # four times the 300x400 thumbnail box
     # PDF's largest page, 14,400 units, at a UserUnit of 100: past any real page (fitted renders of larger ones work).
-    render_max_page_points: float = 1_440_000.0
+    render_max_page_points: Annotated[float, Positive] = 1_440_000.0
     # Address space of each render process (0: no limit); its resident memory stays some 40 MB below.
-    render_memory_limit_bytes: int = 320 * 1024**2
-    max_page_thumbnails: int = 2000
+    render_memory_limit_bytes: Annotated[int, NonNegative] = 320 * 1024**2
+    max_page_thumbnails: Annotated[int, Positive] = 2000
     # One run of "all page thumbnails" stops after this long, well before the broker's idle timeout would
     # hand the still running task to another worker; a new run goes on from where it stopped.
-    page_thumbnails_seconds: float = 600.0
-    task_max_retries: int = 3
-    task_retry_base_seconds: float = 1.0
-    maintenance_interval_seconds: float = 60.0
-    quota_reconcile_interval_seconds: float = 600.0
-    task_idle_timeout_seconds: float = 900.0
-    task_reclaim_lock_timeout_seconds: float = 30.0
-    task_stream_maxlen: int = 100_000
-    worker_concurrency: int = 8
+    page_thumbnails_seconds: Annotated[float, Positive] = 600.0
+    task_max_retries: Annotated[int, NonNegative] = 3
+    task_retry_base_seconds: Annotated[float, NonNegative] = 1.0
+    maintenance_interval_seconds: Annotated[float, Positive] = 60.0
+    quota_reconcile_interval_seconds: Annotated[float, Positive] = 600.0
+    task_idle_timeout_seconds: Annotated[float, Positive] = 900.0
+    task_reclaim_lock_timeout_seconds: Annotated[float, Positive] = 30.0
+    task_stream_maxlen: Annotated[int, Positive] = 100_000
+    worker_concurrency: Annotated[int, Positive] = 8
     redis_key_prefix: str = "scoremate:"
-    metrics_port: int = 0
+    metrics_port: Annotated[int, PortOrOff] = 0
     metrics_token: str = ""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -129,7 +152,11 @@ class Settings:
 
     @property
     def login_address_failure_rule(self) -> RateRule:
-        return parse_rate(self.login_address_failure_limit or self.login_failure_limit)
+        return parse_rate(self.login_address_failure_limit)
+
+    @property
+    def login_email_failure_rule(self) -> RateRule:
+        return parse_rate(self.login_email_failure_limit)
 
     @property
     def upload_rate_rule(self) -> RateRule:
@@ -165,11 +192,12 @@ class Settings:
         values = dict(_read_env_file(env_file)) if env_file else {}
         values.update(environ if environ is not None else os.environ)
         kwargs: dict[str, Any] = {}
+        types = _field_types()
         for spec in fields(cls):
             raw = values.get(PREFIX + spec.name.upper(), "").strip()
             if not raw:  # empty is unset, as `VAR: ${VAR:-}` in compose passes it on
                 continue
-            kwargs[spec.name] = _convert(spec.name, spec.type, raw)
+            kwargs[spec.name] = _convert(spec.name, types[spec.name], raw)
         kwargs.update(overrides)
         settings = cls(**kwargs)
         settings.validate()
@@ -182,24 +210,19 @@ class Settings:
             raise SettingsError("SCOREMATE_LOG_FORMAT must be 'text' or 'json'")
         if self.log_level.upper() not in _LOG_LEVELS:
             raise SettingsError(f"SCOREMATE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
-        self.login_failure_rule  # noqa: B018 - parse now so a bad value fails at start
-        self.login_address_failure_rule  # noqa: B018
-        self.upload_rate_rule  # noqa: B018
-        self.register_rule  # noqa: B018
+        for name in _RATES:  # parsed now, so that a bad value fails at start
+            try:
+                parse_rate(getattr(self, name))
+            except SettingsError as error:
+                raise SettingsError(f"SCOREMATE_{name.upper()}: {error}") from None
         if self.jwt_secret and len(self.jwt_secret) < MIN_SECRET_LENGTH:
             raise SettingsError(f"SCOREMATE_JWT_SECRET must have at least {MIN_SECRET_LENGTH} characters")
-        for name in _POSITIVE:
+        for name, bounds in numeric_bounds().items():
             value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise SettingsError(f"SCOREMATE_{name.upper()} must be a positive number")
+            if not _within(value, bounds):
+                raise SettingsError(f"SCOREMATE_{name.upper()} must be {describe_bounds(bounds)}, not {value!r}")
         if self.page_thumbnails_seconds >= self.task_idle_timeout_seconds:
             raise SettingsError("SCOREMATE_PAGE_THUMBNAILS_SECONDS must be below SCOREMATE_TASK_IDLE_TIMEOUT_SECONDS")
-        if self.render_memory_limit_bytes < 0:
-            raise SettingsError("SCOREMATE_RENDER_MEMORY_LIMIT_BYTES must be 0 (no limit) or more")
-        if not 1 <= self.port <= 65535:
-            raise SettingsError(f"SCOREMATE_PORT must be a port number from 1 to 65535, not {self.port}")
-        if not 0 <= self.metrics_port <= 65535:
-            raise SettingsError("SCOREMATE_METRICS_PORT must be 0 (off) or a port number up to 65535")
         if self.database_url and not self.database_url.startswith(_DATABASE_SCHEMES):
             raise SettingsError(f"SCOREMATE_DATABASE_URL must start with {' or '.join(_DATABASE_SCHEMES)}")
         if self.public_base_url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", self.public_base_url):
@@ -212,44 +235,74 @@ class Settings:
                     raise SettingsError(f"SCOREMATE_TRUSTED_PROXIES: not an address or network: {proxy!r}") from None
 
 
+_RATES = (
+    "login_failure_limit",
+    "login_address_failure_limit",
+    "login_email_failure_limit",
+    "upload_rate_limit",
+    "register_rate_limit",
+)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DATABASE_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-_POSITIVE = (
-    "shutdown_grace_seconds",
-    "database_max_connections",
-    "database_pool_timeout_seconds",
-    "default_quota_bytes",
-    "max_upload_bytes",
-    "presign_expiry_seconds",
-    "reservation_ttl_seconds",
-    "render_processes",
-    "render_timeout_seconds",
-    "inspect_timeout_seconds",
-    "render_max_output_pixels",
-    "render_max_page_points",
-    "page_thumbnails_seconds",
-)
 
 
-def _convert(name: str, annotation: Any, raw: str) -> Any:
-    kind = str(annotation)
+def _field_types() -> dict[str, Any]:
+    return get_type_hints(Settings, include_extras=True)
+
+
+def numeric_bounds() -> dict[str, Meta]:
+    """The declared bounds of every numeric setting, by field name; a numeric field without them is a bug."""
+    found = {}
+    for name, hint in _field_types().items():
+        base, *extras = get_args(hint) if get_origin(hint) is Annotated else (hint,)
+        if base not in (int, float):
+            continue
+        bounds = [extra for extra in extras if isinstance(extra, Meta)]
+        if len(bounds) != 1:
+            raise TypeError(f"Settings.{name} is numeric: declare its bounds with one msgspec Meta (gt, ge, le)")
+        found[name] = bounds[0]
+    return found
+
+
+def _within(value: float, bounds: Meta) -> bool:
+    return (
+        math.isfinite(value)
+        and (bounds.gt is None or value > bounds.gt)
+        and (bounds.ge is None or value >= bounds.ge)
+        and (bounds.lt is None or value < bounds.lt)
+        and (bounds.le is None or value <= bounds.le)
+    )
+
+
+def describe_bounds(bounds: Meta) -> str:
+    """'a number above 0', 'a number from 1 to 65535', '0 (off) or more' ..."""
+    low = f"above {bounds.gt}" if bounds.gt is not None else f"{bounds.ge} or more" if bounds.ge is not None else ""
+    high = f"below {bounds.lt}" if bounds.lt is not None else f"at most {bounds.le}" if bounds.le is not None else ""
+    if bounds.ge is not None and bounds.le is not None:
+        return f"a number from {bounds.ge} to {bounds.le}"
+    return "a number " + " and ".join(part for part in (low, high) if part)
+
+
+def _convert(name: str, hint: Any, raw: str) -> Any:
+    kind = get_args(hint)[0] if get_origin(hint) is Annotated else hint
+    origin = get_origin(kind)
     try:
-        if "bool" in kind:
+        if kind is bool:
             if raw.lower() not in _TRUE | _FALSE:
                 raise ValueError(f"not one of {', '.join(sorted(_TRUE | _FALSE))}: {raw!r}")
             return raw.lower() in _TRUE
-        if kind.startswith("int"):
+        if kind is int:
             return int(raw)
-        if kind.startswith("float"):
+        if kind is float:
             return float(raw)
-        if "Path" in kind:
+        if kind is Path:
             return Path(raw)
-        if "tuple" in kind:
+        if origin is tuple:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
     except ValueError as error:
         raise SettingsError(f"SCOREMATE_{name.upper()}: {error}") from error
-    if "Literal" in kind:
+    if origin is Literal:
         return raw.lower()
     return raw
 

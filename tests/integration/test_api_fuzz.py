@@ -31,6 +31,8 @@ from tests.integration.support.api import register
 from tests.integration.support.backends import serve_on
 from tests.integration.support.server import REPO_ROOT, Server
 
+pytest_plugins = ["schemathesis.pytest.plugin"]  # loaded here only: pytest does not autoload plugins (pyproject)
+
 API = "/api/v1"
 ODE = samples.ode()
 MAX_EXAMPLES = 25

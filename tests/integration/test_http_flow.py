@@ -775,6 +775,22 @@ async def _failed_logins_are_limited(client: httpx.AsyncClient) -> None:
     assert int(limited.headers["retry-after"]) > 0
 
 
+async def test_a_stranger_failing_from_another_address_cannot_lock_the_owner_out(tmp_path: Path) -> None:
+    # Behind a trusted proxy, X-Forwarded-For names the client: two clients at two addresses.
+    with serve(tmp_path, login_failure_limit="3/15min", trusted_proxies="127.0.0.1") as proxied:
+        async with httpx.AsyncClient(base_url=proxied.base_url, timeout=30) as client:
+            user = await register(client)
+            stranger, owner = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.5"}
+            wrong = {"email": user.email, "password": "wrong password"}
+            right = {"email": user.email, "password": user.password}
+            for _ in range(3):
+                assert (await client.post("/api/v1/auth/login", json=wrong, headers=stranger)).status_code == 401
+            refused = await client.post("/api/v1/auth/login", json=right, headers=stranger)
+            assert (refused.status_code, refused.json()["code"]) == (429, "too_many_requests")
+            welcomed = await client.post("/api/v1/auth/login", json=right, headers=owner)
+            assert welcomed.status_code == 200, welcomed.text
+
+
 @asynccontextmanager
 async def _musician_with_short_urls(tmp_path: Path, url_seconds: int) -> AsyncIterator[tuple[Server, User]]:
     """A server whose upload URLs and reservations last `url_seconds`, housekeeping every half second."""

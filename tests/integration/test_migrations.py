@@ -210,8 +210,8 @@ async def test_covers_stored_before_each_had_its_own_key_keep_theirs(database_ur
         await migrate(database_url)
         async with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
             [score] = (await uow.scores.search(ScoreQuery(user_id=UUID(prefix.split("/")[0])))).items
-    assert score.cover == StoredCover(f"{prefix}thumbnail.jpg", 1)
-    assert score.cover_page == 1 and score.cover_is_current
+    assert score.cover.stored == StoredCover(f"{prefix}thumbnail.jpg", 1)
+    assert score.cover.page == 1 and score.cover.is_current
 
 
 async def _row_counts(connection: Any) -> dict[str, int]:

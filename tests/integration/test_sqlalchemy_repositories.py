@@ -18,7 +18,7 @@ from adapters.sqlalchemy.migrate import migrate
 from application.ports import ScoreQuery, ScoreSummary
 from domain.errors import EmailTaken
 from domain.pdf import PdfMetadata
-from domain.scores import ProcessingStatus, Score, StoredCover
+from domain.scores import Cover, Details, PageThumbnails, Processing, ProcessingStatus, Score, StoredCover
 from domain.setlists import Setlist, SetlistItem
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
@@ -74,23 +74,45 @@ def make_upload(user_id: UUID, **changes: Any) -> Upload:
     return Upload(**(fields | changes))
 
 
-def make_score(user_id: UUID, upload_id: UUID, **changes: Any) -> Score:
-    fields: dict[str, Any] = {
-        "id": uuid4(),
-        "user_id": user_id,
-        "upload_id": upload_id,
-        "title": "Untitled",
-        "composer": None,
-        "genre": None,
-        "tags": [],
-        "description": None,
-        "original_filename": "score.pdf",
-        "size_bytes": 1000,
-        "storage_key": f"{user_id}/scores/{upload_id}/original.pdf",
-        "created_at": T0,
-        "updated_at": T0,
-    }
-    return Score(**(fields | changes))
+def make_score(
+    user_id: UUID,
+    upload_id: UUID,
+    *,
+    title: str = "Untitled",
+    composer: str | None = None,
+    genre: str | None = None,
+    tags: list[str] | None = None,
+    description: str | None = None,
+    created_at: datetime = T0,
+    updated_at: datetime = T0,
+    processing_status: ProcessingStatus = ProcessingStatus.PENDING,
+    page_count: int | None = None,
+    processing_error_code: str | None = None,
+    processing_started_at: datetime | None = None,
+    cover: StoredCover | None = None,
+    cover_page: int = 1,
+    page_thumbnails_wanted: bool = False,
+) -> Score:
+    """A score with the given fields, named as the columns are."""
+    return Score(
+        id=uuid4(),
+        user_id=user_id,
+        upload_id=upload_id,
+        details=Details(title, composer, genre, [] if tags is None else tags, description),
+        original_filename="score.pdf",
+        size_bytes=1000,
+        storage_key=f"{user_id}/scores/{upload_id}/original.pdf",
+        created_at=created_at,
+        updated_at=updated_at,
+        processing=Processing(
+            status=processing_status,
+            page_count=page_count,
+            error_code=processing_error_code,
+            started_at=processing_started_at,
+        ),
+        cover=Cover(page=cover_page, stored=cover),
+        page_thumbnails=PageThumbnails(wanted=page_thumbnails_wanted),
+    )
 
 
 async def add_user(uow_factory: UowFactory, email: str | None = None) -> User:
@@ -102,7 +124,7 @@ async def add_user(uow_factory: UowFactory, email: str | None = None) -> User:
 
 
 async def add_scores(uow_factory: UowFactory, user_id: UUID, *specs: dict[str, Any]) -> list[Score]:
-    """Store one confirmed upload and its score per spec (the spec holds Score fields)."""
+    """Store one confirmed upload and its score per spec (the spec holds make_score's fields)."""
     scores = []
     async with uow_factory() as uow:
         for spec in specs:
@@ -311,15 +333,15 @@ async def test_score_round_trip_and_save(uow_factory: UowFactory, engine: AsyncE
         stored = await uow.scores.get(score.id)
         assert stored == score
         assert stored.created_at.utcoffset() == timedelta(0)
-        assert stored.pdf_metadata is None
+        assert stored.processing.metadata is None
         stored.start_processing(T0 + timedelta(minutes=1))
-        stored.page_count = 12
-        stored.pdf_metadata = PdfMetadata(title="Nocturne", author="F. Chopin", creation_date="D:20250101")
-        stored.processing_status = ProcessingStatus.READY
+        stored.processing.page_count = 12
+        stored.processing.metadata = PdfMetadata(title="Nocturne", author="F. Chopin", creation_date="D:20250101")
+        stored.processing.status = ProcessingStatus.READY
         stored.record_cover_thumbnail(StoredCover("u/scores/x/cover-1.jpg", 3), T0)
-        stored.thumbnail_pages = [1, 3]
+        stored.page_thumbnails.pages = [1, 3]
         stored.choose_cover(3, T0)
-        stored.processing_error = "The page took too long to render."
+        stored.processing.error = "The page took too long to render."
         await uow.scores.save(stored)
         await uow.commit()
 
@@ -327,9 +349,9 @@ async def test_score_round_trip_and_save(uow_factory: UowFactory, engine: AsyncE
         saved = await uow.scores.get(score.id, for_update=True)
     assert saved == stored
     assert saved is not None
-    assert saved.pdf_metadata == PdfMetadata(title="Nocturne", author="F. Chopin", creation_date="D:20250101")
-    assert saved.processing_started_at == T0 + timedelta(minutes=1)
-    assert saved.processing_started_at.tzinfo is not None
+    assert saved.processing.metadata == PdfMetadata(title="Nocturne", author="F. Chopin", creation_date="D:20250101")
+    assert saved.processing.started_at == T0 + timedelta(minutes=1)
+    assert saved.processing.started_at.tzinfo is not None
 
 
 async def test_search_filters_and_user_isolation(uow_factory: UowFactory) -> None:
@@ -402,9 +424,13 @@ async def test_search_orders_and_paginates_stably(uow_factory: UowFactory, order
 
     name = ordering.removeprefix("-")
     descending = ordering.startswith("-")
-    with_value = [s for s in scores if getattr(s, name) is not None]
-    expected = sorted(with_value, key=lambda s: (getattr(s, name), s.id), reverse=descending)
-    expected += sorted((s for s in scores if getattr(s, name) is None), key=lambda s: s.id, reverse=descending)
+
+    def value(score: Score) -> Any:
+        return score.created_at if name == "created_at" else getattr(score.details, name)
+
+    with_value = [s for s in scores if value(s) is not None]
+    expected = sorted(with_value, key=lambda s: (value(s), s.id), reverse=descending)
+    expected += sorted((s for s in scores if value(s) is None), key=lambda s: s.id, reverse=descending)
 
     seen: list[UUID] = []
     async with uow_factory() as uow:
@@ -486,7 +512,7 @@ async def test_list_wanting_thumbnails(uow_factory: UowFactory) -> None:
         rest = await uow.scores.list_wanting_thumbnails(first[-1].id, limit=2)
 
     assert {score.id for score in found} == {score.id for score in wanted}
-    assert all(score.page_thumbnails_wanted or score.cover_wanted for score in found)
+    assert all(score.page_thumbnails.wanted or score.cover_wanted for score in found)
     assert [score.id for score in first + rest] == sorted(score.id for score in wanted)
 
 

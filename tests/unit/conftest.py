@@ -19,7 +19,9 @@ from application.maintenance import (
     ClearEndedUploads,
     ExpireReservations,
     PurgeUnusedUploads,
+    RebuildLostQuota,
     ReconcileQuota,
+    ResumeUnfinishedWork,
     SweepStuckScores,
     UploadRetirement,
 )
@@ -41,6 +43,7 @@ from application.processing import (
     DeleteFiles,
     GenerateAllThumbnails,
     GenerateThumbnail,
+    MarkPageThumbnailsFailed,
     MarkProcessingFailed,
     ProcessScore,
     ScoreUpdater,
@@ -52,13 +55,25 @@ from application.scores import (
     GetDownloadUrl,
     GetScore,
     ListScores,
-    RequestProcessing,
+    RequestCover,
+    RequestInfoRefresh,
+    RequestPageThumbnails,
     UpdateScore,
 )
-from application.setlists import Setlists
+from application.setlists import (
+    AddSetlistItem,
+    CreateSetlist,
+    DeleteSetlist,
+    GetSetlist,
+    ListSetlists,
+    RemoveSetlistItem,
+    ReorderSetlistItems,
+    UpdateSetlist,
+    UpdateSetlistItem,
+)
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from domain.pdf import PdfInfo, PdfMetadata
-from domain.scores import Score, ScoreDetails
+from domain.scores import DetailChanges, Score
 from domain.setlists import Setlist
 from domain.uploads import Upload
 from domain.users import User
@@ -84,7 +99,9 @@ TEST_POLICY = Policy(
     presign_expiry_seconds=300,
     reservation_ttl_seconds=3600,
     login_failure_rule=RateRule(limit=3, window_seconds=60),
-    login_address_failure_rule=RateRule(limit=3, window_seconds=60),
+    login_address_failure_rule=RateRule(limit=6, window_seconds=60),
+    login_email_failure_rule=RateRule(limit=5, window_seconds=3600),
+    login_guarded_failures=2,
     upload_rate_rule=RateRule(limit=20, window_seconds=60),
 )
 
@@ -179,8 +196,16 @@ class World:
         return self.get(DeleteScore)
 
     @property
-    def request_processing(self) -> RequestProcessing:
-        return self.get(RequestProcessing)
+    def request_info_refresh(self) -> RequestInfoRefresh:
+        return self.get(RequestInfoRefresh)
+
+    @property
+    def request_cover(self) -> RequestCover:
+        return self.get(RequestCover)
+
+    @property
+    def request_page_thumbnails(self) -> RequestPageThumbnails:
+        return self.get(RequestPageThumbnails)
 
     @property
     def get_download_url(self) -> GetDownloadUrl:
@@ -211,6 +236,10 @@ class World:
         return self.get(MarkProcessingFailed)
 
     @property
+    def mark_page_thumbnails_failed(self) -> MarkPageThumbnailsFailed:
+        return self.get(MarkPageThumbnailsFailed)
+
+    @property
     def delete_files(self) -> DeleteFiles:
         return self.get(DeleteFiles)
 
@@ -239,16 +268,56 @@ class World:
         return self.get(ReconcileQuota)
 
     @property
+    def rebuild_lost_quota(self) -> RebuildLostQuota:
+        return self.get(RebuildLostQuota)
+
+    @property
     def sweep_stuck_scores(self) -> SweepStuckScores:
         return self.get(SweepStuckScores)
+
+    @property
+    def resume_unfinished_work(self) -> ResumeUnfinishedWork:
+        return self.get(ResumeUnfinishedWork)
 
     @property
     def get_dashboard(self) -> GetDashboard:
         return self.get(GetDashboard)
 
     @property
-    def setlists(self) -> Setlists:
-        return self.get(Setlists)
+    def create_setlist(self) -> CreateSetlist:
+        return self.get(CreateSetlist)
+
+    @property
+    def list_setlists(self) -> ListSetlists:
+        return self.get(ListSetlists)
+
+    @property
+    def get_setlist(self) -> GetSetlist:
+        return self.get(GetSetlist)
+
+    @property
+    def update_setlist(self) -> UpdateSetlist:
+        return self.get(UpdateSetlist)
+
+    @property
+    def delete_setlist(self) -> DeleteSetlist:
+        return self.get(DeleteSetlist)
+
+    @property
+    def add_setlist_item(self) -> AddSetlistItem:
+        return self.get(AddSetlistItem)
+
+    @property
+    def update_setlist_item(self) -> UpdateSetlistItem:
+        return self.get(UpdateSetlistItem)
+
+    @property
+    def remove_setlist_item(self) -> RemoveSetlistItem:
+        return self.get(RemoveSetlistItem)
+
+    @property
+    def reorder_setlist_items(self) -> ReorderSetlistItems:
+        return self.get(ReorderSetlistItems)
 
     # --- shortcuts to starting states ---------------------------------------------------------------
 
@@ -271,11 +340,11 @@ class World:
 
     async def score(self, user: User, title: str = "Sonata", size: int = 1000, **details: object) -> Score:
         upload = await self.pending_upload(user, size)
-        return await self.create_score(user.id, upload.id, ScoreDetails(title=title, **details))  # type: ignore[arg-type]
+        return await self.create_score(user.id, upload.id, DetailChanges(title=title, **details))  # type: ignore[arg-type]
 
     async def choose_cover(self, user: User, score: Score, page: int) -> None:
         """POST regenerate_thumbnail, and its task."""
-        await self.request_processing.regenerate_thumbnail(user.id, score.id, page)
+        await self.request_cover(user.id, score.id, page)
         await self.generate_thumbnail(score.id, page)
 
     async def processed_score(
@@ -287,7 +356,7 @@ class World:
         return self.stored_score(score.id)
 
     async def setlist(self, user: User, name: str = "Recital") -> Setlist:
-        return (await self.setlists.create(user.id, name, None)).setlist
+        return (await self.create_setlist(user.id, name, None)).setlist
 
     def stored_score(self, score_id: UUID) -> Score:
         return copy.deepcopy(self.db.scores[score_id])

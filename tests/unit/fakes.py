@@ -28,8 +28,9 @@ from application.ports import (
     StoredObject,
 )
 from domain.pdf import PdfError, PdfInfo, PdfMetadata
-from domain.scores import ProcessingStatus, Score, sort_key
+from domain.scores import ProcessingStatus, Score
 from domain.setlists import Setlist
+from domain.text import sort_key
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
 
@@ -193,9 +194,13 @@ def sort_scores(scores: Sequence[Score], ordering: str) -> list[Score]:
     name = ordering.removeprefix("-")
     if name not in SORT_FIELDS:
         raise ValueError(f"unknown ordering {ordering!r}")
-    present = [s for s in scores if getattr(s, name) is not None]
-    missing = [s for s in scores if getattr(s, name) is None]
-    present.sort(key=lambda s: (getattr(s, name), s.id), reverse=descending)
+
+    def value(score: Score) -> Any:
+        return score.created_at if name == "created_at" else getattr(score.details, name)
+
+    present = [s for s in scores if value(s) is not None]
+    missing = [s for s in scores if value(s) is None]
+    present.sort(key=lambda s: (value(s), s.id), reverse=descending)
     missing.sort(key=lambda s: s.id, reverse=descending)
     return present + missing
 
@@ -241,44 +246,47 @@ class FakeScoreRepository(_Repository):
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]:
         wanted = set(score_ids)
         return {
-            s.id: ScoreSummary(s.id, s.title, s.composer, s.page_count, s.thumbnail_ready)
+            s.id: ScoreSummary(s.id, s.details.title, s.details.composer, s.processing.page_count, s.cover.ready)
             for s in self._state.scores.values()
             if s.user_id == user_id and s.id in wanted
         }
 
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         def started(score: Score) -> datetime:
-            return score.processing_started_at or score.created_at
+            return score.processing.started_at or score.created_at
 
         unfinished = (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)
         found = [
-            s for s in self._state.scores.values() if s.processing_status in unfinished and started(s) < started_before
+            s for s in self._state.scores.values() if s.processing.status in unfinished and started(s) < started_before
         ]
         found.sort(key=lambda s: (started(s), s.id))
         return copy.deepcopy(found[:limit])
 
     async def list_wanting_thumbnails(self, after: UUID | None, limit: int) -> Sequence[Score]:
         found = sorted(
-            (s for s in self._state.scores.values() if s.page_thumbnails_wanted or s.cover_wanted),
+            (s for s in self._state.scores.values() if s.page_thumbnails.wanted or s.cover_wanted),
             key=lambda s: s.id,
         )
         return copy.deepcopy([s for s in found if after is None or s.id > after][:limit])
 
 
 def _matches(score: Score, query: ScoreQuery) -> bool:
+    details = score.details
     if score.user_id != query.user_id:
         return False
     if query.text:
         key = sort_key(query.text)
-        if key not in sort_key(score.title) and key not in sort_key(score.composer or ""):
+        if key not in sort_key(details.title) and key not in sort_key(details.composer or ""):
             return False
-    if query.composer is not None and (score.composer is None or sort_key(score.composer) != sort_key(query.composer)):
+    if query.composer is not None and (
+        details.composer is None or sort_key(details.composer) != sort_key(query.composer)
+    ):
         return False
-    if query.genre is not None and (score.genre is None or sort_key(score.genre) != sort_key(query.genre)):
+    if query.genre is not None and (details.genre is None or sort_key(details.genre) != sort_key(query.genre)):
         return False
-    if query.tag is not None and query.tag not in score.tags:
+    if query.tag is not None and query.tag not in details.tags:
         return False
-    return query.status is None or score.processing_status is query.status
+    return query.status is None or score.processing.status is query.status
 
 
 class FakeSetlistRepository(_Repository):
@@ -329,8 +337,8 @@ class FakeStatsReader(_Repository):
         pages = 0
         for score in self._state.scores.values():
             if score.user_id == user_id:
-                counts[score.processing_status] += 1
-                pages += score.page_count or 0
+                counts[score.processing.status] += 1
+                pages += score.processing.page_count or 0
         setlists = sum(1 for s in self._state.setlists.values() if s.user_id == user_id)
         return LibraryStats(
             score_count=sum(counts.values()), setlist_count=setlists, total_pages=pages, processing_counts=counts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.http.local_storage import RangeNotSatisfiable, byte_range
+from entrypoints.http.byte_ranges import RangeNotSatisfiable, byte_range
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ operation = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=2 * settings().max_examples, deadline=None)  # cheap examples: twice the profile's
 @given(st.lists(operation, max_size=40))
 def test_random_edits_keep_positions_contiguous_and_items_like_a_list(operations: list[tuple]) -> None:  # type: ignore[type-arg]
     setlist = make_setlist()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from application.ports import RateRule
 from entrypoints.cli import main
-from entrypoints.settings import Settings, SettingsError, parse_env_file, parse_rate
+from entrypoints.settings import Settings, SettingsError, numeric_bounds, parse_env_file, parse_rate
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+NUMERIC = numeric_bounds()
 
 
 def from_env(**variables: str) -> Settings:
@@ -95,12 +100,17 @@ def test_a_rate_that_cannot_be_read_is_refused_at_start() -> None:
         from_env(login_failure_limit="ten a minute")
 
 
-def test_the_address_login_limit_follows_the_login_limit_unless_set() -> None:
-    assert from_env(login_failure_limit="4/h").login_address_failure_rule == RateRule(4, 3600)
+def test_the_login_limits_have_their_documented_defaults_and_may_be_set_apart() -> None:
+    settings = from_env()
+    assert (settings.login_failure_rule, settings.login_address_failure_rule, settings.login_email_failure_rule) == (
+        RateRule(10, 900),
+        RateRule(50, 900),
+        RateRule(100, 86400),
+    )
     both = from_env(login_failure_limit="4/h", login_address_failure_limit="100/15min")
     assert (both.login_failure_rule, both.login_address_failure_rule) == (RateRule(4, 3600), RateRule(100, 900))
-    with pytest.raises(SettingsError, match="10/15min"):
-        from_env(login_address_failure_limit="lots")
+    with pytest.raises(SettingsError, match=r"SCOREMATE_LOGIN_EMAIL_FAILURE_LIMIT: .*10/15min"):
+        from_env(login_email_failure_limit="lots")
 
 
 @pytest.mark.parametrize(
@@ -163,3 +173,66 @@ def test_proxies_may_be_addresses_networks_or_any() -> None:
         "::1",
         "*",
     )
+
+
+def documented_settings() -> set[str]:
+    """The variables named in the first column of the README's configuration table."""
+    section = README.read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `SCOREMATE_")]
+    return {name for row in rows for name in re.findall(r"`(SCOREMATE_[A-Z0-9_]+)`", row)}
+
+
+def test_the_readme_documents_every_setting_and_no_other() -> None:
+    assert documented_settings() == {f"SCOREMATE_{spec.name.upper()}" for spec in fields(Settings)}
+
+
+def test_every_number_among_the_settings_declares_its_bounds() -> None:
+    numeric = {spec.name for spec in fields(Settings) if getattr(Settings(), spec.name).__class__ in (int, float)}
+    assert set(NUMERIC) == numeric
+    assert len(NUMERIC) >= 30
+
+
+def values_out_of_bounds(name: str) -> list[str]:
+    bounds = NUMERIC[name]
+    bad = ["inf", "-inf", "nan", "many"]
+    if bounds.gt is not None:
+        bad += [str(bounds.gt), str(bounds.gt - 1)]
+    if bounds.ge is not None:
+        bad += [str(bounds.ge - 1)]
+    if bounds.le is not None:
+        bad += [str(bounds.le + 1)]
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_every_numeric_setting_refuses_values_outside_its_bounds(name: str) -> None:
+    variable = f"SCOREMATE_{name.upper()}"
+    assert variable in documented_settings(), f"{variable} is missing from the README's configuration table"
+    default = getattr(Settings(), name)
+    assert getattr(from_env(**{name: str(default)}), name) == default
+    if NUMERIC[name].ge == 0:  # 0 means off, or none
+        assert getattr(from_env(**{name: "0"}), name) == 0
+    for bad in values_out_of_bounds(name):
+        with pytest.raises(SettingsError, match=variable):
+            from_env(**{name: bad})
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SCOREMATE_MAINTENANCE_INTERVAL_SECONDS", "0"),
+        ("SCOREMATE_MAINTENANCE_INTERVAL_SECONDS", "-1"),
+        ("SCOREMATE_WORKER_CONCURRENCY", "0"),
+        ("SCOREMATE_UPLOAD_RATE_LIMIT", "0/minute"),
+    ],
+)
+def test_every_command_stops_at_start_on_a_bad_number(
+    command: str, variable: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCOREMATE_REDIS_URL", "redis://127.0.0.1:1/0")  # the worker would need it
+    monkeypatch.setenv(variable, value)
+    assert main([command]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"scoremate: configuration error: {variable}")
+    assert error.count("\n") == 1

@@ -41,7 +41,7 @@ async def test_the_dashboard_sums_up_ones_own_library(world: World) -> None:
     quota = dashboard.quota
     assert (quota.limit_bytes, quota.used_bytes, quota.reserved_bytes) == (world.policy.default_quota_bytes, 4000, 500)
     assert quota.available_bytes == world.policy.default_quota_bytes - 4500
-    assert [s.title for s in dashboard.recent_scores] == ["Waiting", "Broken", "Ready 5", "Ready 10"]
+    assert [s.details.title for s in dashboard.recent_scores] == ["Waiting", "Broken", "Ready 5", "Ready 10"]
 
 
 async def test_recent_scores_are_the_five_newest(world: World) -> None:
@@ -50,7 +50,7 @@ async def test_recent_scores_are_the_five_newest(world: World) -> None:
         await world.score(user, title=f"Score {index}")
         world.clock.advance(1)
     dashboard = await world.get_dashboard(user.id)
-    assert [s.title for s in dashboard.recent_scores] == [f"Score {i}" for i in (6, 5, 4, 3, 2)]
+    assert [s.details.title for s in dashboard.recent_scores] == [f"Score {i}" for i in (6, 5, 4, 3, 2)]
 
 
 async def test_an_empty_library(world: World) -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 
 from adapters.memory import InMemoryQuotaLedger
-from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, ReconcileQuota
+from application.maintenance import RESERVATION_IN_FLIGHT_SECONDS, RebuildLostQuota, ReconcileQuota
 from application.ports import LedgerEntry
 from domain.errors import QuotaExceeded, UploadNotFound
 from domain.scores import RESUME_WITHIN, RESUMING, ProcessingStatus, Score
@@ -341,8 +341,8 @@ async def test_a_ledger_that_changed_during_the_snapshot_is_left_for_the_next_ru
 
 def set_state(world: World, score: Score, status: ProcessingStatus, started_ago: float | None) -> None:
     stored = world.stored_score(score.id)
-    stored.processing_status = status
-    stored.processing_started_at = None if started_ago is None else world.clock.now() - timedelta(seconds=started_ago)
+    stored.processing.status = status
+    stored.processing.started_at = None if started_ago is None else world.clock.now() - timedelta(seconds=started_ago)
     world.put_score(stored)
 
 
@@ -362,10 +362,10 @@ async def test_the_sweep_requeues_what_never_started_and_what_ran_too_long_once_
     assert sorted(t.args for t in world.queue.sent) == sorted(requeued)
     for score in (never_started, long_running):
         stored = world.stored_score(score.id)
-        assert (stored.processing_status, stored.processing_started_at) == (ProcessingStatus.PENDING, world.clock.now())
-    assert world.stored_score(long_running.id).processing_error == RESUMING
-    assert world.stored_score(fresh.id).processing_status is ProcessingStatus.PENDING
-    assert world.stored_score(ready.id).processing_status is ProcessingStatus.READY
+        assert (stored.processing.status, stored.processing.started_at) == (ProcessingStatus.PENDING, world.clock.now())
+    assert world.stored_score(long_running.id).processing.error == RESUMING
+    assert world.stored_score(fresh.id).processing.status is ProcessingStatus.PENDING
+    assert world.stored_score(ready.id).processing.status is ProcessingStatus.READY
     # Still not picked up (a backlog, or the messages were lost): queued again once a period, not every pass.
     world.queue.sent.clear()
     world.clock.advance(limit - 1)
@@ -382,7 +382,7 @@ async def test_the_sweep_fails_an_unread_score_still_stuck_a_day_after_its_creat
     set_state(world, score, ProcessingStatus.PROCESSING, world.policy.stuck_processing_seconds + 1)
     assert await world.sweep_stuck_scores() == 1
     failed = world.stored_score(score.id)
-    assert (failed.processing_status, failed.processing_error_code) == (ProcessingStatus.FAILED, "processing_stalled")
+    assert (failed.processing.status, failed.processing.error_code) == (ProcessingStatus.FAILED, "processing_stalled")
 
 
 async def test_processing_within_the_limit_is_left_alone(world: World) -> None:
@@ -391,7 +391,7 @@ async def test_processing_within_the_limit_is_left_alone(world: World) -> None:
     set_state(world, score, ProcessingStatus.PROCESSING, world.policy.stuck_processing_seconds - 1)
     world.queue.sent.clear()
     assert await world.sweep_stuck_scores() == 0
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.PROCESSING
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.PROCESSING
     assert world.queue.sent == []
 
 
@@ -403,7 +403,7 @@ async def test_a_requeued_score_is_not_requeued_again_at_once(world: World) -> N
     assert await world.sweep_stuck_scores() == 1
     assert await world.sweep_stuck_scores() == 0
     assert len(world.queue.sent) == 1
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.PENDING
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.PENDING
 
 
 async def test_a_score_whose_requeue_could_not_be_sent_is_requeued_later_not_failed(world: World) -> None:
@@ -420,7 +420,7 @@ async def test_a_score_whose_requeue_could_not_be_sent_is_requeued_later_not_fai
     world.clock.advance(limit + 1)
     await world.sweep_stuck_scores()
     for score in (first, second):
-        assert world.stored_score(score.id).processing_status is ProcessingStatus.PENDING
+        assert world.stored_score(score.id).processing.status is ProcessingStatus.PENDING
     assert sorted(t.args[0] for t in world.queue.sent) == sorted([first.id, second.id])
 
 
@@ -432,12 +432,12 @@ async def test_resume_requeues_everything_unfinished_and_fails_nothing(world: Wo
     set_state(world, running, ProcessingStatus.PROCESSING, 5)
     world.clock.advance(1)
     world.queue.sent.clear()
-    assert await world.sweep_stuck_scores.resume() == 2
+    assert await world.resume_unfinished_work() == 2
     assert sorted(t.args[0] for t in world.queue.named("process_score")) == sorted([pending.id, running.id])
     for score_id in (pending.id, running.id):
-        assert world.stored_score(score_id).processing_status is not ProcessingStatus.FAILED
-        assert world.stored_score(score_id).processing_started_at == world.clock.now()
-    assert world.stored_score(ready.id).processing_status is ProcessingStatus.READY
+        assert world.stored_score(score_id).processing.status is not ProcessingStatus.FAILED
+        assert world.stored_score(score_id).processing.started_at == world.clock.now()
+    assert world.stored_score(ready.id).processing.status is ProcessingStatus.READY
 
 
 async def test_resume_goes_on_batch_after_batch_until_everything_unfinished_is_queued(world: World) -> None:
@@ -446,7 +446,7 @@ async def test_resume_goes_on_batch_after_batch_until_everything_unfinished_is_q
     scores = [await world.score(user, title=f"score {n}") for n in range(5)]
     world.clock.advance(1)
     world.queue.sent.clear()
-    assert await world.sweep_stuck_scores.resume() == 5
+    assert await world.resume_unfinished_work() == 5
     assert sorted(t.args[0] for t in world.queue.named("process_score")) == sorted(s.id for s in scores)
 
 
@@ -457,7 +457,7 @@ async def test_resume_stops_when_the_queue_takes_nothing(world: World) -> None:
         await world.score(user, title=f"score {n}")
     world.clock.advance(1)
     world.queue.error, world.queue.attempts = QueueUnavailable(), 0
-    assert await world.sweep_stuck_scores.resume() == 0
+    assert await world.resume_unfinished_work() == 0
     assert world.queue.attempts == 2  # one batch, then it stops
 
 
@@ -465,15 +465,15 @@ async def test_resume_asks_again_for_page_thumbnails_and_covers_a_dead_runner_lo
     """The embedded server's queue is in memory: what it held when the server stopped is gone."""
     user = await world.user()
     all_pages = await world.processed_score(user, pages=3)
-    await world.request_processing.generate_all_thumbnails(user.id, all_pages.id)
+    await world.request_page_thumbnails(user.id, all_pages.id)
     chosen = await world.processed_score(user, pages=3)
-    await world.request_processing.regenerate_thumbnail(user.id, chosen.id, 2)
+    await world.request_cover(user.id, chosen.id, 2)
     done = await world.processed_score(user, pages=3)
-    await world.request_processing.generate_all_thumbnails(user.id, done.id)
+    await world.request_page_thumbnails(user.id, done.id)
     await world.generate_all_thumbnails(done.id)  # this run ended
     world.queue.sent.clear()
 
-    assert await world.sweep_stuck_scores.resume() == 2
+    assert await world.resume_unfinished_work() == 2
 
     assert sorted((t.name, t.args) for t in world.queue.sent) == [
         ("generate_all_thumbnails", (all_pages.id,)),
@@ -482,9 +482,9 @@ async def test_resume_asks_again_for_page_thumbnails_and_covers_a_dead_runner_lo
     await world.generate_all_thumbnails(all_pages.id)
     await world.generate_thumbnail(chosen.id, 2)
     world.queue.sent.clear()
-    assert await world.sweep_stuck_scores.resume() == 0
-    assert world.stored_score(all_pages.id).page_thumbnails_ready == 3
-    assert world.stored_score(chosen.id).cover_is_current
+    assert await world.resume_unfinished_work() == 0
+    assert world.stored_score(all_pages.id).page_thumbnails.count == 3
+    assert world.stored_score(chosen.id).cover.is_current
 
 
 class LostLedger(InMemoryQuotaLedger):
@@ -504,12 +504,12 @@ async def test_a_ledger_that_lost_its_data_is_rebuilt_for_every_user_then_marked
     await world.confirmed_upload(ann, 1000)
     await world.confirmed_upload(bob, 2000)
     lost = LostLedger(clock=world.clock.timestamp)
-    reconcile = ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock)
+    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock), lost)
 
-    assert await reconcile.rebuild_if_lost() == 2
+    assert await rebuild_if_lost() == 2
     assert lost.marked
     assert (await lost.usage(ann.id), await lost.usage(bob.id)) == ((1000, 0), (2000, 0))
-    assert await reconcile.rebuild_if_lost() == 0  # marked: nothing to do
+    assert await rebuild_if_lost() == 0  # marked: nothing to do
 
 
 async def test_while_the_ledger_is_lost_account_and_dashboard_show_the_databases_count(world: World) -> None:
@@ -531,12 +531,12 @@ async def test_a_rebuild_that_missed_a_user_leaves_the_mark_for_the_next_run(wor
     user = await world.user()
     await world.confirmed_upload(user, 1000)
     lost = LostLedger(clock=world.clock.timestamp)
-    reconcile = ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock)
+    rebuild_if_lost = RebuildLostQuota(ReconcileQuota(FakeUnitOfWork(world.db), lost, world.clock), lost)
     version = lost.version
 
     async def moved_on(user_id: UUID) -> int:  # a release landed while the database was read
         return await version(user_id) + 1
 
     lost.version = moved_on  # type: ignore[method-assign]
-    assert await reconcile.rebuild_if_lost() == 0
+    assert await rebuild_if_lost() == 0
     assert not lost.marked

@@ -44,21 +44,21 @@ async def test_processing_makes_the_score_ready_with_info_prefill_and_cover(worl
     world.clock.advance(5)
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.READY
-    assert done.processing_error is None
-    assert done.page_count == 12 and done.pdf_metadata == METADATA
-    assert (done.title, done.composer, done.genre, done.tags) == (
+    assert done.processing.status is ProcessingStatus.READY
+    assert done.processing.error is None
+    assert done.processing.page_count == 12 and done.processing.metadata == METADATA
+    assert (done.details.title, done.details.composer, done.details.genre, done.details.tags) == (
         "Pathétique",
         "Beethoven",
         "Classical",
         ["piano", "sonata"],
     )
-    assert done.thumbnail_ready
-    assert done.cover is not None and done.cover.page == 1
-    assert done.cover.key.startswith(f"{upload_prefix(user.id, score.upload_id)}cover-")
+    assert done.cover.ready
+    assert done.cover.stored is not None and done.cover.stored.page == 1
+    assert done.cover.stored.key.startswith(f"{upload_prefix(user.id, score.upload_id)}cover-")
     assert covers(world, done) == [fake_jpeg(score.storage_key, 1)]
-    assert world.storage.content_types[done.cover.key] == JPEG == "image/jpeg"
-    assert done.processing_started_at == world.clock.now() and done.updated_at == world.clock.now()
+    assert world.storage.content_types[done.cover.stored.key] == JPEG == "image/jpeg"
+    assert done.processing.started_at == world.clock.now() and done.updated_at == world.clock.now()
     assert world.renderer.rendered == [(score.storage_key, 1)]
     assert world.scratch.copies == [score.storage_key] and world.scratch.open_copies == 0
     assert world.storage.downloads == []
@@ -70,7 +70,7 @@ async def test_processing_never_overwrites_the_musicians_details(world: World) -
     world.renderer.infos[score.storage_key] = PdfInfo(2, METADATA)
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert (done.composer, done.genre, done.tags) == ("L. v. B.", "Romantic", ["mine"])
+    assert (done.details.composer, done.details.genre, done.details.tags) == ("L. v. B.", "Romantic", ["mine"])
 
 
 async def test_an_encrypted_pdf_fails_with_a_readable_sentence(world: World) -> None:
@@ -79,9 +79,9 @@ async def test_an_encrypted_pdf_fails_with_a_readable_sentence(world: World) -> 
     world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED, "needs password (mupdf code 7)")
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.FAILED
-    assert done.processing_error == "The PDF is protected by a password."
-    assert done.page_count is None and not done.thumbnail_ready
+    assert done.processing.status is ProcessingStatus.FAILED
+    assert done.processing.error == "The PDF is protected by a password."
+    assert done.processing.page_count is None and not done.cover.ready
     assert world.renderer.rendered == []
     assert covers(world, done) == []
     assert world.scratch.open_copies == 0
@@ -94,8 +94,8 @@ async def test_unreadable_documents_fail(world: World, kind: PdfErrorKind) -> No
     world.renderer.infos[score.storage_key] = PdfError(kind)
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.FAILED
-    assert done.processing_error == kind.sentence
+    assert done.processing.status is ProcessingStatus.FAILED
+    assert done.processing.error == kind.sentence
 
 
 @pytest.mark.parametrize("kind", [PdfErrorKind.RENDER_TIMEOUT, PdfErrorKind.RENDER_LIMIT])
@@ -106,10 +106,10 @@ async def test_a_cover_that_cannot_be_rendered_leaves_the_score_ready(world: Wor
     world.renderer.renders[(score.storage_key, 1)] = PdfError(kind)
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.READY
-    assert done.page_count == 7 and done.composer == "Beethoven"
-    assert not done.thumbnail_ready
-    assert done.processing_error == kind.sentence_about(1)
+    assert done.processing.status is ProcessingStatus.READY
+    assert done.processing.page_count == 7 and done.details.composer == "Beethoven"
+    assert not done.cover.ready
+    assert done.processing.error == kind.sentence_about(1)
     assert covers(world, done) == []
 
 
@@ -146,12 +146,11 @@ async def test_processing_twice_gives_the_same_result(world: World) -> None:
     first = world.stored_score(score.id)
     await world.process_score(score.id)
     second = world.stored_score(score.id)
-    assert replace(second, updated_at=first.updated_at, processing_started_at=None) == replace(
-        first, processing_started_at=None
-    )
-    assert second.cover is not None
+    second = replace(second, updated_at=first.updated_at, processing=replace(second.processing, started_at=None))
+    assert second == replace(first, processing=replace(first.processing, started_at=None))
+    assert second.cover.stored is not None
     assert world.storage.keys_under(upload_prefix(user.id, score.upload_id)) == sorted(
-        [score.storage_key, second.cover.key]
+        [score.storage_key, second.cover.stored.key]
     )
 
 
@@ -160,12 +159,12 @@ async def test_a_successful_refresh_clears_an_earlier_failure(world: World) -> N
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.CORRUPT, "took too long")
     await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.FAILED
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.FAILED
     world.renderer.infos[score.storage_key] = PdfInfo(3, PdfMetadata())
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.READY
-    assert done.processing_error is None and done.thumbnail_ready
+    assert done.processing.status is ProcessingStatus.READY
+    assert done.processing.error is None and done.cover.ready
 
 
 async def test_a_successful_refresh_clears_an_earlier_render_note(world: World) -> None:
@@ -173,11 +172,11 @@ async def test_a_successful_refresh_clears_an_earlier_render_note(world: World) 
     score = await world.score(user)
     world.renderer.renders[(score.storage_key, 1)] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
     await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_error is not None
+    assert world.stored_score(score.id).processing.error is not None
     del world.renderer.renders[(score.storage_key, 1)]
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_error is None and done.thumbnail_ready
+    assert done.processing.error is None and done.cover.ready
 
 
 async def test_processing_when_the_original_is_gone_raises_for_a_retry(world: World) -> None:
@@ -186,7 +185,7 @@ async def test_processing_when_the_original_is_gone_raises_for_a_retry(world: Wo
     del world.storage.objects[score.storage_key]
     with pytest.raises(FileNotFoundError):
         await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.PROCESSING
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.PROCESSING
 
 
 # --- GenerateThumbnail ---------------------------------------------------------------------------
@@ -199,7 +198,7 @@ async def test_the_cover_can_be_made_from_another_page(world: World) -> None:
     assert world.renderer.rendered[-1] == (score.storage_key, 3)
     assert covers(world, score) == [fake_jpeg(score.storage_key, 3)]
     done = world.stored_score(score.id)
-    assert done.thumbnail_ready and done.processing_status is ProcessingStatus.READY
+    assert done.cover.ready and done.processing.status is ProcessingStatus.READY
 
 
 async def test_a_cover_from_another_page_stays_when_the_info_is_read_again(world: World) -> None:
@@ -212,7 +211,7 @@ async def test_a_cover_from_another_page_stays_when_the_info_is_read_again(world
 
     assert len(world.renderer.rendered) == renders
     assert covers(world, score) == [fake_jpeg(score.storage_key, 3)]
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.READY
 
 
 async def test_a_cover_chosen_while_the_first_one_renders_is_the_one_kept(world: World) -> None:
@@ -229,13 +228,13 @@ async def test_a_cover_chosen_while_the_first_one_renders_is_the_one_kept(world:
 
     assert world.renderer.rendered == [(score.storage_key, 1), (score.storage_key, 3)]
     assert covers(world, score) == [fake_jpeg(score.storage_key, 3)]
-    assert world.stored_score(score.id).thumbnail_ready
+    assert world.stored_score(score.id).cover.ready
 
 
 async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)
+    await world.request_cover(user.id, score.id, 2)
 
     async def choose_page_4_meanwhile(_key: str, page: int) -> None:
         if page == 2:
@@ -250,7 +249,7 @@ async def test_of_covers_rendering_at_once_the_last_chosen_wins(world: World) ->
 async def test_a_cover_stored_after_a_newer_choice_was_made_and_stored_is_not_kept(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=5)
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)
+    await world.request_cover(user.id, score.id, 2)
     choices = iter([4])
 
     async def choose_again_while_page_2_is_stored(key: str) -> None:
@@ -261,7 +260,7 @@ async def test_a_cover_stored_after_a_newer_choice_was_made_and_stored_is_not_ke
     await world.generate_thumbnail(score.id, 2)
 
     assert covers(world, score) == [fake_jpeg(score.storage_key, 4)]
-    assert world.stored_score(score.id).cover_page == 4
+    assert world.stored_score(score.id).cover.page == 4
 
 
 @pytest.mark.parametrize(
@@ -278,15 +277,15 @@ async def test_a_cover_chosen_before_processing_is_made_by_processing(
     user = await world.user()
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfInfo(pages, PdfMetadata())
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, chosen)  # its task has not run yet
+    await world.request_cover(user.id, score.id, chosen)  # its task has not run yet
     await world.process_score(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, cover)]
     done = world.stored_score(score.id)
-    assert (done.processing_status, done.processing_error) == (ProcessingStatus.READY, note)
+    assert (done.processing.status, done.processing.error) == (ProcessingStatus.READY, note)
     await world.generate_thumbnail(score.id, chosen)  # the chosen page's own task, late
     assert covers(world, score) == [fake_jpeg(score.storage_key, cover)]
     await world.choose_cover(user, score, 2)
-    assert world.stored_score(score.id).processing_error is None
+    assert world.stored_score(score.id).processing.error is None
 
 
 async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
@@ -295,8 +294,8 @@ async def test_a_cover_render_error_is_noted_not_raised(world: World) -> None:
     world.renderer.renders[(score.storage_key, 2)] = PdfError(PdfErrorKind.RENDER_LIMIT)
     await world.choose_cover(user, score, 2)
     done = world.stored_score(score.id)
-    assert not done.thumbnail_ready
-    assert done.processing_error == "Page 2 is too large, too complex or damaged to render, so it has no thumbnail."
+    assert not done.cover.ready
+    assert done.processing.error == "Page 2 is too large, too complex or damaged to render, so it has no thumbnail."
 
 
 async def test_generate_thumbnail_for_a_missing_or_vanishing_score(world: World) -> None:
@@ -316,11 +315,11 @@ async def test_all_pages_get_thumbnails_in_batches_with_visible_progress(world: 
     user = await world.user()
     score = await world.processed_score(user, pages=40)
     progress: list[int] = []
-    world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails_ready)
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails.count)
+    await world.request_page_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.thumbnail_pages == list(range(1, 41)) and done.page_thumbnails_ready == 40
+    assert done.page_thumbnails.pages == list(range(1, 41)) and done.page_thumbnails.count == 40
     assert [len(batch) for batch in world.renderer.batches] == [PAGES_PER_BATCH, PAGES_PER_BATCH, 8]
     assert progress == [0, 16, 32]
     assert page_keys(world, score) == sorted(page_key(score, page) for page in range(1, 41))
@@ -331,11 +330,11 @@ async def test_pages_already_done_are_skipped(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=6)
     stored = world.stored_score(score.id)
-    stored.thumbnail_pages = [1, 2, 5]
+    stored.page_thumbnails.pages = [1, 2, 5]
     world.put_score(stored)
     await world.generate_all_thumbnails(score.id)
     assert world.renderer.batches == [[3, 4, 6]]
-    assert world.stored_score(score.id).thumbnail_pages == [1, 2, 3, 4, 5, 6]
+    assert world.stored_score(score.id).page_thumbnails.pages == [1, 2, 3, 4, 5, 6]
     await world.generate_all_thumbnails(score.id)
     assert world.renderer.batches == [[3, 4, 6]]
 
@@ -346,9 +345,9 @@ async def test_thumbnails_stop_at_the_cap_with_a_note(world: World) -> None:
     score = await world.processed_score(user, pages=8)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.thumbnail_pages == [1, 2, 3, 4, 5]
-    assert done.processing_error == "Only the first 5 of 8 pages have thumbnails."
-    assert done.processing_status is ProcessingStatus.READY
+    assert done.page_thumbnails.pages == [1, 2, 3, 4, 5]
+    assert done.processing.error == "Only the first 5 of 8 pages have thumbnails."
+    assert done.processing.status is ProcessingStatus.READY
 
 
 async def test_a_page_failure_does_not_hide_the_cap_note(world: World) -> None:
@@ -358,8 +357,8 @@ async def test_a_page_failure_does_not_hide_the_cap_note(world: World) -> None:
     world.renderer.renders[score.storage_key, 3] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.thumbnail_pages == [1, 2, 4, 5]
-    assert done.processing_error_code == "page_limit"
+    assert done.page_thumbnails.pages == [1, 2, 4, 5]
+    assert done.processing.error_code == "page_limit"
 
 
 async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: World) -> None:
@@ -368,24 +367,24 @@ async def test_a_run_stops_after_its_time_limit_and_the_next_run_goes_on(world: 
     score = await world.processed_score(user, pages=40)
     world.renderer.on_batch = lambda key, pages: world.clock.advance(40)  # every batch of 16 takes 40 s
 
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     stopped = world.stored_score(score.id)
     # The second batch had started before the first was stored and is kept; no third one started.
-    assert stopped.thumbnail_pages == list(range(1, 33))
-    assert stopped.processing_error_code == "time_limit"
-    assert stopped.processing_error == (
+    assert stopped.page_thumbnails.pages == list(range(1, 33))
+    assert stopped.processing.error_code == "time_limit"
+    assert stopped.processing.error == (
         "Thumbnails stopped after 32 of 40 pages because rendering took longer than 60 seconds; "
         "generate them again to continue."
     )
 
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    await world.request_page_thumbnails(user.id, score.id)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.thumbnail_pages == list(range(1, 41))
+    assert done.page_thumbnails.pages == list(range(1, 41))
     assert world.renderer.batches[-1] == list(range(33, 41))
-    assert done.processing_error is None and done.processing_error_code is None
-    assert not stopped.page_thumbnails_wanted and not done.page_thumbnails_wanted  # each run ended
+    assert done.processing.error is None and done.processing.error_code is None
+    assert not stopped.page_thumbnails.wanted and not done.page_thumbnails.wanted  # each run ended
 
 
 async def test_an_unprocessed_score_is_inspected_first(world: World) -> None:
@@ -394,22 +393,22 @@ async def test_an_unprocessed_score_is_inspected_first(world: World) -> None:
     world.renderer.infos[score.storage_key] = PdfInfo(3, METADATA)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.page_count == 3 and done.composer == "Beethoven"
-    assert done.processing_status is ProcessingStatus.READY
-    assert done.thumbnail_pages == [1, 2, 3]
+    assert done.processing.page_count == 3 and done.details.composer == "Beethoven"
+    assert done.processing.status is ProcessingStatus.READY
+    assert done.page_thumbnails.pages == [1, 2, 3]
 
 
 async def test_an_unreadable_unprocessed_score_fails_without_thumbnails(world: World) -> None:
     user = await world.user()
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.ENCRYPTED)
-    await world.request_processing.generate_all_thumbnails(user.id, score.id)
-    assert world.stored_score(score.id).page_thumbnails_wanted
+    await world.request_page_thumbnails(user.id, score.id)
+    assert world.stored_score(score.id).page_thumbnails.wanted
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.FAILED
-    assert done.processing_error == PdfErrorKind.ENCRYPTED.sentence
-    assert not done.page_thumbnails_wanted  # the run ended: nothing to ask again after a restart
+    assert done.processing.status is ProcessingStatus.FAILED
+    assert done.processing.error == PdfErrorKind.ENCRYPTED.sentence
+    assert not done.page_thumbnails.wanted  # the run ended: nothing to ask again after a restart
     assert world.renderer.batches == [] and page_keys(world, score) == []
 
 
@@ -422,9 +421,9 @@ async def test_a_score_that_failed_before_but_now_reads_is_no_longer_failed(worl
     world.renderer.infos[score.storage_key] = PdfInfo(2, PdfMetadata())
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.page_count == 2 and done.thumbnail_pages == [1, 2]
-    assert done.processing_status is not ProcessingStatus.FAILED or done.processing_error is not None
-    assert done.processing_status is ProcessingStatus.READY
+    assert done.processing.page_count == 2 and done.page_thumbnails.pages == [1, 2]
+    assert done.processing.status is not ProcessingStatus.FAILED or done.processing.error is not None
+    assert done.processing.status is ProcessingStatus.READY
 
 
 async def test_a_page_that_cannot_be_rendered_is_noted_and_the_others_kept(world: World) -> None:
@@ -433,9 +432,9 @@ async def test_a_page_that_cannot_be_rendered_is_noted_and_the_others_kept(world
     world.renderer.renders[(score.storage_key, 2)] = PdfError(PdfErrorKind.RENDER_TIMEOUT)
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
-    assert done.thumbnail_pages == [1, 3, 4]
-    assert done.processing_status is ProcessingStatus.READY
-    assert done.processing_error == "Page 2 took too long to render, so it has no thumbnail."
+    assert done.page_thumbnails.pages == [1, 3, 4]
+    assert done.processing.status is ProcessingStatus.READY
+    assert done.processing.error == "Page 2 took too long to render, so it has no thumbnail."
     assert page_key(score, 2) not in world.storage.objects
 
 
@@ -446,8 +445,8 @@ async def test_a_document_that_cannot_be_opened_for_rendering_is_asked_for_once(
     await world.generate_all_thumbnails(score.id)
     done = world.stored_score(score.id)
     assert len(world.renderer.batches) == 1
-    assert done.processing_status is ProcessingStatus.READY and done.page_count == 4 * PAGES_PER_BATCH
-    assert done.processing_error_code == PdfErrorKind.RENDER_TIMEOUT and done.thumbnail_pages == []
+    assert done.processing.status is ProcessingStatus.READY and done.processing.page_count == 4 * PAGES_PER_BATCH
+    assert done.processing.error_code == PdfErrorKind.RENDER_TIMEOUT and done.page_thumbnails.pages == []
     assert world.scratch.open_copies == 0
 
 
@@ -479,14 +478,14 @@ async def test_the_next_batch_renders_while_the_current_one_is_stored(world: Wor
     user = await world.user()
     score = await world.processed_score(user, pages=3 * PAGES_PER_BATCH)
     progress: list[int] = []
-    world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails_ready)
+    world.renderer.on_batch = lambda key, pages: progress.append(world.db.scores[score.id].page_thumbnails.count)
     world.storage.on_put = lambda key: asyncio.sleep(0)  # a real store waits on the network
 
     await world.generate_all_thumbnails(score.id)
 
     # Batch 2 started before batch 1 was recorded, batch 3 before batch 2 was.
     assert progress == [0, 0, PAGES_PER_BATCH]
-    assert world.stored_score(score.id).page_thumbnails_ready == 3 * PAGES_PER_BATCH
+    assert world.stored_score(score.id).page_thumbnails.count == 3 * PAGES_PER_BATCH
 
 
 async def test_a_storage_failure_stops_page_thumbnails_after_the_batch_in_flight(world: World) -> None:
@@ -503,7 +502,7 @@ async def test_a_storage_failure_stops_page_thumbnails_after_the_batch_in_flight
         await world.generate_all_thumbnails(score.id)
 
     assert len(world.renderer.batches) == 3
-    assert world.stored_score(score.id).page_thumbnails_ready == PAGES_PER_BATCH
+    assert world.stored_score(score.id).page_thumbnails.count == PAGES_PER_BATCH
     assert world.scratch.open_copies == 0
 
 
@@ -520,8 +519,8 @@ async def test_mark_failed_leaves_an_unread_score_pending_for_the_sweep_and_says
     score = await world.score(user)
     await world.mark_processing_failed(score.id)
     waiting = world.stored_score(score.id)
-    assert (waiting.processing_status, waiting.processing_started_at) == (ProcessingStatus.PENDING, world.clock.now())
-    assert waiting.processing_error == RESUMING
+    assert (waiting.processing.status, waiting.processing.started_at) == (ProcessingStatus.PENDING, world.clock.now())
+    assert waiting.processing.error == RESUMING
     world.queue.sent.clear()
     assert await world.sweep_stuck_scores() == 0  # not at once: storage gets a stuck-processing period
     world.clock.advance(world.policy.stuck_processing_seconds + 1)
@@ -529,7 +528,7 @@ async def test_mark_failed_leaves_an_unread_score_pending_for_the_sweep_and_says
     assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (score.id,))]
     await world.process_score(score.id)
     done = world.stored_score(score.id)
-    assert (done.processing_status, done.processing_error) == (ProcessingStatus.READY, None)
+    assert (done.processing.status, done.processing.error) == (ProcessingStatus.READY, None)
 
 
 async def test_mark_failed_fails_an_unread_score_a_day_after_its_creation(world: World) -> None:
@@ -538,8 +537,8 @@ async def test_mark_failed_fails_an_unread_score_a_day_after_its_creation(world:
     world.clock.advance(RESUME_WITHIN.total_seconds())
     await world.mark_processing_failed(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.FAILED
-    assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
+    assert done.processing.status is ProcessingStatus.FAILED
+    assert done.processing.error == "Processing failed repeatedly; try refreshing the score's info."
 
 
 async def test_refresh_info_makes_a_failed_score_pending_before_its_task_runs(world: World) -> None:
@@ -547,17 +546,17 @@ async def test_refresh_info_makes_a_failed_score_pending_before_its_task_runs(wo
     score = await world.score(user)
     world.renderer.infos[score.storage_key] = PdfError(PdfErrorKind.CORRUPT)
     await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.FAILED
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.FAILED
     del world.renderer.infos[score.storage_key]
     world.clock.advance(world.policy.stuck_processing_seconds + 1)  # older than a period: the sweep would see it
     world.queue.sent.clear()
-    await world.request_processing.refresh_info(user.id, score.id)
+    await world.request_info_refresh(user.id, score.id)
     waiting = world.stored_score(score.id)
-    assert (waiting.processing_status, waiting.processing_error) == (ProcessingStatus.PENDING, None)
+    assert (waiting.processing.status, waiting.processing.error) == (ProcessingStatus.PENDING, None)
     assert await world.sweep_stuck_scores() == 0  # queued once, not again by the sweep
     assert [(t.name, t.args) for t in world.queue.sent] == [("process_score", (score.id,))]
     await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.READY
 
 
 async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:
@@ -566,9 +565,9 @@ async def test_mark_failed_keeps_a_ready_score_ready(world: World) -> None:
     score = await world.processed_score(user, pages=3)
     await world.mark_processing_failed(score.id)
     done = world.stored_score(score.id)
-    assert done.processing_status is ProcessingStatus.READY
-    assert done.page_count == 3
-    assert done.processing_error == "Processing failed repeatedly; try refreshing the score's info."
+    assert done.processing.status is ProcessingStatus.READY
+    assert done.processing.page_count == 3
+    assert done.processing.error == "Processing failed repeatedly; try refreshing the score's info."
 
 
 async def test_a_refresh_that_gives_up_leaves_a_score_read_before_ready(world: World) -> None:
@@ -579,37 +578,37 @@ async def test_a_refresh_that_gives_up_leaves_a_score_read_before_ready(world: W
     world.renderer.infos[score.storage_key] = ConnectionError("renderer unreachable")
     with pytest.raises(ConnectionError):
         await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.PROCESSING
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.PROCESSING
     await world.mark_processing_failed(score.id)
     done = world.stored_score(score.id)
-    assert (done.processing_status, done.page_count) == (ProcessingStatus.READY, 3)
-    assert done.processing_error_code == "processing_failed"
+    assert (done.processing.status, done.processing.page_count) == (ProcessingStatus.READY, 3)
+    assert done.processing.error_code == "processing_failed"
 
 
 async def test_a_chosen_cover_whose_rendering_gave_up_is_made_by_the_next_refresh(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=3)
-    await world.request_processing.regenerate_thumbnail(user.id, score.id, 2)  # its task then gave up
+    await world.request_cover(user.id, score.id, 2)  # its task then gave up
     await world.mark_processing_failed(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, 1)]
     await world.process_score(score.id)
     assert covers(world, score) == [fake_jpeg(score.storage_key, 2)]
-    assert world.stored_score(score.id).processing_error is None
+    assert world.stored_score(score.id).processing.error is None
 
 
 async def test_page_thumbnails_that_gave_up_say_so_and_ask_to_be_generated_again(world: World) -> None:
     user = await world.user()
     read = await world.processed_score(user, pages=3)
-    await world.request_processing.generate_all_thumbnails(user.id, read.id)
-    await world.mark_processing_failed.page_thumbnails(read.id)
+    await world.request_page_thumbnails(user.id, read.id)
+    await world.mark_page_thumbnails_failed(read.id)
     done = world.stored_score(read.id)
-    assert (done.processing_status, done.processing_error_code) == (ProcessingStatus.READY, "processing_failed")
-    assert done.processing_error == PAGE_THUMBNAILS_FAILED  # not "try refreshing": that would not make them
-    assert done.page_thumbnails_wanted  # an embedded server asks again when it starts
+    assert (done.processing.status, done.processing.error_code) == (ProcessingStatus.READY, "processing_failed")
+    assert done.processing.error == PAGE_THUMBNAILS_FAILED  # not "try refreshing": that would not make them
+    assert done.page_thumbnails.wanted  # an embedded server asks again when it starts
 
     unread = await world.score(user)
-    await world.mark_processing_failed.page_thumbnails(unread.id)
-    assert world.stored_score(unread.id).processing_error == RESUMING  # as for any task: read it again later
+    await world.mark_page_thumbnails_failed(unread.id)
+    assert world.stored_score(unread.id).processing.error == RESUMING  # as for any task: read it again later
 
 
 async def test_mark_failed_on_a_missing_score_does_nothing(world: World) -> None:
@@ -655,6 +654,6 @@ async def test_a_page_asked_for_before_the_count_was_known_is_not_retried_or_fai
     world.renderer.renders[(score.storage_key, 9)] = ValueError("page 9 is out of range")
     await world.generate_thumbnail(score.id, 9)  # no exception: a retry could not change anything
     stored = world.stored_score(score.id)
-    assert stored.processing_status is ProcessingStatus.PENDING
-    assert stored.processing_error is None
-    assert not stored.thumbnail_ready
+    assert stored.processing.status is ProcessingStatus.PENDING
+    assert stored.processing.error is None
+    assert not stored.cover.ready

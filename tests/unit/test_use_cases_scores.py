@@ -1,4 +1,5 @@
-"""CreateScore, GetScore, ListScores, UpdateScore, DeleteScore, RequestProcessing and GetDownloadUrl."""
+"""CreateScore, GetScore, ListScores, UpdateScore, DeleteScore, RequestInfoRefresh, RequestCover,
+RequestPageThumbnails and GetDownloadUrl."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from domain.errors import (
     ValidationError,
 )
 from domain.pdf import PdfError, PdfErrorKind
-from domain.scores import UNSET, ProcessingStatus, Score, ScoreDetails
+from domain.scores import DetailChanges, ProcessingStatus, Score
 from domain.setlists import Setlist
+from domain.text import UNSET
 from domain.uploads import UploadStatus, cover_thumbnail_key, page_thumbnail_key, upload_prefix
 from tests.unit.conftest import World
 from tests.unit.fakes import QueueUnavailable
@@ -44,7 +46,7 @@ async def test_create_confirms_a_pending_upload_and_queues_processing(world: Wor
     score = await world.create_score(
         user.id,
         upload.id,
-        ScoreDetails(
+        DetailChanges(
             title="  Moonlight ",
             composer="Beethoven",
             genre="Classical",
@@ -52,7 +54,13 @@ async def test_create_confirms_a_pending_upload_and_queues_processing(world: Wor
             description="Op. 27",
         ),
     )
-    assert (score.title, score.composer, score.genre, score.tags, score.description) == (
+    assert (
+        score.details.title,
+        score.details.composer,
+        score.details.genre,
+        score.details.tags,
+        score.details.description,
+    ) == (
         "Moonlight",
         "Beethoven",
         "Classical",
@@ -62,7 +70,7 @@ async def test_create_confirms_a_pending_upload_and_queues_processing(world: Wor
     assert score.user_id == user.id and score.upload_id == upload.id
     assert score.size_bytes == 1500 and score.storage_key == upload.storage_key
     assert score.original_filename == upload.filename
-    assert score.processing_status is ProcessingStatus.PENDING and score.page_count is None
+    assert score.processing.status is ProcessingStatus.PENDING and score.processing.page_count is None
     assert score.created_at == score.updated_at == world.clock.now()
     assert world.stored_score(score.id) == score
     stored_upload = world.stored_upload(upload.id)
@@ -74,8 +82,8 @@ async def test_create_confirms_a_pending_upload_and_queues_processing(world: Wor
 async def test_create_from_a_confirmed_upload(world: World) -> None:
     user = await world.user()
     upload = await world.confirmed_upload(user, 800)
-    score = await world.create_score(user.id, upload.id, ScoreDetails(title="Étude"))
-    assert score.composer is None and score.tags == []
+    score = await world.create_score(user.id, upload.id, DetailChanges(title="Étude"))
+    assert score.details.composer is None and score.details.tags == []
     assert world.stored_upload(upload.id).score_id == score.id
     assert await world.usage(user.id) == (800, 0)
 
@@ -83,9 +91,9 @@ async def test_create_from_a_confirmed_upload(world: World) -> None:
 async def test_an_upload_makes_only_one_score(world: World) -> None:
     user = await world.user()
     upload = await world.confirmed_upload(user)
-    first = await world.create_score(user.id, upload.id, ScoreDetails(title="One"))
+    first = await world.create_score(user.id, upload.id, DetailChanges(title="One"))
     with pytest.raises(UploadAlreadyUsed) as error:
-        await world.create_score(user.id, upload.id, ScoreDetails(title="Two"))
+        await world.create_score(user.id, upload.id, DetailChanges(title="Two"))
     assert error.value.code == "upload_already_used"
     assert error.value.kind is ErrorKind.CONFLICT
     assert list(world.db.scores) == [first.id]
@@ -94,10 +102,10 @@ async def test_an_upload_makes_only_one_score(world: World) -> None:
 async def test_the_upload_of_a_deleted_score_is_not_found_like_on_confirm(world: World) -> None:
     user = await world.user()
     upload = await world.confirmed_upload(user)
-    score = await world.create_score(user.id, upload.id, ScoreDetails(title="One"))
+    score = await world.create_score(user.id, upload.id, DetailChanges(title="One"))
     await world.delete_score(user.id, score.id)
     with pytest.raises(UploadNotFound) as error:
-        await world.create_score(user.id, upload.id, ScoreDetails(title="Again"))
+        await world.create_score(user.id, upload.id, DetailChanges(title="Again"))
     assert error.value.code == "upload_not_found"
     assert list(world.db.scores) == []
 
@@ -106,14 +114,14 @@ async def test_the_score_is_created_even_when_processing_cannot_be_queued(world:
     user = await world.user()
     upload = await world.pending_upload(user)
     world.queue.error = QueueUnavailable("broker down")
-    score = await world.create_score(user.id, upload.id, ScoreDetails(title="Prelude"))
+    score = await world.create_score(user.id, upload.id, DetailChanges(title="Prelude"))
     assert world.queue.attempts == 1
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.PENDING
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.PENDING
     assert world.stored_upload(upload.id).score_id == score.id
 
 
-@pytest.mark.parametrize("details", [ScoreDetails(), ScoreDetails(title="   "), ScoreDetails(title="x" * 301)])
-async def test_a_title_is_required(world: World, details: ScoreDetails) -> None:
+@pytest.mark.parametrize("details", [DetailChanges(), DetailChanges(title="   "), DetailChanges(title="x" * 301)])
+async def test_a_title_is_required(world: World, details: DetailChanges) -> None:
     user = await world.user()
     upload = await world.pending_upload(user)
     with pytest.raises(ValidationError) as error:
@@ -127,7 +135,7 @@ async def test_create_with_another_users_upload_is_upload_not_found(world: World
     ann, bob = await world.user(), await world.user()
     upload = await world.confirmed_upload(ann)
     with pytest.raises(UploadNotFound) as error:
-        await world.create_score(bob.id, upload.id, ScoreDetails(title="Mine?"))
+        await world.create_score(bob.id, upload.id, DetailChanges(title="Mine?"))
     assert error.value.code == "upload_not_found"
     assert world.db.scores == {}
 
@@ -136,10 +144,10 @@ async def test_create_passes_on_confirms_errors(world: World) -> None:
     user = await world.user()
     ticket = await world.request_upload_url(user.id, "a.pdf", "application/pdf", 400)
     with pytest.raises(UploadIncomplete):
-        await world.create_score(user.id, ticket.upload.id, ScoreDetails(title="Nothing yet"))
+        await world.create_score(user.id, ticket.upload.id, DetailChanges(title="Nothing yet"))
     bad = await world.pending_upload(user, 400, content=b"GIF89a" + b"x" * 394)
     with pytest.raises(NotAPdf):
-        await world.create_score(user.id, bad.id, ScoreDetails(title="Not a PDF"))
+        await world.create_score(user.id, bad.id, DetailChanges(title="Not a PDF"))
     assert world.db.scores == {}
     assert bad.storage_key not in world.storage.objects
     assert await world.usage(user.id) == (0, 400)  # only the incomplete upload is still reserved
@@ -152,11 +160,11 @@ async def test_create_with_a_cancelled_or_expired_upload_is_not_found(world: Wor
     cancelled = await world.pending_upload(user)
     await world.cancel_upload(user.id, cancelled.id)
     with pytest.raises(UploadNotFound):
-        await world.create_score(user.id, cancelled.id, ScoreDetails(title="x"))
+        await world.create_score(user.id, cancelled.id, DetailChanges(title="x"))
     expiring = await world.pending_upload(user)
     world.clock.advance(world.policy.reservation_ttl_seconds)
     with pytest.raises(UploadNotFound):
-        await world.create_score(user.id, expiring.id, ScoreDetails(title="x"))
+        await world.create_score(user.id, expiring.id, DetailChanges(title="x"))
     assert world.db.scores == {}
 
 
@@ -194,12 +202,12 @@ async def make_library(world: World) -> tuple[World, list[Score]]:
 
 async def query(world: World, scores: list[Score], **filters: object) -> list[str]:
     page = await world.list_scores(ScoreQuery(user_id=scores[0].user_id, **filters))  # type: ignore[arg-type]
-    return [s.title for s in page.items]
+    return [s.details.title for s in page.items]
 
 
 async def test_list_scores_is_newest_first_by_default(world: World) -> None:
     world, scores = await make_library(world)
-    assert await query(world, scores) == [s.title for s in reversed(scores)]
+    assert await query(world, scores) == [s.details.title for s in reversed(scores)]
 
 
 async def test_list_scores_filters(world: World) -> None:
@@ -252,7 +260,7 @@ async def test_lists_show_only_ones_own_scores(world: World) -> None:
     await world.score(ann, title="Ann's")
     await world.score(bob, title="Bob's")
     page = await world.list_scores(ScoreQuery(user_id=bob.id, text="s"))
-    assert [s.title for s in page.items] == ["Bob's"] and page.total == 1
+    assert [s.details.title for s in page.items] == ["Bob's"] and page.total == 1
 
 
 # --- UpdateScore ---------------------------------------------------------------------------------
@@ -263,9 +271,9 @@ async def test_update_changes_only_the_given_fields(world: World) -> None:
     score = await world.score(user, title="Old", composer="Bach", tags=["a"])
     world.clock.advance(30)
     updated = await world.update_score(
-        user.id, score.id, ScoreDetails(title=" New ", composer=None, tags=["b", "b", " c "])
+        user.id, score.id, DetailChanges(title=" New ", composer=None, tags=["b", "b", " c "])
     )
-    assert (updated.title, updated.composer, updated.tags) == ("New", None, ["b", "c"])
+    assert (updated.details.title, updated.details.composer, updated.details.tags) == ("New", None, ["b", "c"])
     assert updated.updated_at == world.clock.now() and updated.created_at == score.created_at
     assert world.stored_score(score.id) == updated
 
@@ -273,32 +281,32 @@ async def test_update_changes_only_the_given_fields(world: World) -> None:
 async def test_an_empty_update_changes_nothing_but_the_time(world: World) -> None:
     user = await world.user()
     score = await world.score(user, title="Same", genre="Jazz")
-    updated = await world.update_score(user.id, score.id, ScoreDetails(title=UNSET))
-    assert (updated.title, updated.genre) == ("Same", "Jazz")
+    updated = await world.update_score(user.id, score.id, DetailChanges(title=UNSET))
+    assert (updated.details.title, updated.details.genre) == ("Same", "Jazz")
 
 
 async def test_an_invalid_update_is_refused_and_changes_nothing(world: World) -> None:
     user = await world.user()
     score = await world.score(user, title="Keep")
     with pytest.raises(ValidationError) as error:
-        await world.update_score(user.id, score.id, ScoreDetails(title=""))
+        await world.update_score(user.id, score.id, DetailChanges(title=""))
     assert error.value.code == "validation_error"
-    assert world.stored_score(score.id).title == "Keep"
+    assert world.stored_score(score.id).details.title == "Keep"
 
 
 async def test_update_locks_the_score_so_a_concurrent_delete_cannot_slip_between(world: World) -> None:
     user = await world.user()
     score = await world.score(user)
     world.uow.scores.locked.clear()
-    await world.update_score(user.id, score.id, ScoreDetails(title="Renamed"))
+    await world.update_score(user.id, score.id, DetailChanges(title="Renamed"))
     assert world.uow.scores.locked == [score.id]
 
 
 async def test_update_of_another_users_score_is_not_found(world: World) -> None:
     ann, bob = await world.user(), await world.user()
     score = await world.score(ann, title="Ann's")
-    await expect_score_not_found(world, world.update_score(bob.id, score.id, ScoreDetails(title="Bob's")))
-    assert world.stored_score(score.id).title == "Ann's"
+    await expect_score_not_found(world, world.update_score(bob.id, score.id, DetailChanges(title="Bob's")))
+    assert world.stored_score(score.id).details.title == "Ann's"
 
 
 # --- DeleteScore ---------------------------------------------------------------------------------
@@ -325,8 +333,8 @@ async def test_delete_removes_the_score_from_every_setlist_closing_the_gaps(worl
     gone, kept = await world.score(user, title="Gone"), await world.score(user, title="Kept")
     first, second = await world.setlist(user, "First"), await world.setlist(user, "Second")
     for score_id in (gone.id, kept.id, gone.id, kept.id):
-        await world.setlists.add_item(user.id, first.id, score_id, None, None)
-    await world.setlists.add_item(user.id, second.id, gone.id, None, None)
+        await world.add_setlist_item(user.id, first.id, score_id, None, None)
+    await world.add_setlist_item(user.id, second.id, gone.id, None, None)
     world.clock.advance(60)
     await world.delete_score(user.id, gone.id)
     after = world.stored_setlist(first.id)
@@ -387,16 +395,16 @@ async def test_reconciling_after_a_delete_keeps_its_bytes_free(world: World) -> 
     assert await world.usage(user.id) == (0, 0)
 
 
-# --- RequestProcessing ---------------------------------------------------------------------------
+# --- RequestInfoRefresh, RequestCover, RequestPageThumbnails --------------------------------------
 
 
 async def test_request_processing_queues_tasks_and_returns_their_ids(world: World) -> None:
     user = await world.user()
     score = await world.processed_score(user, pages=4)
     world.queue.sent.clear()
-    refresh = await world.request_processing.refresh_info(user.id, score.id)
-    cover = await world.request_processing.regenerate_thumbnail(user.id, score.id, 4)
-    every = await world.request_processing.generate_all_thumbnails(user.id, score.id)
+    refresh = await world.request_info_refresh(user.id, score.id)
+    cover = await world.request_cover(user.id, score.id, 4)
+    every = await world.request_page_thumbnails(user.id, score.id)
     assert [(t.task_id, t.name, t.args) for t in world.queue.sent] == [
         (refresh, "process_score", (score.id,)),
         (cover, "generate_thumbnail", (score.id, 4)),
@@ -411,7 +419,7 @@ async def test_a_cover_from_a_page_out_of_range_is_a_validation_error(world: Wor
     score = await world.processed_score(user, pages=4)
     world.queue.sent.clear()
     with pytest.raises(ValidationError) as error:
-        await world.request_processing.regenerate_thumbnail(user.id, score.id, page)
+        await world.request_cover(user.id, score.id, page)
     assert error.value.code == "validation_error"
     assert world.queue.sent == []
 
@@ -420,10 +428,9 @@ async def test_request_processing_on_another_users_score_is_not_found(world: Wor
     ann, bob = await world.user(), await world.user()
     score = await world.score(ann)
     world.queue.sent.clear()
-    processing = world.request_processing
-    await expect_score_not_found(world, processing.refresh_info(bob.id, score.id))
-    await expect_score_not_found(world, processing.regenerate_thumbnail(bob.id, score.id, 1))
-    await expect_score_not_found(world, processing.generate_all_thumbnails(bob.id, score.id))
+    await expect_score_not_found(world, world.request_info_refresh(bob.id, score.id))
+    await expect_score_not_found(world, world.request_cover(bob.id, score.id, 1))
+    await expect_score_not_found(world, world.request_page_thumbnails(bob.id, score.id))
     assert world.queue.sent == []
 
 
@@ -448,7 +455,7 @@ async def test_the_cover_is_not_ready_before_it_is_rendered(world: World) -> Non
     assert error.value.kind is ErrorKind.CONFLICT
     await world.process_score(score.id)
     link = await world.get_download_url(user.id, score.id, "thumbnail", None)
-    cover = world.stored_score(score.id).cover
+    cover = world.stored_score(score.id).cover.stored
     assert cover is not None and cover.key.startswith(upload_prefix(user.id, score.upload_id))
     assert cover.key in link.url
 
@@ -471,7 +478,7 @@ async def test_a_ready_score_whose_cover_failed_says_it_will_not_come_by_waiting
     score = await world.score(user)
     world.renderer.renders[score.storage_key, 1] = PdfError(kind)
     await world.process_score(score.id)
-    assert world.stored_score(score.id).processing_status is ProcessingStatus.READY
+    assert world.stored_score(score.id).processing.status is ProcessingStatus.READY
     with pytest.raises(NotReady) as error:
         await world.get_download_url(user.id, score.id, "thumbnail", None)
     assert str(error.value) == f"The cover thumbnail cannot be made: {kind.sentence_about(1)}"

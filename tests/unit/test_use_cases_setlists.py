@@ -1,4 +1,5 @@
-"""Setlists: every method, ordering kept contiguous, other users' setlists and scores are 404."""
+"""The setlist use cases (CreateSetlist ... ReorderSetlistItems): ordering kept contiguous, other users' setlists
+and scores are 404."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.errors import ErrorKind, ScoreNotFound, SetlistItemNotFound, SetlistNotFound, ValidationError
-from domain.scores import UNSET, Score
+from domain.scores import Score
 from domain.setlists import MAX_NOTES_LENGTH, Setlist
+from domain.text import UNSET
 from domain.users import User
 from tests.unit.conftest import World
 
@@ -31,7 +33,7 @@ async def filled(world: World, count: int = 3) -> tuple[User, Setlist, list[Scor
     scores = [await world.score(user, title=f"Piece {index}") for index in range(count)]
     setlist = await world.setlist(user)
     for score in scores:
-        await world.setlists.add_item(user.id, setlist.id, score.id, None, None)
+        await world.add_setlist_item(user.id, setlist.id, score.id, None, None)
     return user, world.stored_setlist(setlist.id), scores
 
 
@@ -41,7 +43,7 @@ async def filled(world: World, count: int = 3) -> tuple[User, Setlist, list[Scor
 async def test_create_cleans_the_name_and_description(world: World) -> None:
     user = await world.user()
     commits = world.uow.commits
-    view = await world.setlists.create(user.id, "  Spring recital ", "  In the hall  ")
+    view = await world.create_setlist(user.id, "  Spring recital ", "  In the hall  ")
     setlist = view.setlist
     assert (setlist.name, setlist.description, setlist.items) == ("Spring recital", "In the hall", [])
     assert setlist.user_id == user.id and setlist.created_at == setlist.updated_at == world.clock.now()
@@ -54,14 +56,14 @@ async def test_create_cleans_the_name_and_description(world: World) -> None:
 async def test_create_refuses_bad_names_and_descriptions(world: World, name: str, description: str | None) -> None:
     user = await world.user()
     with pytest.raises(ValidationError) as error:
-        await world.setlists.create(user.id, name, description)
+        await world.create_setlist(user.id, name, description)
     assert error.value.code == "validation_error"
     assert world.db.setlists == {}
 
 
 async def test_a_blank_description_is_none(world: World) -> None:
     user = await world.user()
-    view = await world.setlists.create(user.id, "Gig", "   ")
+    view = await world.create_setlist(user.id, "Gig", "   ")
     assert view.setlist.description is None
 
 
@@ -70,16 +72,16 @@ async def test_search_lists_ones_own_setlists_by_name(world: World) -> None:
     for name in ("Winter gig", "Autumn gig", "Practice"):
         await world.setlist(ann, name)
     await world.setlist(bob, "Bob's gig")
-    page = await world.setlists.search(ann.id, None, 20, 0)
+    page = await world.list_setlists(ann.id, None, 20, 0)
     assert [s.name for s in page.items] == ["Autumn gig", "Practice", "Winter gig"] and page.total == 3
-    page = await world.setlists.search(ann.id, "GIG", 1, 1)
+    page = await world.list_setlists(ann.id, "GIG", 1, 1)
     assert [s.name for s in page.items] == ["Winter gig"]
     assert (page.total, page.limit, page.offset) == (2, 1, 1)
 
 
 async def test_get_returns_items_in_order_with_score_summaries(world: World) -> None:
     user, setlist, scores = await filled(world)
-    view = await world.setlists.get(user.id, setlist.id)
+    view = await world.get_setlist(user.id, setlist.id)
     assert positions(view.setlist) == [(scores[0].id, 0), (scores[1].id, 1), (scores[2].id, 2)]
     assert set(view.summaries) == {s.id for s in scores}
     summary = view.summaries[scores[1].id]
@@ -97,28 +99,27 @@ async def test_another_users_setlist_is_not_found_everywhere(world: World) -> No
     intruder = await world.user()
     own_score = await world.score(intruder)
     item_id = setlist.items[0].id
-    lists = world.setlists
-    await expect_setlist_not_found(lists.get(intruder.id, setlist.id))
-    await expect_setlist_not_found(lists.update(intruder.id, setlist.id, name="Mine"))
-    await expect_setlist_not_found(lists.delete(intruder.id, setlist.id))
-    await expect_setlist_not_found(lists.add_item(intruder.id, setlist.id, own_score.id, None, None))
-    await expect_setlist_not_found(lists.update_item(intruder.id, setlist.id, item_id, 1))
-    await expect_setlist_not_found(lists.remove_item(intruder.id, setlist.id, item_id))
-    await expect_setlist_not_found(lists.reorder(intruder.id, setlist.id, [i.id for i in setlist.items]))
-    await expect_setlist_not_found(lists.get(user.id, uuid4()))
+    await expect_setlist_not_found(world.get_setlist(intruder.id, setlist.id))
+    await expect_setlist_not_found(world.update_setlist(intruder.id, setlist.id, name="Mine"))
+    await expect_setlist_not_found(world.delete_setlist(intruder.id, setlist.id))
+    await expect_setlist_not_found(world.add_setlist_item(intruder.id, setlist.id, own_score.id, None, None))
+    await expect_setlist_not_found(world.update_setlist_item(intruder.id, setlist.id, item_id, 1))
+    await expect_setlist_not_found(world.remove_setlist_item(intruder.id, setlist.id, item_id))
+    await expect_setlist_not_found(world.reorder_setlist_items(intruder.id, setlist.id, [i.id for i in setlist.items]))
+    await expect_setlist_not_found(world.get_setlist(user.id, uuid4()))
     assert world.stored_setlist(setlist.id) == setlist
 
 
 async def test_update_changes_what_is_given(world: World) -> None:
     user = await world.user()
-    setlist = (await world.setlists.create(user.id, "Old", "Keep me")).setlist
+    setlist = (await world.create_setlist(user.id, "Old", "Keep me")).setlist
     world.clock.advance(30)
-    view = await world.setlists.update(user.id, setlist.id, name=" New ")
+    view = await world.update_setlist(user.id, setlist.id, name=" New ")
     assert (view.setlist.name, view.setlist.description) == ("New", "Keep me")
     assert view.setlist.updated_at == world.clock.now()
-    view = await world.setlists.update(user.id, setlist.id, description=None)
+    view = await world.update_setlist(user.id, setlist.id, description=None)
     assert (view.setlist.name, view.setlist.description) == ("New", None)
-    view = await world.setlists.update(user.id, setlist.id, name=UNSET, description="Again")
+    view = await world.update_setlist(user.id, setlist.id, name=UNSET, description="Again")
     assert world.stored_setlist(setlist.id).description == "Again"
 
 
@@ -126,16 +127,16 @@ async def test_update_refuses_an_empty_name(world: World) -> None:
     user = await world.user()
     setlist = await world.setlist(user, "Keep")
     with pytest.raises(ValidationError):
-        await world.setlists.update(user.id, setlist.id, name="  ")
+        await world.update_setlist(user.id, setlist.id, name="  ")
     assert world.stored_setlist(setlist.id).name == "Keep"
 
 
 async def test_delete_removes_the_setlist_but_not_its_scores(world: World) -> None:
     user, setlist, scores = await filled(world)
-    await world.setlists.delete(user.id, setlist.id)
+    await world.delete_setlist(user.id, setlist.id)
     assert setlist.id not in world.db.setlists
     assert all(s.id in world.db.scores for s in scores)
-    await expect_setlist_not_found(world.setlists.get(user.id, setlist.id))
+    await expect_setlist_not_found(world.get_setlist(user.id, setlist.id))
 
 
 # --- items ---------------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ async def test_add_item_appends_and_returns_the_item_with_its_score(world: World
     score = await world.processed_score(user, pages=4, title="Ballade")
     setlist = await world.setlist(user)
     commits = world.uow.commits
-    item, summary = await world.setlists.add_item(user.id, setlist.id, score.id, None, "Play slowly")
+    item, summary = await world.add_setlist_item(user.id, setlist.id, score.id, None, "Play slowly")
     assert (item.score_id, item.position, item.notes) == (score.id, 0, "Play slowly")
     assert (summary.id, summary.title, summary.page_count, summary.thumbnail_ready) == (score.id, "Ballade", 4, True)
     assert world.uow.commits == commits + 1
@@ -155,11 +156,11 @@ async def test_add_item_appends_and_returns_the_item_with_its_score(world: World
 
 async def test_add_item_at_a_position_shifts_the_rest(world: World) -> None:
     user, setlist, scores = await filled(world)
-    item, _ = await world.setlists.add_item(user.id, setlist.id, scores[2].id, 1, None)
+    item, _ = await world.add_setlist_item(user.id, setlist.id, scores[2].id, 1, None)
     after = world.stored_setlist(setlist.id)
     assert positions(after) == [(scores[0].id, 0), (scores[2].id, 1), (scores[1].id, 2), (scores[2].id, 3)]
     assert after.items[1].id == item.id
-    far, _ = await world.setlists.add_item(user.id, setlist.id, scores[0].id, 99, None)
+    far, _ = await world.add_setlist_item(user.id, setlist.id, scores[0].id, 99, None)
     assert far.position == 4
 
 
@@ -167,8 +168,8 @@ async def test_a_score_may_be_added_twice(world: World) -> None:
     user = await world.user()
     score = await world.score(user)
     setlist = await world.setlist(user)
-    first, _ = await world.setlists.add_item(user.id, setlist.id, score.id, None, None)
-    second, _ = await world.setlists.add_item(user.id, setlist.id, score.id, None, None)
+    first, _ = await world.add_setlist_item(user.id, setlist.id, score.id, None, None)
+    second, _ = await world.add_setlist_item(user.id, setlist.id, score.id, None, None)
     assert first.id != second.id
     assert positions(world.stored_setlist(setlist.id)) == [(score.id, 0), (score.id, 1)]
 
@@ -180,7 +181,7 @@ async def test_add_item_with_another_users_or_a_missing_score_is_score_not_found
     setlist = await world.setlist(user)
     for score_id in (foreign.id, uuid4()):
         with pytest.raises(ScoreNotFound) as error:
-            await world.setlists.add_item(user.id, setlist.id, score_id, None, None)
+            await world.add_setlist_item(user.id, setlist.id, score_id, None, None)
         assert error.value.code == "score_not_found"
     assert world.stored_setlist(setlist.id).items == []
 
@@ -189,7 +190,7 @@ async def test_add_item_with_another_users_or_a_missing_score_is_score_not_found
 async def test_add_item_refuses_bad_positions_and_notes(world: World, position: int | None, notes: str | None) -> None:
     user, setlist, scores = await filled(world, 1)
     with pytest.raises(ValidationError) as error:
-        await world.setlists.add_item(user.id, setlist.id, scores[0].id, position, notes)
+        await world.add_setlist_item(user.id, setlist.id, scores[0].id, position, notes)
     assert error.value.code == "validation_error"
     assert world.stored_setlist(setlist.id) == setlist
 
@@ -197,7 +198,7 @@ async def test_add_item_refuses_bad_positions_and_notes(world: World, position: 
 async def test_update_item_moves_and_changes_notes(world: World) -> None:
     user, setlist, scores = await filled(world, 4)
     moving = setlist.items[0]
-    item, summary = await world.setlists.update_item(user.id, setlist.id, moving.id, 2, "Encore")
+    item, summary = await world.update_setlist_item(user.id, setlist.id, moving.id, 2, "Encore")
     assert (item.id, item.position, item.notes) == (moving.id, 2, "Encore")
     assert summary.id == scores[0].id
     after = world.stored_setlist(setlist.id)
@@ -209,17 +210,17 @@ async def test_update_item_without_changes_keeps_position_and_notes(world: World
     user = await world.user()
     score = await world.score(user)
     setlist = await world.setlist(user)
-    added, _ = await world.setlists.add_item(user.id, setlist.id, score.id, None, "Keep")
-    item, _ = await world.setlists.update_item(user.id, setlist.id, added.id, None)
+    added, _ = await world.add_setlist_item(user.id, setlist.id, score.id, None, "Keep")
+    item, _ = await world.update_setlist_item(user.id, setlist.id, added.id, None)
     assert (item.position, item.notes) == (0, "Keep")
-    item, _ = await world.setlists.update_item(user.id, setlist.id, added.id, None, None)
+    item, _ = await world.update_setlist_item(user.id, setlist.id, added.id, None, None)
     assert item.notes is None
     assert world.stored_setlist(setlist.id).items[0].notes is None
 
 
 async def test_update_item_to_the_end_clamps(world: World) -> None:
     user, setlist, _ = await filled(world, 3)
-    item, _ = await world.setlists.update_item(user.id, setlist.id, setlist.items[0].id, 50)
+    item, _ = await world.update_setlist_item(user.id, setlist.id, setlist.items[0].id, 50)
     assert item.position == 2
     assert [i.position for i in world.stored_setlist(setlist.id).items] == [0, 1, 2]
 
@@ -227,8 +228,8 @@ async def test_update_item_to_the_end_clamps(world: World) -> None:
 async def test_unknown_items_are_item_not_found(world: World) -> None:
     user, setlist, _ = await filled(world, 2)
     for call in (
-        world.setlists.update_item(user.id, setlist.id, uuid4(), 0),
-        world.setlists.remove_item(user.id, setlist.id, uuid4()),
+        world.update_setlist_item(user.id, setlist.id, uuid4(), 0),
+        world.remove_setlist_item(user.id, setlist.id, uuid4()),
     ):
         with pytest.raises(SetlistItemNotFound) as error:
             await call
@@ -241,14 +242,14 @@ async def test_an_item_of_another_setlist_is_not_found(world: World) -> None:
     user, setlist, _ = await filled(world, 2)
     other = await world.setlist(user, "Other")
     with pytest.raises(SetlistItemNotFound):
-        await world.setlists.remove_item(user.id, other.id, setlist.items[0].id)
+        await world.remove_setlist_item(user.id, other.id, setlist.items[0].id)
     assert world.stored_setlist(setlist.id) == setlist
 
 
 async def test_remove_item_closes_the_gap(world: World) -> None:
     user, setlist, scores = await filled(world, 4)
     world.clock.advance(10)
-    await world.setlists.remove_item(user.id, setlist.id, setlist.items[1].id)
+    await world.remove_setlist_item(user.id, setlist.id, setlist.items[1].id)
     after = world.stored_setlist(setlist.id)
     assert positions(after) == [(scores[0].id, 0), (scores[2].id, 1), (scores[3].id, 2)]
     assert after.updated_at == world.clock.now()
@@ -257,7 +258,7 @@ async def test_remove_item_closes_the_gap(world: World) -> None:
 async def test_reorder_puts_items_in_the_given_order(world: World) -> None:
     user, setlist, scores = await filled(world, 3)
     order = [setlist.items[2].id, setlist.items[0].id, setlist.items[1].id]
-    view = await world.setlists.reorder(user.id, setlist.id, order)
+    view = await world.reorder_setlist_items(user.id, setlist.id, order)
     assert [i.id for i in view.setlist.items] == order
     assert positions(world.stored_setlist(setlist.id)) == [(scores[2].id, 0), (scores[0].id, 1), (scores[1].id, 2)]
     assert set(view.summaries) == {s.id for s in scores}
@@ -268,7 +269,7 @@ async def test_reorder_refuses_anything_but_a_permutation(world: World, pick: li
     user, setlist, _ = await filled(world, 3)
     order = [setlist.items[i].id if i >= 0 else uuid4() for i in pick]
     with pytest.raises(ValidationError) as error:
-        await world.setlists.reorder(user.id, setlist.id, order)
+        await world.reorder_setlist_items(user.id, setlist.id, order)
     assert error.value.code == "validation_error"
     assert world.stored_setlist(setlist.id) == setlist
 
@@ -276,10 +277,10 @@ async def test_reorder_refuses_anything_but_a_permutation(world: World, pick: li
 async def test_every_edit_locks_the_setlist(world: World) -> None:
     user, setlist, scores = await filled(world, 2)
     world.uow.setlists.locked.clear()
-    await world.setlists.update(user.id, setlist.id, name="Locked")
-    await world.setlists.add_item(user.id, setlist.id, scores[0].id, None, None)
-    await world.setlists.update_item(user.id, setlist.id, setlist.items[0].id, 1)
-    await world.setlists.reorder(user.id, setlist.id, [i.id for i in world.stored_setlist(setlist.id).items])
-    await world.setlists.remove_item(user.id, setlist.id, setlist.items[0].id)
-    await world.setlists.delete(user.id, setlist.id)
+    await world.update_setlist(user.id, setlist.id, name="Locked")
+    await world.add_setlist_item(user.id, setlist.id, scores[0].id, None, None)
+    await world.update_setlist_item(user.id, setlist.id, setlist.items[0].id, 1)
+    await world.reorder_setlist_items(user.id, setlist.id, [i.id for i in world.stored_setlist(setlist.id).items])
+    await world.remove_setlist_item(user.id, setlist.id, setlist.items[0].id)
+    await world.delete_setlist(user.id, setlist.id)
     assert world.uow.setlists.locked == [setlist.id] * 6

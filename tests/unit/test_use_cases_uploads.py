@@ -24,7 +24,7 @@ from domain.errors import (
     UploadNotFound,
     ValidationError,
 )
-from domain.scores import ScoreDetails
+from domain.scores import DetailChanges
 from domain.uploads import MAGIC_SEARCH_BYTES, UploadStatus, storage_key_for
 from tests.unit.conftest import World, pdf_bytes
 from tests.unit.fakes import STORAGE_URL
@@ -364,7 +364,7 @@ async def test_a_confirm_the_ledger_cannot_count_confirms_nothing(world: World) 
     with pytest.raises(ConnectionError):
         await world.confirm_upload(user.id, upload.id)
     with pytest.raises(ConnectionError):
-        await world.create_score(user.id, upload.id, ScoreDetails(title="Etude"))
+        await world.create_score(user.id, upload.id, DetailChanges(title="Etude"))
     assert world.stored_upload(upload.id).status is UploadStatus.PENDING
     assert world.db.scores == {}
 

@@ -1,1 +1,1 @@
-"""Prometheus metrics of what the HTTP framework cannot see: tasks, retries, reservations, the queue."""
+"""Prometheus metrics of what the HTTP framework cannot see: reservations and the depth of the task queue."""

@@ -7,8 +7,9 @@ from typing import Any
 
 from adapters.sqlalchemy.models import ScoreRow, SetlistItemRow, SetlistRow, UploadRow, UserRow
 from domain.pdf import PdfMetadata
-from domain.scores import ProcessingStatus, Score, StoredCover, sort_key
+from domain.scores import Cover, Details, PageThumbnails, Processing, ProcessingStatus, Score, StoredCover
 from domain.setlists import Setlist, SetlistItem
+from domain.text import sort_key
 from domain.uploads import Upload, UploadStatus
 from domain.users import User
 
@@ -76,57 +77,63 @@ def score_from_row(row: ScoreRow) -> Score:
         id=row.id,
         user_id=row.user_id,
         upload_id=row.upload_id,
-        title=row.title,
-        composer=row.composer,
-        genre=row.genre,
-        tags=list(row.tags),
-        description=row.description,
+        details=Details(
+            title=row.title,
+            composer=row.composer,
+            genre=row.genre,
+            tags=list(row.tags),
+            description=row.description,
+        ),
         original_filename=row.original_filename,
         size_bytes=row.size_bytes,
         storage_key=row.storage_key,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        page_count=row.page_count,
-        pdf_metadata=_metadata_from_json(row.pdf_metadata),
-        processing_status=ProcessingStatus(row.processing_status),
-        processing_error=row.processing_error,
-        processing_error_code=row.processing_error_code,
-        processing_started_at=row.processing_started_at,
-        cover=None if row.cover_key is None else StoredCover(row.cover_key, row.cover_key_page or 1),
-        thumbnail_pages=list(row.thumbnail_pages),
-        cover_page=row.cover_page,
-        page_thumbnails_wanted=row.page_thumbnails_wanted,
+        processing=Processing(
+            status=ProcessingStatus(row.processing_status),
+            page_count=row.page_count,
+            metadata=_metadata_from_json(row.pdf_metadata),
+            error=row.processing_error,
+            error_code=row.processing_error_code,
+            started_at=row.processing_started_at,
+        ),
+        cover=Cover(
+            page=row.cover_page,
+            stored=None if row.cover_key is None else StoredCover(row.cover_key, row.cover_key_page or 1),
+        ),
+        page_thumbnails=PageThumbnails(pages=list(row.thumbnail_pages), wanted=row.page_thumbnails_wanted),
     )
 
 
 def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
+    details, processing, cover = score.details, score.processing, score.cover
     row.id = score.id
     row.user_id = score.user_id
     row.upload_id = score.upload_id
-    row.title = score.title
-    row.title_sort = sort_key(score.title)
-    row.composer = score.composer
-    row.composer_sort = None if score.composer is None else sort_key(score.composer)
-    row.genre = score.genre
-    row.genre_sort = None if score.genre is None else sort_key(score.genre)
-    row.tags = list(score.tags)
-    row.tag_keys = [sort_key(tag) for tag in score.tags]
-    row.description = score.description
+    row.title = details.title
+    row.title_sort = sort_key(details.title)
+    row.composer = details.composer
+    row.composer_sort = None if details.composer is None else sort_key(details.composer)
+    row.genre = details.genre
+    row.genre_sort = None if details.genre is None else sort_key(details.genre)
+    row.tags = list(details.tags)
+    row.tag_keys = [sort_key(tag) for tag in details.tags]
+    row.description = details.description
     row.original_filename = score.original_filename
     row.size_bytes = score.size_bytes
     row.storage_key = score.storage_key
-    row.page_count = score.page_count
-    row.pdf_metadata = None if score.pdf_metadata is None else asdict(score.pdf_metadata)
-    row.processing_status = score.processing_status.value
-    row.processing_error = score.processing_error
-    row.processing_error_code = score.processing_error_code
-    row.processing_started_at = score.processing_started_at
-    row.thumbnail_ready = score.thumbnail_ready
-    row.thumbnail_pages = list(score.thumbnail_pages)
-    row.cover_page = score.cover_page
-    row.cover_key = None if score.cover is None else score.cover.key
-    row.cover_key_page = None if score.cover is None else score.cover.page
-    row.page_thumbnails_wanted = score.page_thumbnails_wanted
+    row.page_count = processing.page_count
+    row.pdf_metadata = None if processing.metadata is None else asdict(processing.metadata)
+    row.processing_status = processing.status.value
+    row.processing_error = processing.error
+    row.processing_error_code = processing.error_code
+    row.processing_started_at = processing.started_at
+    row.thumbnail_ready = cover.ready
+    row.thumbnail_pages = list(score.page_thumbnails.pages)
+    row.cover_page = cover.page
+    row.cover_key = None if cover.stored is None else cover.stored.key
+    row.cover_key_page = None if cover.stored is None else cover.stored.page
+    row.page_thumbnails_wanted = score.page_thumbnails.wanted
     row.created_at = score.created_at
     row.updated_at = score.updated_at
     return row

@@ -84,7 +84,7 @@ class ScoreRow(Base):
     upload_id: Mapped[UUID] = mapped_column(ForeignKey("uploads.id"), unique=True)
     title: Mapped[str] = mapped_column(String(300))
     composer: Mapped[str | None] = mapped_column(String(300))
-    # domain.scores.sort_key of title and composer: what the library is ordered by (migration 0004).
+    # domain.text.sort_key of title and composer: what the library is ordered by (migration 0004).
     title_sort: Mapped[str] = mapped_column(String(300))
     composer_sort: Mapped[str | None] = mapped_column(String(300))
     tag_keys: Mapped[list[str]] = mapped_column(JsonB)  # the same key of each tag: what ?tag= matches
@@ -157,7 +157,7 @@ class SetlistRow(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True)
     user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(String(200))
-    # domain.scores.sort_key of the name: what setlists are listed by (migration 0006).
+    # domain.text.sort_key of the name: what setlists are listed by (migration 0006).
     name_sort: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -1,1 +1,1 @@
-"""The task queue on Taskiq: queueing by task name, and retries with exponential backoff and jitter."""
+"""The task queue on Taskiq: queueing by task name, retries with exponential backoff and jitter, task metrics."""

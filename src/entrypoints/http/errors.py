@@ -22,6 +22,7 @@ from domain.errors import (
     TooManyRequests,
     ValidationError,
 )
+from entrypoints.http.request_log import CLIENT_CLOSED_REQUEST, client_went_away
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,12 @@ def validation_error_handler(_: Request[Any, Any, Any], error: ValidationExcepti
     return error_response(400, "validation_error", detail, errors=errors)
 
 
-def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     status = error.status_code
+    if status >= 500 and client_went_away():
+        # Litestar says 500 when the client hangs up mid-body: nobody is left to answer, and nothing failed here.
+        logger.info("client went away before its request was read: %s %s", request.method, request.url.path)
+        return Response(None, status_code=CLIENT_CLOSED_REQUEST)
     if status >= 500:
         logger.error("HTTP %s: %s", status, error.detail)
     known = ERROR_BY_STATUS.get(status)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from email.utils import formatdate
 from pathlib import Path
@@ -17,17 +16,11 @@ from litestar.response import File, Stream
 from litestar.response.file import create_etag_for_file
 
 from adapters.storage.local import URL_PREFIX, LocalObjectStorage, ObjectExists, ObjectTooLarge, SignatureError
+from entrypoints.http.byte_ranges import RangeNotSatisfiable, byte_range
 from entrypoints.http.errors import error_response
+from entrypoints.http.request_log import CLIENT_CLOSED_REQUEST
 
-# Positions of up to 18 digits: larger ones are beyond any object, and int() refuses 4300 digits and more.
-_BYTE_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
 _CHUNK = 256 * 1024
-# nginx's status for a client that went away before the whole request arrived; only logs and metrics see it.
-CLIENT_CLOSED_REQUEST = 499
-
-
-class RangeNotSatisfiable(Exception):
-    pass
 
 
 class ClientGone(Exception):
@@ -44,27 +37,6 @@ async def _body(request: Request[Any, Any, Any]) -> AsyncIterator[bytes]:
 
 def _query(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {name: request.query_params[name] for name in request.query_params}
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive (first, last) byte of a single-range `Range` header, as S3 serves it.
-
-    None means the whole object: no header, or one this server does not take (several ranges, other units).
-    Raises RangeNotSatisfiable when the range starts past the end of the object.
-    """
-    match = _BYTE_RANGE.fullmatch((header or "").strip())
-    if match is None or match.group(1) == match.group(2) == "":
-        return None
-    first, last = match.groups()
-    if size == 0:
-        raise RangeNotSatisfiable()
-    if first == "":  # the last N bytes
-        if int(last) == 0:
-            raise RangeNotSatisfiable()
-        return max(0, size - int(last)), size - 1
-    if int(first) >= size or (last != "" and int(last) < int(first)):
-        raise RangeNotSatisfiable()
-    return int(first), min(size - 1, int(last)) if last != "" else size - 1
 
 
 async def _read_range(path: Path, first: int, last: int) -> AsyncIterator[bytes]:

@@ -33,24 +33,25 @@ def upload_body(upload: Upload) -> schemas.UploadBody:
 
 
 def score_body(score: Score) -> schemas.ScoreBody:
-    metadata = schemas.PdfMetadataBody(**asdict(score.pdf_metadata)) if score.pdf_metadata else None
+    details, processing = score.details, score.processing
+    metadata = schemas.PdfMetadataBody(**asdict(processing.metadata)) if processing.metadata else None
     return schemas.ScoreBody(
         id=score.id,
         upload_id=score.upload_id,
-        title=score.title,
-        composer=score.composer,
-        genre=score.genre,
-        tags=list(score.tags),
-        description=score.description,
+        title=details.title,
+        composer=details.composer,
+        genre=details.genre,
+        tags=list(details.tags),
+        description=details.description,
         original_filename=score.original_filename,
         size_bytes=score.size_bytes,
-        page_count=score.page_count,
+        page_count=processing.page_count,
         pdf_metadata=metadata,
-        processing_status=score.processing_status,
-        processing_error=score.processing_error,
-        processing_error_code=score.processing_error_code,
-        thumbnail_ready=score.thumbnail_ready,
-        page_thumbnails_ready=score.page_thumbnails_ready,
+        processing_status=processing.status,
+        processing_error=processing.error,
+        processing_error_code=processing.error_code,
+        thumbnail_ready=score.cover.ready,
+        page_thumbnails_ready=score.page_thumbnails.count,
         created_at=score.created_at,
         updated_at=score.updated_at,
     )

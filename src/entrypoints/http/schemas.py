@@ -8,18 +8,11 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from domain.scores import (
-    MAX_DESCRIPTION_LENGTH,
-    MAX_TAG_LENGTH,
-    MAX_TAGS,
-    MAX_TEXT_FIELD_LENGTH,
-    MAX_TITLE_LENGTH,
-    ProcessingStatus,
-    Unset,
-)
-from domain.scores import UNSET as LEAVE_AS_IS
+from domain.scores import MAX_TAG_LENGTH, MAX_TAGS, MAX_TEXT_FIELD_LENGTH, MAX_TITLE_LENGTH, ProcessingStatus
 from domain.setlists import MAX_NAME_LENGTH
-from domain.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from domain.text import MAX_DESCRIPTION_LENGTH, Unset
+from domain.text import UNSET as LEAVE_AS_IS
+from domain.users import MAX_PASSWORD_LENGTH, MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH
 
 T = TypeVar("T")
 
@@ -96,7 +89,7 @@ class TaskAccepted(Struct):
 class RegisterRequest(Struct):
     email: Email
     password: NewPassword
-    username: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] | None = None
+    username: Annotated[str, Meta(max_length=MAX_USERNAME_LENGTH, pattern=NO_NUL)] | None = None
 
 
 class LoginRequest(Struct):

@@ -10,9 +10,18 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import Parameter
 
 from application.ports import ScoreQuery
-from application.scores import CreateScore, DeleteScore, GetScore, ListScores, RequestProcessing, UpdateScore
+from application.scores import (
+    CreateScore,
+    DeleteScore,
+    GetScore,
+    ListScores,
+    RequestCover,
+    RequestInfoRefresh,
+    RequestPageThumbnails,
+    UpdateScore,
+)
 from domain.errors import ScoreNotFound, UploadAlreadyUsed
-from domain.scores import ProcessingStatus, ScoreDetails
+from domain.scores import DetailChanges, ProcessingStatus
 from entrypoints.http.auth import CurrentUser
 from entrypoints.http.etag import revalidated
 from entrypoints.http.files import CONFIRM_ERRORS
@@ -34,13 +43,13 @@ Ordering = Literal["title", "-title", "created_at", "-created_at", "composer", "
 Filter = Annotated[str | None, Parameter(max_length=300, pattern=NO_NUL, required=False)]
 
 
-def _created(data: CreateScoreRequest) -> ScoreDetails:
-    return ScoreDetails(data.title, data.composer, data.genre, data.tags or [], data.description)
+def _created(data: CreateScoreRequest) -> DetailChanges:
+    return DetailChanges(data.title, data.composer, data.genre, data.tags or [], data.description)
 
 
-def _changes(data: UpdateScoreRequest) -> ScoreDetails:
+def _changes(data: UpdateScoreRequest) -> DetailChanges:
     tags = given(data.tags)
-    return ScoreDetails(
+    return DetailChanges(
         given(data.title),
         given(data.composer),
         given(data.genre),
@@ -130,12 +139,12 @@ class ScoreController(Controller):
         self,
         score_id: UUID,
         user: FromDishka[CurrentUser],
-        processing: FromDishka[RequestProcessing],
+        request_cover: FromDishka[RequestCover],
         data: RegenerateThumbnailRequest | None = None,
     ) -> TaskAccepted:
         """Queues rendering the cover thumbnail from `page` (default 1); the body may be left out."""
         page = data.page if data else 1
-        return TaskAccepted(await processing.regenerate_thumbnail(user.id, score_id, page))
+        return TaskAccepted(await request_cover(user.id, score_id, page))
 
     @post(
         "/{score_id:uuid}/refresh_info",
@@ -144,11 +153,11 @@ class ScoreController(Controller):
         **documented("refreshInfo", ScoreNotFound, path=True),
     )
     async def refresh_info(
-        self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
+        self, score_id: UUID, user: FromDishka[CurrentUser], request_refresh: FromDishka[RequestInfoRefresh]
     ) -> TaskAccepted:
         """Queues reading the PDF's page count and metadata again, then the cover thumbnail if there is none (a
         cover made from another page by `regenerate_thumbnail` stays)."""
-        return TaskAccepted(await processing.refresh_info(user.id, score_id))
+        return TaskAccepted(await request_refresh(user.id, score_id))
 
     @post(
         "/{score_id:uuid}/generate_all_thumbnails",
@@ -157,8 +166,8 @@ class ScoreController(Controller):
         **documented("generateAllThumbnails", ScoreNotFound, path=True),
     )
     async def generate_all_thumbnails(
-        self, score_id: UUID, user: FromDishka[CurrentUser], processing: FromDishka[RequestProcessing]
+        self, score_id: UUID, user: FromDishka[CurrentUser], request_pages: FromDishka[RequestPageThumbnails]
     ) -> TaskAccepted:
         """Queues rendering a thumbnail of every page (up to `SCOREMATE_MAX_PAGE_THUMBNAILS`);
         `page_thumbnails_ready` counts them as they appear."""
-        return TaskAccepted(await processing.generate_all_thumbnails(user.id, score_id))
+        return TaskAccepted(await request_pages(user.id, score_id))

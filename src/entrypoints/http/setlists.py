@@ -9,7 +9,17 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, patch, post, put
 from litestar.params import Parameter
 
-from application.setlists import Setlists
+from application.setlists import (
+    AddSetlistItem,
+    CreateSetlist,
+    DeleteSetlist,
+    GetSetlist,
+    ListSetlists,
+    RemoveSetlistItem,
+    ReorderSetlistItems,
+    UpdateSetlist,
+    UpdateSetlistItem,
+)
 from domain.errors import ScoreNotFound, SetlistItemNotFound, SetlistNotFound
 from entrypoints.http.auth import CurrentUser
 from entrypoints.http.openapi import documented
@@ -35,16 +45,16 @@ class SetlistController(Controller):
 
     @post("/", summary="Create a setlist", **documented("createSetlist", body=True))
     async def create(
-        self, data: CreateSetlistRequest, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+        self, data: CreateSetlistRequest, user: FromDishka[CurrentUser], create: FromDishka[CreateSetlist]
     ) -> SetlistBody:
         """An empty setlist; add scores with `POST /api/v1/setlists/{setlist_id}/items`."""
-        return setlist_with_items(await setlists.create(user.id, data.name, data.description))
+        return setlist_with_items(await create(user.id, data.name, data.description))
 
     @get("/", summary="List setlists (without items)", **documented("listSetlists"))
     async def list_setlists(
         self,
         user: FromDishka[CurrentUser],
-        setlists: FromDishka[Setlists],
+        list_setlists: FromDishka[ListSetlists],
         q: Annotated[
             str | None, Parameter(max_length=200, pattern=NO_NUL, required=False, description="Searches names.")
         ] = None,
@@ -53,7 +63,7 @@ class SetlistController(Controller):
     ) -> SetlistPage:
         """The user's setlists, one page at a time, each with its `item_count` but without its items."""
         page = window(limit, offset)
-        result = await setlists.search(user.id, q or None, page.limit, page.offset)
+        result = await list_setlists(user.id, q or None, page.limit, page.offset)
         return SetlistPage([setlist_body(s) for s in result.items], result.total, result.limit, result.offset)
 
     @get(
@@ -62,11 +72,11 @@ class SetlistController(Controller):
         **documented("getSetlist", SetlistNotFound, path=True),
     )
     async def get_setlist(
-        self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+        self, setlist_id: UUID, user: FromDishka[CurrentUser], get_setlist: FromDishka[GetSetlist]
     ) -> SetlistBody:
         """The setlist with `items` ordered by their 0-based, contiguous `position`, each with a summary of its
         score."""
-        return setlist_with_items(await setlists.get(user.id, setlist_id))
+        return setlist_with_items(await get_setlist(user.id, setlist_id))
 
     @patch(
         "/{setlist_id:uuid}",
@@ -78,10 +88,10 @@ class SetlistController(Controller):
         setlist_id: UUID,
         data: UpdateSetlistRequest,
         user: FromDishka[CurrentUser],
-        setlists: FromDishka[Setlists],
+        update: FromDishka[UpdateSetlist],
     ) -> SetlistBody:
         """Changes only the fields given; `null` clears the description."""
-        return setlist_with_items(await setlists.update(user.id, setlist_id, given(data.name), given(data.description)))
+        return setlist_with_items(await update(user.id, setlist_id, given(data.name), given(data.description)))
 
     @delete(
         "/{setlist_id:uuid}",
@@ -89,10 +99,10 @@ class SetlistController(Controller):
         **documented("deleteSetlist", SetlistNotFound, path=True),
     )
     async def delete_setlist(
-        self, setlist_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+        self, setlist_id: UUID, user: FromDishka[CurrentUser], delete_setlist: FromDishka[DeleteSetlist]
     ) -> None:
         """Deletes the setlist and its items; the scores stay in the library."""
-        await setlists.delete(user.id, setlist_id)
+        await delete_setlist(user.id, setlist_id)
 
     @post(
         "/{setlist_id:uuid}/items",
@@ -104,17 +114,17 @@ class SetlistController(Controller):
         setlist_id: UUID,
         data: AddItemRequest,
         user: FromDishka[CurrentUser],
-        setlists: FromDishka[Setlists],
+        add_item: FromDishka[AddSetlistItem],
     ) -> SetlistItemBody:
         """Inserts the score at `position` (0-based; past the end appends), or appends it. A score may appear
         more than once."""
-        item, summary = await setlists.add_item(user.id, setlist_id, data.score_id, data.position, data.notes)
+        item, summary = await add_item(user.id, setlist_id, data.score_id, data.position, data.notes)
         return item_body(item, summary)
 
     @patch(
         "/{setlist_id:uuid}/items/{item_id:uuid}",
         summary="Move an item or change its notes",
-        **documented("updateSetlistItem", SetlistNotFound, SetlistItemNotFound, path=True, body=True),
+        **documented("updateSetlistItem", SetlistNotFound, SetlistItemNotFound, ScoreNotFound, path=True, body=True),
     )
     async def update_item(
         self,
@@ -122,10 +132,10 @@ class SetlistController(Controller):
         item_id: UUID,
         data: UpdateItemRequest,
         user: FromDishka[CurrentUser],
-        setlists: FromDishka[Setlists],
+        update_item: FromDishka[UpdateSetlistItem],
     ) -> SetlistItemBody:
         """Moves the item to `position` (the others shift to stay contiguous) and/or changes its `notes`."""
-        item, summary = await setlists.update_item(user.id, setlist_id, item_id, data.position, given(data.notes))
+        item, summary = await update_item(user.id, setlist_id, item_id, data.position, given(data.notes))
         return item_body(item, summary)
 
     @delete(
@@ -134,10 +144,10 @@ class SetlistController(Controller):
         **documented("removeSetlistItem", SetlistNotFound, SetlistItemNotFound, path=True),
     )
     async def remove_item(
-        self, setlist_id: UUID, item_id: UUID, user: FromDishka[CurrentUser], setlists: FromDishka[Setlists]
+        self, setlist_id: UUID, item_id: UUID, user: FromDishka[CurrentUser], remove_item: FromDishka[RemoveSetlistItem]
     ) -> None:
         """Removes the item; the positions after it close the gap."""
-        await setlists.remove_item(user.id, setlist_id, item_id)
+        await remove_item(user.id, setlist_id, item_id)
 
     @put(
         "/{setlist_id:uuid}/items/order",
@@ -149,7 +159,7 @@ class SetlistController(Controller):
         setlist_id: UUID,
         data: ReorderRequest,
         user: FromDishka[CurrentUser],
-        setlists: FromDishka[Setlists],
+        reorder: FromDishka[ReorderSetlistItems],
     ) -> SetlistBody:
         """`item_ids` must be a permutation of all the setlist's item ids; item `i` gets position `i`."""
-        return setlist_with_items(await setlists.reorder(user.id, setlist_id, data.item_ids))
+        return setlist_with_items(await reorder(user.id, setlist_id, data.item_ids))

@@ -15,6 +15,7 @@ from application.maintenance import (
     ClearEndedUploads,
     ExpireReservations,
     PurgeUnusedUploads,
+    RebuildLostQuota,
     ReconcileQuota,
     SweepStuckScores,
 )
@@ -22,6 +23,7 @@ from application.processing import (
     DeleteFiles,
     GenerateAllThumbnails,
     GenerateThumbnail,
+    MarkPageThumbnailsFailed,
     MarkProcessingFailed,
     ProcessScore,
 )
@@ -69,8 +71,8 @@ async def reconcile_quota(use_case: FromDishka[ReconcileQuota]) -> int:
 
 
 @inject(patch_module=True)
-async def rebuild_lost_quota(use_case: FromDishka[ReconcileQuota]) -> int:
-    return await use_case.rebuild_if_lost()
+async def rebuild_lost_quota(use_case: FromDishka[RebuildLostQuota]) -> int:
+    return await use_case()
 
 
 @inject(patch_module=True)
@@ -105,10 +107,9 @@ def give_up_handler(container: AsyncContainer) -> Callable[[TaskiqMessage, BaseE
             return
         score_id = UUID(str(message.args[0]))
         async with container() as request:
-            mark_failed = await request.get(MarkProcessingFailed)
             if message.task_name == TaskName.GENERATE_ALL_PAGE_THUMBNAILS:
-                await mark_failed.page_thumbnails(score_id)
+                await (await request.get(MarkPageThumbnailsFailed))(score_id)
             else:
-                await mark_failed(score_id)
+                await (await request.get(MarkProcessingFailed))(score_id)
 
     return on_give_up

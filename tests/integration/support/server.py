@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,11 +68,14 @@ def scoremate_env(data_dir: Path, **settings: object) -> dict[str, str]:
     return env
 
 
-def start_process(args: list[str], env: dict[str, str], log_path: Path) -> RunningProcess:
+def start_process(
+    args: list[str], env: dict[str, str], log_path: Path, preexec_fn: Callable[[], None] | None = None
+) -> RunningProcess:
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "entrypoints.cli", *args],
         env=env,
+        preexec_fn=preexec_fn,
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=log_path.parent,
@@ -114,12 +117,15 @@ def stop_process(running: RunningProcess, sig: int = signal.SIGTERM, timeout: fl
 
 
 @contextmanager
-def serve(data_dir: Path, **settings: object) -> Iterator[Server]:
+def serve(
+    data_dir: Path, preexec_fn: Callable[[], None] | None = None, workers: int = 1, **settings: object
+) -> Iterator[Server]:
     """Start `scoremate serve` on a free port and wait until /health answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = scoremate_env(data_dir, port=port, **settings)
-    running = start_process(["serve", "--port", str(port)], env, data_dir / f"serve-{port}.log")
+    args = ["serve", "--port", str(port), *(["--workers", str(workers)] if workers > 1 else [])]
+    running = start_process(args, env, data_dir / f"serve-{port}.log", preexec_fn)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base_url, running)

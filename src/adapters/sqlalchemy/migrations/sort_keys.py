@@ -1,5 +1,5 @@
 """Filling in columns of existing rows, for the revisions that add them: the stored sort keys
-(domain.scores.sort_key), a batch at a time."""
+(domain.text.sort_key), a batch at a time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from domain.scores import sort_key
+from domain.text import sort_key
 
 _BATCH = 1000
 _SCORES = sa.table(

@@ -14,7 +14,8 @@ from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import score_from_row, score_to_row
 from adapters.sqlalchemy.models import ScoreRow
 from application.ports import Page, ScoreQuery, ScoreSummary
-from domain.scores import ProcessingStatus, Score, sort_key
+from domain.scores import ProcessingStatus, Score
+from domain.text import sort_key
 
 _SORT_COLUMNS = {"title": ScoreRow.title_sort, "created_at": ScoreRow.created_at, "composer": ScoreRow.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)

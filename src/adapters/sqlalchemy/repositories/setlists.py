@@ -11,8 +11,8 @@ from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import item_to_row, setlist_from_row, setlist_to_row
 from adapters.sqlalchemy.models import SetlistItemRow, SetlistRow
 from application.ports import Page
-from domain.scores import sort_key
 from domain.setlists import Setlist
+from domain.text import sort_key
 
 
 class SqlAlchemySetlistRepository:

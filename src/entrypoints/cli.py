@@ -10,10 +10,12 @@ import sys
 
 from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings, SettingsError
+from entrypoints.version import package_version
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scoremate", description="ScoreMate sheet-music library server")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
@@ -29,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run a Taskiq worker for the Redis broker",
         description="Run background tasks (PDF processing, file clean-up, housekeeping) from the Redis stream. "
         "Needs SCOREMATE_REDIS_URL; run as many as you like.",
+    )
+    commands.add_parser(
+        "worker-health",
+        help="exit 0 if this container's worker is alive (a health check)",
+        description="Succeeds while a `scoremate worker` sharing this SCOREMATE_DATA_DIR runs its event loop "
+        "connected to the broker: it touches a heartbeat file every few seconds; a stale or missing one fails.",
     )
     commands.add_parser(
         "migrate",
@@ -50,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         return _serve(settings, args.workers)
+    if args.command == "worker-health":
+        from entrypoints.worker.heartbeat import MAX_AGE_SECONDS, heartbeat_age
+
+        age = heartbeat_age(settings)
+        if age is None or age > MAX_AGE_SECONDS:
+            seen = "never" if age is None else f"{age:.0f} s ago"
+            print(f"scoremate worker-health: no heartbeat (last seen: {seen})")
+            return 1
+        return 0
     if args.command == "migrate":
         from adapters.sqlalchemy.migrate import head_revision, migrate
 

@@ -7,6 +7,8 @@ import io
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +29,7 @@ from tests.integration.support.backends import migrate_with_cli, postgres_databa
 from tests.integration.support.databases import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.integration.support.redis import REDIS_URL
 from tests.integration.support.seaweed import S3ServerInfo
-from tests.integration.support.server import free_port, render_processes
+from tests.integration.support.server import free_port, render_processes, stop_process
 from tests.integration.support.stack import Stack, collecting_logs, delete_redis_keys, production_stack
 
 ETUDE = samples.etude()
@@ -217,6 +219,37 @@ async def test_a_worker_starts_its_render_processes_before_its_first_task(stack:
     assert len(render_processes(worker)) == 2, worker.log()
     stack.api()
     assert render_processes(stack.processes[-1]) == []  # an API process on Redis renders nothing
+
+
+async def _worker_health(stack: Stack) -> subprocess.CompletedProcess[str]:
+    """compose's health check of a worker container: `scoremate worker-health` with the worker's settings."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "entrypoints.cli", "worker-health"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_worker_health_passes_while_a_worker_runs_and_fails_once_it_stopped(stack: Stack) -> None:
+    assert (await _worker_health(stack)).returncode == 1, "no worker has started yet"
+    worker = stack.worker()
+    deadline = time.monotonic() + 60
+    while "worker listening" not in worker.log() and time.monotonic() < deadline:
+        assert worker.process.poll() is None, worker.log()
+        await asyncio.sleep(0.05)
+    healthy = await _worker_health(stack)
+    while healthy.returncode != 0 and time.monotonic() < deadline:  # its first beat comes as it starts listening
+        await asyncio.sleep(0.2)
+        healthy = await _worker_health(stack)
+    assert healthy.returncode == 0, healthy.stdout + worker.log()
+    stop_process(worker)
+    unhealthy = await _worker_health(stack)
+    assert unhealthy.returncode == 1
+    assert "no heartbeat" in unhealthy.stdout
 
 
 async def test_a_killed_workers_task_goes_to_a_live_worker_within_a_minute(

@@ -9,21 +9,24 @@ from typing import Any
 
 from dishka.integrations.litestar import DishkaRouter, LitestarProvider, setup_dishka
 from litestar import Litestar, Request
+from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.routes import HTTPRoute
 
 from entrypoints.http.accounts import AccountController
 from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
 from entrypoints.http.base_path_aliases import interactive_docs, openapi_document
 from entrypoints.http.dashboard import DashboardController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, read_json_body
+from entrypoints.http.etag import REVALIDATED
 from entrypoints.http.files import FileController
 from entrypoints.http.health import HealthController
 from entrypoints.http.local_storage import LocalStorageController
-from entrypoints.http.openapi import BEARER
+from entrypoints.http.openapi import BEARER, TAGS, complete_document
 from entrypoints.http.request_log import with_request_log
 from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
@@ -31,6 +34,7 @@ from entrypoints.ioc import make_runtime
 from entrypoints.lifecycle import api_process
 from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings
+from entrypoints.version import package_version
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ class MetricsController(PrometheusController):
 
 
 API_PREFIX = "/api/v1"
+# Responses at least this large are sent gzipped to clients that accept it; smaller ones gain too little. Stored
+# files (local storage) are sent as they are: they are PDFs and JPEGs, and may be asked for by byte range.
+COMPRESSION = CompressionConfig(backend="gzip", minimum_size=1024, gzip_compress_level=6, exclude=["^/storage/"])
 
 
 DESCRIPTION = """Sheet-music libraries: accounts, presigned uploads, scores, setlists and a dashboard.
@@ -102,13 +109,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         response_headers=[ResponseHeader(name="X-Content-Type-Options", value="nosniff")],
         logging_config=None,  # entrypoints.observability configures logging for every process kind
         request_max_body_size=settings.max_request_body_bytes,
+        compression_config=COMPRESSION,
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins))
         if settings.cors_allow_origins
         else None,
         openapi_config=OpenAPIConfig(
             title="ScoreMate API",
-            version="1.0.0",
+            version=package_version(),
             description=DESCRIPTION,
+            tags=TAGS,
             path="/schema",
             use_handler_docstrings=True,
             security=[{BEARER: []}],
@@ -124,6 +133,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
     )
+    revalidated = [
+        handler.operation_id
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if handler.opt.get(REVALIDATED) and isinstance(handler.operation_id, str)
+    ]
+    complete_document(app.openapi_schema, revalidated)  # built once here, then served as completed
     setup_dishka(container, app)
     app.asgi_handler = with_request_log(app.asgi_handler)
     return app

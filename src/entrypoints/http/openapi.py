@@ -13,8 +13,22 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from litestar.enums import ParamType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example, Operation
+from litestar.openapi.spec import (
+    Example,
+    OpenAPI,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    PathItem,
+    Reference,
+    Schema,
+    Tag,
+)
 
 from domain.errors import DomainError, NotAuthenticated, ServiceUnavailable, ValidationError
 from entrypoints.http.errors import RequestTooLarge, RouteNotFound, status_of
@@ -161,3 +175,110 @@ CONFIRMED_UPLOAD: list[Example] = [
         },
     )
 ]
+
+
+# --- what route handlers cannot declare: applied once to the generated document --------------------------------
+
+INTERNAL_ERROR_DETAIL = "Something went wrong on our side; it has been logged."
+# One text per parameter name, for the parameters whose handler gives none (a name means the same everywhere).
+PARAMETER_DESCRIPTIONS: Mapping[str, str] = {
+    "score_id": "The score's id (a UUID); another user's score answers 404 like a missing one.",
+    "setlist_id": "The setlist's id (a UUID); another user's setlist answers 404 like a missing one.",
+    "item_id": "The setlist item's id (a UUID, not the score's).",
+    "q": "Finds this text in the title or the composer, ignoring case.",
+    "composer": "Only scores by this composer (the whole value, ignoring case).",
+    "genre": "Only scores of this genre (the whole value, ignoring case).",
+    "tag": "Only scores with this tag (a whole tag, ignoring case and accents).",
+    "status": "Only scores in this processing status.",
+    "ordering": "Sort key; a leading `-` sorts descending. Scores without a composer come last either way.",
+}
+TAGS: list[Tag] = [
+    Tag(name="Auth", description="Accounts: register, log in for a bearer token, the current user and quota."),
+    Tag(
+        name="Files",
+        description="Presigned uploads (reserve quota, send the file to storage, confirm or cancel) and "
+        "presigned downloads of a score's PDF and thumbnails.",
+    ),
+    Tag(name="Scores", description="The library: scores made from uploads, their details and background processing."),
+    Tag(name="Setlists", description="Ordered programmes of scores, with notes per item."),
+    Tag(name="Dashboard", description="Quota, counts and the newest scores at a glance."),
+    Tag(name="Operations", description="Liveness and readiness for load balancers and orchestrators."),
+]
+_HEADERS: Mapping[str, OpenAPIHeader] = {
+    "X-Request-ID": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING),
+        description="The request's id: the caller's `X-Request-ID` when it is 1-128 of `A-Za-z0-9._:-`, else a new "
+        "one. Every log line about the request carries it.",
+        required=True,
+    ),
+    "Retry-After": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+        description="Seconds to wait before trying again.",
+    ),
+    "WWW-Authenticate": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING), description="`Bearer`: send `Authorization: Bearer <access_token>`."
+    ),
+    "ETag": OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING),
+        description="A weak tag of the body; send it back in `If-None-Match` to get 304 while nothing changed.",
+        required=True,
+    ),
+}
+_HEADERS_BY_STATUS: Mapping[str, tuple[str, ...]] = {
+    "401": ("WWW-Authenticate",),
+    "429": ("Retry-After",),
+    "503": ("Retry-After",),
+}
+_IF_NONE_MATCH = Parameter(
+    name="If-None-Match",
+    param_in=ParamType.HEADER,
+    required=False,
+    schema=Schema(type=OpenAPIType.STRING),
+    description="The `ETag` of the copy the client has: 304 with no body while it is still current.",
+)
+
+
+def complete_document(document: OpenAPI, revalidated_operations: Iterable[str]) -> OpenAPI:
+    """What no route handler declares: 500 on every operation, the headers every response or some statuses carry,
+    a description of every parameter, and `ETag`/`If-None-Match` on the operations that answer 304."""
+    revalidated = set(revalidated_operations)
+    for path_item in (document.paths or {}).values():
+        for operation in _operations(path_item):
+            responses = operation.responses if operation.responses is not None else {}
+            operation.responses = responses
+            responses.setdefault("500", _internal_error_response())
+            for status, response in responses.items():
+                if isinstance(response, OpenAPIResponse):
+                    names = ("X-Request-ID", *_HEADERS_BY_STATUS.get(status, ()))
+                    if operation.operation_id in revalidated and status in ("200", "304"):
+                        names = (*names, "ETag")
+                    response.headers = {**(response.headers or {}), **{name: _HEADERS[name] for name in names}}
+            for parameter in operation.parameters or []:
+                if isinstance(parameter, Parameter) and not parameter.description:
+                    parameter.description = PARAMETER_DESCRIPTIONS.get(parameter.name)
+            if operation.operation_id in revalidated:
+                operation.parameters = [*(operation.parameters or []), _IF_NONE_MATCH]
+    return document
+
+
+def _internal_error_response() -> OpenAPIResponse:
+    """What any request may answer when the server fails unexpectedly (entrypoints.http.errors answers it)."""
+    code = "internal_error"
+    examples: dict[str, Example | Reference] = {
+        code: Example(summary=code, value={"status_code": 500, "code": code, "detail": INTERNAL_ERROR_DETAIL})
+    }
+    return OpenAPIResponse(
+        description=f"Internal server error. `code` is:\n- `{code}`: {INTERNAL_ERROR_DETAIL}",
+        content={
+            "application/json": OpenAPIMediaType(
+                schema=Reference(ref=f"#/components/schemas/{ErrorBody.__name__}"), examples=examples
+            )
+        },
+    )
+
+
+def _operations(path_item: PathItem) -> Iterable[Operation]:
+    for method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+        operation = getattr(path_item, method, None)
+        if isinstance(operation, Operation):
+            yield operation

@@ -23,6 +23,7 @@ from application.scores import (
 from domain.errors import ScoreNotFound, TooManyRequests, UploadAlreadyUsed
 from domain.scores import DetailChanges, ProcessingStatus
 from entrypoints.http.auth import CurrentUser
+from entrypoints.http.etag import revalidated
 from entrypoints.http.files import CONFIRM_ERRORS
 from entrypoints.http.openapi import documented
 from entrypoints.http.pagination import DEFAULT_LIMIT, Limit, Offset, window
@@ -74,7 +75,7 @@ class ScoreController(Controller):
         `processing_status` is `ready` or `failed`."""
         return score_body(await create(user.id, data.upload_id, _created(data)))
 
-    @get("/", summary="Search and list scores", **documented("listScores"))
+    @get("/", summary="Search and list scores", **revalidated(documented("listScores")))
     async def list_scores(
         self,
         user: FromDishka[CurrentUser],
@@ -99,7 +100,7 @@ class ScoreController(Controller):
         result = await list_scores(query)
         return ScorePage([score_body(score) for score in result.items], result.total, result.limit, result.offset)
 
-    @get("/{score_id:uuid}", summary="Get a score", **documented("getScore", ScoreNotFound, path=True))
+    @get("/{score_id:uuid}", summary="Get a score", **revalidated(documented("getScore", ScoreNotFound, path=True)))
     async def get_score(
         self, score_id: UUID, user: FromDishka[CurrentUser], get_score: FromDishka[GetScore]
     ) -> ScoreBody:

@@ -14,6 +14,7 @@ from taskiq_redis import RedisStreamBroker
 from application.ports import PdfRenderer
 from entrypoints.ioc import make_runtime
 from entrypoints.settings import Settings
+from entrypoints.worker.heartbeat import beat, heartbeat_path
 from entrypoints.worker.housekeeping import Housekeeping
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,11 @@ async def run_worker(settings: Settings) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     housekeeping: asyncio.Task[None] | None = None
+    heartbeat: asyncio.Task[None] | None = None
     try:
         await container.get(PdfRenderer)  # starts the render processes now rather than for the first score
         await broker.startup()
+        heartbeat = asyncio.create_task(beat(heartbeat_path(settings), stop))  # connected, loop running
         housekeeping = asyncio.create_task((await container.get(Housekeeping)).run(stop))
         with ThreadPoolExecutor(max_workers=2) as executor:
             receiver = Receiver(
@@ -61,5 +64,7 @@ async def run_worker(settings: Settings) -> None:
         stop.set()
         if housekeeping is not None:
             await housekeeping
+        if heartbeat is not None:
+            await heartbeat
         await broker.shutdown()
         await container.close()

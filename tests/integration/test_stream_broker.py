@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from taskiq import AckableMessage, BrokerMessage
+from taskiq import AckableMessage, BrokerMessage, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+from taskiq.kicker import AsyncKicker
 from taskiq_redis import RedisStreamBroker
 
 from adapters.taskiq.names import TaskName
 from adapters.taskiq.queue import TaskiqQueue
+from adapters.taskiq.receiver import ReleasingReceiver
 from adapters.taskiq.stream_broker import ResilientRedisStreamBroker
 from domain.errors import ServiceUnavailable
 from tests.integration.support.redis import REDIS_URL
@@ -59,13 +61,13 @@ class Consumer:
         """Stop listening and beating, and leave everything in Redis as it is."""
         if self.task is not None:
             self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+            await asyncio.wait_for(asyncio.gather(self.task, return_exceptions=True), 30)
         heartbeat = getattr(self.broker, "_heartbeat", None)
         if heartbeat is not None:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             self.broker._heartbeat = None  # type: ignore[attr-defined]
-        await self.broker.connection_pool.disconnect()
+        await asyncio.wait_for(self.broker.connection_pool.disconnect(), 30)
 
     async def stop(self) -> None:
         """A clean stop: the listener ends, then the broker shuts down."""
@@ -84,7 +86,9 @@ async def make_consumer() -> AsyncIterator[Callable[..., Consumer]]:
         *, url: str = REDIS_URL, legacy: bool = False, interval: float = INTERVAL, ttl: float = TTL, **settings: Any
     ) -> Consumer:
         options: dict[str, Any] = {"queue_name": f"{name}tasks", "consumer_group_name": f"{name}workers"}
-        options |= {"xread_block": 100, "idle_timeout": 600_000, **settings}
+        # Timeouts as the composition root sets them (without, closing a connection may wait for ever).
+        options |= {"xread_block": 100, "idle_timeout": 600_000, "socket_connect_timeout": 5, "socket_timeout": 10}
+        options |= settings
         if legacy:  # taskiq's own broker: a worker of a version without heartbeats
             broker: RedisStreamBroker = RedisStreamBroker(url, xread_count=1, **options)
         else:
@@ -251,3 +255,49 @@ async def test_a_task_that_cannot_be_sent_for_seconds_is_service_unavailable(
     with pytest.raises(ServiceUnavailable):
         await queue.send(TaskName.SWEEP_STUCK_SCORES)
     assert 3 < time.monotonic() - started < 10
+
+
+class _RetryThatCannotBeSent(TaskiqMiddleware):
+    def on_error(self, message: TaskiqMessage, result: TaskiqResult[Any], exception: BaseException) -> None:
+        raise ConnectionError("the retry could not be sent")
+
+
+async def test_a_run_that_could_not_be_acknowledged_runs_again_after_the_idle_timeout() -> None:
+    """A failing task whose retry cannot be sent leaves its message unacknowledged on a live worker: it runs again
+    after the last-resort idle timeout instead of staying with that worker for ever."""
+    name = f"test:{uuid.uuid4().hex}:"
+    broker = ResilientRedisStreamBroker(
+        REDIS_URL,
+        queue_name=f"{name}tasks",
+        consumer_group_name=f"{name}workers",
+        heartbeat_interval=INTERVAL,
+        heartbeat_ttl=TTL,
+        idle_timeout=2000,
+        xread_block=100,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+    )
+    runs: list[float] = []
+
+    async def failing() -> None:
+        runs.append(time.monotonic())
+        raise ValueError("the task failed")
+
+    broker.register_task(failing, task_name="test.failing")
+    broker.add_middlewares(_RetryThatCannotBeSent())
+    await broker.startup()
+    broker.is_worker_process = True
+    stop = asyncio.Event()
+    listening = asyncio.create_task(ReleasingReceiver(broker, propagate_exceptions=False).listen(stop))
+    try:
+        await AsyncKicker("test.failing", broker, {}).kiq()
+        deadline = time.monotonic() + 20
+        while len(runs) < 2:
+            assert time.monotonic() < deadline, f"ran {len(runs)} time(s) in 20 s"
+            await asyncio.sleep(0.05)
+        assert runs[1] - runs[0] >= 2.0
+    finally:
+        stop.set()
+        await asyncio.wait_for(listening, 30)
+        await broker.shutdown()
+        await delete_redis_keys(name)

@@ -76,6 +76,13 @@ Fields = dict[bytes, bytes]
 Entry = tuple[str, bytes | str, Fields | None]  # stream, message id, the message's fields (None once trimmed)
 
 
+class StreamMessage(AckableMessage):
+    """A message of the stream, knowing where it came from."""
+
+    stream: str
+    message_id: str
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -171,7 +178,21 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
             await self._redis.xack(stream, self.consumer_group_name, ident)
             return None
         self._in_flight[stream].add(ident)
-        return AckableMessage(data=fields[b"data"], ack=self._acknowledger(stream, ident))
+        return StreamMessage(
+            data=fields[b"data"], ack=self._acknowledger(stream, ident), stream=stream, message_id=ident
+        )
+
+    def release(self, message: AckableMessage) -> None:
+        """The receiver is done with `message` but could not acknowledge it (the run failed outside the task: a
+        retry that could not be sent, say). It is no longer claimed again at each beat, so it looks abandoned after
+        the idle timeout and runs again then, rather than staying with this live worker for ever."""
+        if isinstance(message, StreamMessage) and message.message_id in self._in_flight[message.stream]:
+            self._in_flight[message.stream].discard(message.message_id)
+            logger.warning(
+                "task message %s ended without acknowledgement; it runs again after %.0f s",
+                message.message_id,
+                self.idle_timeout / 1000,
+            )
 
     def _acknowledger(self, stream: str, ident: str) -> Callable[[], Awaitable[None]]:
         async def ack() -> None:

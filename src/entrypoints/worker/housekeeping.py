@@ -35,9 +35,6 @@ def housekeeping_schedule(settings: Settings) -> dict[TaskName, float]:
 class Housekeeping:
     """Sends each housekeeping task on its schedule until stopped; with `claim`, only the periods it grants
     (every worker offers, one per period sends). `after_tick` runs once per tick (the queue-depth gauge).
-
-    With the Redis stream broker these messages also wake idle workers, which is when they reclaim the
-    unacknowledged messages of a dead worker.
     """
 
     def __init__(

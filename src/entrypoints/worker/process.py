@@ -8,9 +8,9 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import start_http_server
-from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
+from adapters.taskiq.receiver import ReleasingReceiver
 from application.ports import PdfRenderer
 from entrypoints.ioc import make_runtime
 from entrypoints.settings import Settings
@@ -50,7 +50,7 @@ async def run_worker(settings: Settings) -> None:
         heartbeat = asyncio.create_task(beat(heartbeat_path(settings), stop))  # connected, loop running
         housekeeping = asyncio.create_task((await container.get(Housekeeping)).run(stop))
         with ThreadPoolExecutor(max_workers=2) as executor:
-            receiver = Receiver(
+            receiver = ReleasingReceiver(
                 broker,
                 executor=executor,
                 max_async_tasks=settings.worker_concurrency,

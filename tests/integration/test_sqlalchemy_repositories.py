@@ -259,25 +259,6 @@ async def test_upload_listings(uow_factory: UowFactory) -> None:
     assert {u.id for u in live_bob} == {expiring_now.id, recent.id}
 
 
-async def test_pending_expiries_are_the_users_unexpired_pending_uploads_earliest_first(uow_factory: UowFactory) -> None:
-    alice, bob = await add_user(uow_factory), await add_user(uow_factory)
-    now = T0 + timedelta(minutes=30)
-    later, soon = now + timedelta(minutes=20), now + timedelta(minutes=5)
-    uploads = [
-        make_upload(alice.id, expires_at=later),
-        make_upload(alice.id, expires_at=soon),
-        make_upload(alice.id, expires_at=now),  # expired at this instant
-        make_upload(alice.id, status=UploadStatus.CONFIRMED, expires_at=later),
-        make_upload(bob.id, expires_at=later),
-    ]
-    async with uow_factory() as uow:
-        for upload in uploads:
-            await uow.uploads.add(upload)
-        await uow.commit()
-    async with uow_factory() as uow:
-        assert list(await uow.uploads.pending_expiries(alice.id, now)) == [soon, later]
-
-
 async def test_uploads_to_clear_are_listed_oldest_first_until_marked_cleared(uow_factory: UowFactory) -> None:
     user = await add_user(uow_factory)
     cutoff = T0 - timedelta(minutes=5)

@@ -147,13 +147,6 @@ class FakeUploadRepository(_Repository):
     async def remove(self, upload: Upload) -> None:
         self._state.uploads.pop(upload.id, None)
 
-    async def pending_expiries(self, user_id: UUID, now: datetime) -> Sequence[datetime]:
-        return sorted(
-            u.expires_at
-            for u in self._state.uploads.values()
-            if u.user_id == user_id and u.status is UploadStatus.PENDING and not u.is_expired(now)
-        )
-
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         found = [u for u in self._state.uploads.values() if u.status is UploadStatus.PENDING and u.expires_at <= now]
         found.sort(key=lambda u: (u.expires_at, u.id))

@@ -45,18 +45,6 @@ class SqlAlchemyUploadRepository:
         if row is not None:
             await self._session.delete(row)
 
-    async def pending_expiries(self, user_id: UUID, now: datetime) -> Sequence[datetime]:
-        expiries = await self._session.scalars(
-            select(UploadRow.expires_at)
-            .where(
-                UploadRow.user_id == user_id,
-                UploadRow.status == UploadStatus.PENDING.value,
-                UploadRow.expires_at > now,
-            )
-            .order_by(UploadRow.expires_at)
-        )
-        return list(expiries)
-
     async def list_expired_pending(self, now: datetime, limit: int) -> Sequence[Upload]:
         await lock_for_writing(self._session)
         rows = await self._session.scalars(

@@ -87,11 +87,13 @@ def make_score(
     updated_at: datetime = T0,
     processing_status: ProcessingStatus = ProcessingStatus.PENDING,
     page_count: int | None = None,
+    pdf_metadata: PdfMetadata | None = None,
     processing_error_code: str | None = None,
     processing_started_at: datetime | None = None,
     cover: StoredCover | None = None,
     cover_page: int = 1,
     page_thumbnails_wanted: bool = False,
+    thumbnail_pages: list[int] | None = None,
 ) -> Score:
     """A score with the given fields, named as the columns are."""
     return Score(
@@ -107,11 +109,12 @@ def make_score(
         processing=Processing(
             status=processing_status,
             page_count=page_count,
+            metadata=pdf_metadata,
             error_code=processing_error_code,
             started_at=processing_started_at,
         ),
         cover=Cover(page=cover_page, stored=cover),
-        page_thumbnails=PageThumbnails(wanted=page_thumbnails_wanted),
+        page_thumbnails=PageThumbnails(pages=thumbnail_pages or [], wanted=page_thumbnails_wanted),
     )
 
 

@@ -24,6 +24,8 @@ class User:
     password_hash: str
     quota_limit_bytes: int
     created_at: datetime
+    is_admin: bool = False
+    is_active: bool = True  # a deactivated user cannot sign in, and their tokens are refused
 
 
 def normalize_email(email: str) -> str:

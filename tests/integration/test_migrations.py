@@ -314,3 +314,17 @@ def test_migrate_names_a_database_it_cannot_reach_in_one_line(
     error = capsys.readouterr().err
     assert error.startswith("scoremate: migrate failed: "), error
     assert "Connect" in error and error.count("\n") == 1, error
+
+
+async def test_users_and_scores_stored_before_the_life_cycle_are_active_members_and_in_the_library(
+    database_url: str,
+) -> None:
+    async with _filled_at_0003(database_url) as (engine, prefix):
+        await migrate(database_url)
+        user_id = UUID(prefix.split("/")[0])
+        async with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
+            user = await uow.users.get(user_id)
+            [listed] = (await uow.scores.search(ScoreQuery(user_id=user_id))).items
+            score = await uow.scores.get(listed.id)
+    assert user is not None and (user.is_active, user.is_admin) == (True, False)
+    assert score is not None and (score.deleted_at, score.checksum_sha256) == (None, None)

@@ -24,6 +24,8 @@ def user_from_row(row: UserRow) -> User:
         password_hash=row.password_hash,
         quota_limit_bytes=row.quota_limit_bytes,
         created_at=row.created_at,
+        is_admin=row.is_admin,
+        is_active=row.is_active,
     )
 
 
@@ -34,6 +36,8 @@ def user_to_row(user: User, row: UserRow) -> UserRow:
     row.password_hash = user.password_hash
     row.quota_limit_bytes = user.quota_limit_bytes
     row.created_at = user.created_at
+    row.is_admin = user.is_admin
+    row.is_active = user.is_active
     return row
 
 
@@ -110,6 +114,8 @@ def score_from_row(row: ScoreRow) -> Score:
             stored=None if row.cover_key is None else StoredCover(row.cover_key, row.cover_key_page or 1),
         ),
         page_thumbnails=PageThumbnails(pages=list(row.thumbnail_pages), wanted=row.page_thumbnails_wanted),
+        checksum_sha256=row.checksum_sha256,
+        deleted_at=row.deleted_at,
     )
 
 
@@ -142,6 +148,8 @@ def score_to_row(score: Score, row: ScoreRow) -> ScoreRow:
     row.cover_key = None if cover.stored is None else cover.stored.key
     row.cover_key_page = None if cover.stored is None else cover.stored.page
     row.page_thumbnails_wanted = score.page_thumbnails.wanted
+    row.checksum_sha256 = score.checksum_sha256
+    row.deleted_at = score.deleted_at
     row.created_at = score.created_at
     row.updated_at = score.updated_at
     return row

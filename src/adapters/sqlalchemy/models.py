@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     literal_column,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -45,6 +46,8 @@ class UserRow(Base):
     username: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     quota_limit_bytes: Mapped[int] = mapped_column(BigInteger)
+    is_admin: Mapped[bool] = mapped_column(server_default=false())
+    is_active: Mapped[bool] = mapped_column(server_default=true())
     created_at: Mapped[datetime]
 
 
@@ -107,6 +110,8 @@ class ScoreRow(Base):
     cover_key: Mapped[str | None] = mapped_column(String(1024))
     cover_key_page: Mapped[int | None] = mapped_column(Integer)  # the page that cover shows
     page_thumbnails_wanted: Mapped[bool] = mapped_column(server_default=false())
+    checksum_sha256: Mapped[str | None] = mapped_column(String(64))  # hex, of the stored PDF (migration 0012)
+    deleted_at: Mapped[datetime | None]  # when it went to the trash; NULL: in the library
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -121,6 +126,9 @@ class ScoreRow(Base):
         Index("ix_scores_user_id_composer_sort_id", "user_id", "composer_sort", "id"),
         Index("ix_scores_user_id_genre_sort_id", "user_id", "genre_sort", "id"),
         Index("ix_scores_user_id_processing_status", "user_id", "processing_status"),
+        Index("ix_scores_user_id_checksum_sha256", "user_id", "checksum_sha256"),
+        Index("ix_scores_user_id_deleted_at", "user_id", "deleted_at"),
+        Index("ix_scores_deleted_at", "deleted_at"),  # housekeeping's purge of the oldest trash
         # Postgres only: -composer puts scores without a composer last, which a backward scan of the index above
         # cannot; the tag filter; and trigram indexes for ?q= (a substring of title_sort or composer_sort,
         # migration 0007). SQLite has no NULLS LAST in indexes, and no GIN or trigrams.

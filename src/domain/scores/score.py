@@ -31,6 +31,8 @@ class Score:
     processing: Processing = field(default_factory=Processing)
     cover: Cover = field(default_factory=Cover)
     page_thumbnails: PageThumbnails = field(default_factory=PageThumbnails)
+    checksum_sha256: str | None = None  # hex SHA-256 of the stored PDF, computed by the server
+    deleted_at: datetime | None = None  # when it went to the trash; None while it is in the library
 
     # --- details ---------------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class ScoreListing:
     page_thumbnails_ready: int
     created_at: datetime
     updated_at: datetime
+    checksum_sha256: str | None = None
 
     @classmethod
     def of(cls, score: Score) -> ScoreListing:
@@ -91,7 +92,25 @@ class ScoreListing:
             score.page_thumbnails.count,
             score.created_at,
             score.updated_at,
+            score.checksum_sha256,
         )
+
+
+@dataclass(frozen=True)
+class ChecksumMatch:
+    """One of the user's scores with a given checksum; in the trash or not."""
+
+    score_id: UUID
+    in_trash: bool
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Two or more of the user's scores, none in the trash, of the same bytes (oldest first)."""
+
+    checksum_sha256: str
+    size_bytes: int
+    scores: Sequence[ScoreListing]
 
 
 @dataclass(frozen=True)
@@ -158,6 +177,20 @@ class ScoreRepository(Protocol):
 
     async def list_wanting_thumbnails(self, after: UUID | None, limit: int) -> Sequence[Score]:
         """Scores with page thumbnails asked for, or a cover wanted (Score.cover_wanted), in id order after `after`."""
+        ...
+
+    async def checksum_match(self, user_id: UUID, checksum_sha256: str) -> ChecksumMatch | None:
+        """One of the user's scores with this checksum, trashed ones included; one outside the trash first."""
+        ...
+
+    async def duplicate_groups(self, user_id: UUID, limit: int, offset: int) -> Page[DuplicateGroup]:
+        """The user's groups of two or more scores outside the trash with the same checksum, ordered by their oldest
+        score's created_at, then checksum; `total` counts groups."""
+        ...
+
+    async def list_without_checksum(self, after: UUID | None, limit: int) -> Sequence[Score]:
+        """Processed scores (ready or failed, trashed ones included) that have no checksum yet, in id order after
+        `after`."""
         ...
 
 
@@ -366,6 +399,10 @@ class ScratchSpace(Protocol):
 
     def local_copy(self, key: str) -> AbstractAsyncContextManager[Path]:
         """Stream the object to a private temporary file, yield its path, remove it afterwards."""
+        ...
+
+    async def sha256(self, path: Path) -> str:
+        """The hex SHA-256 of a local copy's bytes."""
         ...
 
 

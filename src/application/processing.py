@@ -169,6 +169,14 @@ def _end_run_failed(error: PdfError) -> Callable[[Score, datetime], None]:
     return change
 
 
+def _with_checksum(checksum: str, change: Callable[[Score, datetime], None]) -> Callable[[Score, datetime], None]:
+    def both(score: Score, now: datetime) -> None:
+        score.record_checksum(checksum)
+        change(score, now)
+
+    return both
+
+
 def _cover_failed(error: PdfError, page: int) -> Callable[[Score, datetime], None]:
     return lambda score, now: score.fail_cover(error, page, now)
 
@@ -204,12 +212,15 @@ class ProcessScore:
         if score is None:
             return
         async with self._scratch.local_copy(score.storage_key) as path:
+            # Hashed from the copy the renderer reads anyway: the stored bytes are downloaded once.
+            checksum = await self._scratch.sha256(path)
             try:
                 info = await self._renderer.inspect(path, owner=score.user_id, priority=RenderPriority.COVER)
             except PdfError as error:
-                await self._updater.apply(score_id, _fail_with(error))
+                await self._updater.apply(score_id, _with_checksum(checksum, _fail_with(error)))
                 return
-            score = await self._updater.apply(score_id, lambda s, now: s.record_info(info, now, finished=False))
+            read = _with_checksum(checksum, lambda s, now: s.record_info(info, now, finished=False))
+            score = await self._updater.apply(score_id, read)
             if score is not None:
                 # A cover of the chosen page stays; none yet, or one left from before a choice whose own rendering
                 # gave up, is made now.

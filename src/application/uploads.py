@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from application.accounts import existing_user
 from application.aftercare import UploadAftercare
+from application.duplicates import refuse_duplicate
 from application.policy import Policy
 from application.ports import (
     Clock,
@@ -33,6 +34,7 @@ from domain.uploads import (
     Upload,
     UploadStatus,
     check_stored_object,
+    normalized_sha256,
     storage_key_for,
     upload_id_of_original,
     validate_upload_request,
@@ -62,6 +64,10 @@ class RequestUploadUrl:
     in any number of API processes, can never pass the quota limit or hold more than `max_pending_uploads`
     reservations, and no request waits on another's lock. It lives until confirm (it becomes used), cancel, or
     the reservation TTL (released by the expiry task). A refused request leaves no upload behind.
+
+    With the client's `sha256` of the file, and unless `allow_duplicate`, a file of which the user already has a
+    score (in the trash or not) is refused with DuplicateScore before anything is counted or reserved. The client's
+    hash serves only this early check: a score's checksum is always the server's own (ProcessScore).
     """
 
     def __init__(
@@ -80,9 +86,23 @@ class RequestUploadUrl:
         self._clock = clock
         self._policy = policy
 
-    async def __call__(self, user_id: UUID, filename: str, content_type: str, size_bytes: int) -> UploadTicket:
+    async def __call__(
+        self,
+        user_id: UUID,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        sha256: str | None = None,
+        *,
+        allow_duplicate: bool = False,
+    ) -> UploadTicket:
         policy = self._policy
         filename = validate_upload_request(filename, content_type, size_bytes, policy.max_upload_bytes)
+        if sha256 is not None:
+            checksum = normalized_sha256(sha256)
+            if not allow_duplicate:
+                # Before anything is counted: a refused duplicate spends neither quota nor the request rate.
+                await refuse_duplicate(self._uow, user_id, checksum)
         await self._count_request(user_id)
         now = self._clock.now()
         upload_id = uuid4()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from uuid import UUID
 
 
 class ErrorKind(Enum):
@@ -27,6 +28,11 @@ class DomainError(Exception):
         self.detail = detail or self.default_detail
         self.retry_after = retry_after
         super().__init__(self.detail)
+
+    @property
+    def extra(self) -> dict[str, object]:
+        """Keys the error body carries besides status_code, code and detail (the contract names them)."""
+        return {}
 
 
 class ValidationError(DomainError):
@@ -91,6 +97,25 @@ class QuotaExceeded(DomainError):
     code = "quota_exceeded"
     kind = ErrorKind.CONFLICT
     default_detail = "The file does not fit in your remaining storage quota."
+
+
+class DuplicateScore(DomainError):
+    """The user already has a score of a file with this `sha256` (`score_id`; `in_trash` when it is in the trash);
+    nothing was reserved. Send `allow_duplicate: true` to upload it anyway."""
+
+    code = "duplicate_score"
+    kind = ErrorKind.CONFLICT
+    default_detail = "You already have a score of this file."
+
+    def __init__(self, score_id: UUID, *, in_trash: bool) -> None:
+        where = "in your trash" if in_trash else "in your library"
+        super().__init__(f"A score of this file is already {where}; send allow_duplicate to upload it anyway.")
+        self.score_id = score_id
+        self.in_trash = in_trash
+
+    @property
+    def extra(self) -> dict[str, object]:
+        return {"score_id": str(self.score_id), "in_trash": self.in_trash}
 
 
 class UploadNotFound(DomainError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -163,6 +164,17 @@ def validate_upload_request(filename: str, content_type: str, size_bytes: int, m
     if size_bytes > max_upload_bytes:
         raise FileTooLarge(f"The file is {size_bytes} bytes; the limit is {max_upload_bytes} bytes.")
     return cleaned
+
+
+SHA256_HEX_LENGTH = 64
+_SHA256_HEX = re.compile(f"[0-9a-fA-F]{{{SHA256_HEX_LENGTH}}}")
+
+
+def normalized_sha256(value: str) -> str:
+    """A client's hex SHA-256 of its file, lower-case (as the server stores checksums); 64 hex digits or refused."""
+    if not _SHA256_HEX.fullmatch(value):
+        raise ValidationError(f"sha256 must be {SHA256_HEX_LENGTH} hexadecimal characters.")
+    return value.lower()
 
 
 def clean_filename(filename: str) -> str:

@@ -12,6 +12,7 @@ from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
 from application.aftercare import UploadAftercare
 from application.coalescing import Coalescer
 from application.dashboard import GetDashboard
+from application.duplicates import BackfillChecksums, ListDuplicates
 from application.maintenance import (
     ClearEndedUploads,
     ExpireReservations,
@@ -107,6 +108,8 @@ class UseCaseProvider(Provider):
         RebuildLostQuota,
         SweepStuckScores,
         ResumeUnfinishedWork,
+        ListDuplicates,
+        BackfillChecksums,
     )
     authenticate = provide(Authenticate, scope=Scope.APP)
     # One per process: identical score work asked for while it runs is merged into one more run.

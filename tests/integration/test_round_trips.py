@@ -11,27 +11,31 @@ opened. Redis is counted as every command a redis-py connection of this process 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from litestar import Litestar
 from redis.asyncio.connection import AbstractConnection
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.sqlalchemy.migrate import migrate
+from adapters.sqlalchemy.models import ScoreRow
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.integration.support import samples
 
 PDF = samples.ode()
+SHA256 = hashlib.sha256(PDF).hexdigest()
 
 
 @dataclass
@@ -197,6 +201,26 @@ async def test_upload_url_reads_the_user_and_inserts_the_upload_with_no_transact
     trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 201)
     assert trips.postgres == ["SELECT users", "INSERT uploads"]
     assert trips.redis == ["EVALSHA", "EVALSHA"]  # the upload rate limit, then the quota ledger's reserve
+
+
+async def test_upload_url_with_a_sha256_adds_one_indexed_read_of_scores_first(api: Api) -> None:
+    body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": 1024, "sha256": "ab" * 32}
+    trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 201)
+    assert trips.postgres == ["SELECT scores", "SELECT users", "INSERT uploads"]
+    assert trips.redis == ["EVALSHA", "EVALSHA"]
+
+
+async def test_a_refused_duplicate_is_one_read_and_counts_nothing(api: Api, postgres_url: str) -> None:
+    [score_id] = await _scores(api, 1)
+    # As processing would (no worker reads this test's task stream).
+    engine = create_async_engine(postgres_url)
+    async with engine.begin() as connection:
+        await connection.execute(update(ScoreRow).where(ScoreRow.id == UUID(score_id)).values(checksum_sha256=SHA256))
+    await engine.dispose()
+    body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": len(PDF), "sha256": SHA256}
+    trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 409)
+    assert trips.postgres == ["SELECT scores"]
+    assert trips.redis == []  # neither the rate limit nor the quota ledger
 
 
 async def test_confirm(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -125,3 +126,9 @@ async def test_the_directory_is_made_when_missing(storage: LocalObjectStorage, t
     scratch = TempFileScratchSpace(storage, tmp_path / "data" / "scratch")
     async with scratch.local_copy(KEY) as path:
         assert path.read_bytes() == BODY
+
+
+async def test_the_sha256_of_a_copy_is_that_of_the_stored_bytes(storage: LocalObjectStorage, scratch_dir: Path) -> None:
+    scratch = TempFileScratchSpace(storage, directory=scratch_dir)
+    async with scratch.local_copy(KEY) as path:
+        assert await scratch.sha256(path) == hashlib.sha256(BODY).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from uuid import UUID
 
 from application.ports import (
     AccessToken,
+    ChecksumMatch,
+    DuplicateGroup,
     LibraryStats,
     Page,
     PresignedRequest,
@@ -265,6 +268,39 @@ class FakeScoreRepository(_Repository):
         )
         return copy.deepcopy([s for s in found if after is None or s.id > after][:limit])
 
+    async def checksum_match(self, user_id: UUID, checksum_sha256: str) -> ChecksumMatch | None:
+        found = sorted(
+            (s for s in self._state.scores.values() if s.user_id == user_id and s.checksum_sha256 == checksum_sha256),
+            key=lambda s: (s.deleted_at is not None, s.created_at, s.id),
+        )
+        return ChecksumMatch(found[0].id, found[0].deleted_at is not None) if found else None
+
+    async def duplicate_groups(self, user_id: UUID, limit: int, offset: int) -> Page[DuplicateGroup]:
+        by_checksum: dict[str, list[Score]] = {}
+        for score in self._state.scores.values():
+            if score.user_id == user_id and score.deleted_at is None and score.checksum_sha256 is not None:
+                by_checksum.setdefault(score.checksum_sha256, []).append(score)
+        groups = []
+        for checksum, scores in by_checksum.items():
+            if len(scores) >= 2:
+                scores.sort(key=lambda s: (s.created_at, s.id))
+                listings = [ScoreListing.of(s) for s in copy.deepcopy(scores)]
+                groups.append(DuplicateGroup(checksum, scores[0].size_bytes, listings))
+        groups.sort(key=lambda group: (group.scores[0].created_at, group.checksum_sha256))
+        return Page(items=groups[offset : offset + limit], total=len(groups), limit=limit, offset=offset)
+
+    async def list_without_checksum(self, after: UUID | None, limit: int) -> Sequence[Score]:
+        processed = (ProcessingStatus.READY, ProcessingStatus.FAILED)
+        found = sorted(
+            (
+                s
+                for s in self._state.scores.values()
+                if s.checksum_sha256 is None and s.processing.status in processed and (after is None or s.id > after)
+            ),
+            key=lambda s: s.id,
+        )
+        return copy.deepcopy(found[:limit])
+
 
 def _matches(score: Score, query: ScoreQuery) -> bool:
     details = score.details
@@ -506,6 +542,10 @@ class FakeScratchSpace:
             yield scratch_path(key)
         finally:
             self.open_copies -= 1
+
+    async def sha256(self, path: Path) -> str:
+        """Of the stored bytes the made-up path stands for."""
+        return hashlib.sha256(self._storage.objects[key_of(path)]).hexdigest()
 
 
 # --- processing ----------------------------------------------------------------------------------

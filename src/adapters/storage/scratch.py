@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import tempfile
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from application.ports import ObjectStorage
 
+HASH_CHUNK_BYTES = 1024 * 1024
 # Longer than any task holds a copy (a run of page thumbnails stops after ten minutes by default).
 LEFTOVER_AGE_SECONDS = 3600
 
@@ -43,6 +45,9 @@ class TempFileScratchSpace:
         finally:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
+    async def sha256(self, path: Path) -> str:
+        return await asyncio.to_thread(_sha256_of_file, path)
+
     def _remove_leftovers(self) -> None:
         if self._directory is not None:
             self._directory.mkdir(parents=True, exist_ok=True)
@@ -51,3 +56,11 @@ class TempFileScratchSpace:
             with contextlib.suppress(OSError):  # gone meanwhile, or not ours to remove
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()

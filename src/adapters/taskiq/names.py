@@ -16,6 +16,7 @@ class TaskName(StrEnum):
     RECONCILE_QUOTA = "scoremate.reconcile_quota"
     REBUILD_LOST_QUOTA = "scoremate.rebuild_lost_quota"
     SWEEP_STUCK_SCORES = "scoremate.sweep_stuck_scores"
+    BACKFILL_CHECKSUMS = "scoremate.backfill_checksums"
 
 
 SCORE_TASKS = frozenset(

@@ -105,6 +105,10 @@ class Score:
         if self.processing.forget(code):
             self.updated_at = now
 
+    def record_checksum(self, checksum_sha256: str) -> None:
+        """The server's hex SHA-256 of the stored PDF (its bytes never change, so neither does this)."""
+        self.checksum_sha256 = checksum_sha256.lower()
+
     # --- cover -----------------------------------------------------------------------------------
 
     def choose_cover(self, page: int, now: datetime) -> None:

@@ -116,7 +116,7 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     if error.kind is ErrorKind.UNAUTHORIZED:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return error_response(status_of(type(error)), error.code, error.detail, headers)
+    return error_response(status_of(type(error)), error.code, error.detail, headers, **error.extra)
 
 
 def validation_error_handler(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:

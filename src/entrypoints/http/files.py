@@ -14,6 +14,7 @@ from application.scores import GetDownloadUrl
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl
 from domain.errors import (
     AlreadyConfirmed,
+    DuplicateScore,
     FileTooLarge,
     InvalidMimeType,
     NotAPdf,
@@ -63,6 +64,7 @@ class FileController(Controller):
             InvalidMimeType,
             FileTooLarge,
             QuotaExceeded,
+            DuplicateScore,
             TooManyRequests,
             body=True,
             success={
@@ -89,8 +91,19 @@ class FileController(Controller):
 
         Step 3: confirm it (`POST /api/v1/files/upload-confirm`, or create the score with `POST /api/v1/scores`,
         which confirms it) or cancel it (`POST /api/v1/files/upload-cancel`). An unconfirmed reservation expires
-        after `SCOREMATE_RESERVATION_TTL_SECONDS`."""
-        ticket = await request_url(user.id, data.filename, data.content_type, data.size_bytes)
+        after `SCOREMATE_RESERVATION_TTL_SECONDS`.
+
+        With `sha256` (the client's hash of the file), a file of which the user already has a score, in the library
+        or in the trash, answers 409 `duplicate_score` with that score's `score_id` and `in_trash`, and reserves
+        nothing; `allow_duplicate: true` uploads it anyway."""
+        ticket = await request_url(
+            user.id,
+            data.filename,
+            data.content_type,
+            data.size_bytes,
+            data.sha256,
+            allow_duplicate=data.allow_duplicate,
+        )
         return UploadTicketBody(
             upload_id=ticket.upload.id,
             upload_url=ticket.request.url,

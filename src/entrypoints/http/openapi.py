@@ -201,6 +201,10 @@ TAGS: list[Tag] = [
     ),
     Tag(name="Scores", description="The library: scores made from uploads, their details and background processing."),
     Tag(name="Setlists", description="Ordered programmes of scores, with notes per item."),
+    Tag(
+        name="Duplicates",
+        description="Scores of the same file, told by the SHA-256 the server computes of every stored PDF.",
+    ),
     Tag(name="Dashboard", description="Quota, counts and the newest scores at a glance."),
     Tag(name="Operations", description="Liveness and readiness for load balancers and orchestrators."),
 ]

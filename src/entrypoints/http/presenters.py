@@ -6,7 +6,7 @@ from typing import cast
 
 from application.accounts import Account
 from application.dashboard import Dashboard
-from application.ports import ScoreListing, ScoreSummary
+from application.ports import DuplicateGroup, Page, ScoreListing, ScoreSummary
 from application.setlists import SetlistView
 from domain.pdf import PdfMetadata
 from domain.quota import QuotaUsage
@@ -70,7 +70,16 @@ def score_body(score: Score | ScoreListing) -> schemas.ScoreBody:
         score.page_thumbnails_ready,
         score.created_at,
         score.updated_at,
+        score.checksum_sha256,
     )
+
+
+def duplicate_page(page: Page[DuplicateGroup]) -> schemas.DuplicatePage:
+    groups = [
+        schemas.DuplicateGroupBody(group.checksum_sha256, group.size_bytes, [score_body(s) for s in group.scores])
+        for group in page.items
+    ]
+    return schemas.DuplicatePage(groups, page.total, page.limit, page.offset)
 
 
 def summary_body(summary: ScoreSummary) -> schemas.ScoreSummaryBody:

@@ -24,6 +24,7 @@ def given(value: T | UnsetType) -> T | Unset:
 
 # Postgres text cannot hold NUL characters: refusing them here makes such input a 400, not a database error.
 NO_NUL = r"^[^\x00]*$"
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 
 
 def documented_as(**schema: object) -> dict[str, object]:
@@ -72,6 +73,10 @@ class ErrorBody(Struct):
     code: Annotated[str, Meta(description="Machine code; see each response's description for the possible values.")]
     detail: Annotated[str, Meta(description="A human sentence.")]
     errors: Annotated[list[FieldError], Meta(description="Field errors of a validation_error.")] | UnsetType = UNSET
+    score_id: Annotated[UUID, Meta(description="duplicate_score: the score of the same file.")] | UnsetType = UNSET
+    in_trash: Annotated[bool, Meta(description="duplicate_score: whether that score is in the trash.")] | UnsetType = (
+        UNSET
+    )
 
 
 class HealthBody(Struct, omit_defaults=True):
@@ -127,6 +132,18 @@ class UploadUrlRequest(Struct):
     filename: Annotated[str, Meta(max_length=1024, pattern=NO_NUL, examples=["etude.pdf"])]
     content_type: Annotated[str, Meta(max_length=255, pattern=NO_NUL, examples=["application/pdf"])]
     size_bytes: Annotated[int, Meta(ge=1, examples=[199199], description="The exact size of the file in bytes.")]
+    sha256: (
+        Annotated[
+            str,
+            Meta(
+                pattern=SHA256_PATTERN,
+                description="The client's hex SHA-256 of the file (any case): a file of which the user already has a "
+                "score is refused with 409 duplicate_score unless `allow_duplicate`.",
+            ),
+        ]
+        | None
+    ) = None
+    allow_duplicate: Annotated[bool, Meta(description="Upload the file even if it duplicates a score.")] = False
 
 
 class UploadIdRequest(Struct):
@@ -231,11 +248,30 @@ class ScoreBody(Struct):
     page_thumbnails_ready: int
     created_at: datetime
     updated_at: datetime
+    checksum_sha256: (
+        Annotated[str, Meta(description="Hex SHA-256 of the stored PDF, computed by the server; null until processed.")]
+        | None
+    )
 
 
 class ScorePage(Struct):
     items: list[ScoreBody]
     total: int
+    limit: int
+    offset: int
+
+
+class DuplicateGroupBody(Struct):
+    """Two or more of the user's scores (none in the trash) of the same bytes, oldest first."""
+
+    checksum_sha256: str
+    size_bytes: Bytes
+    scores: list[ScoreBody]
+
+
+class DuplicatePage(Struct):
+    items: list[DuplicateGroupBody]
+    total: Annotated[int, Meta(description="The number of groups.")]
     limit: int
     offset: int
 

@@ -11,6 +11,7 @@ from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker, TaskiqMessage
 
 from adapters.taskiq.names import SCORE_TASKS, TaskName
+from application.duplicates import BackfillChecksums
 from application.maintenance import (
     ClearEndedUploads,
     ExpireReservations,
@@ -80,6 +81,11 @@ async def sweep_stuck_scores(use_case: FromDishka[SweepStuckScores]) -> int:
     return await use_case()
 
 
+@inject(patch_module=True)
+async def backfill_checksums(use_case: FromDishka[BackfillChecksums]) -> int:
+    return await use_case()
+
+
 TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.PROCESS_PDF_INFO: process_pdf_info,
     TaskName.GENERATE_THUMBNAIL: generate_thumbnail,
@@ -91,6 +97,7 @@ TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.RECONCILE_QUOTA: reconcile_quota,
     TaskName.REBUILD_LOST_QUOTA: rebuild_lost_quota,
     TaskName.SWEEP_STUCK_SCORES: sweep_stuck_scores,
+    TaskName.BACKFILL_CHECKSUMS: backfill_checksums,
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import metadata_from_json, score_from_row, score_to_row
 from adapters.sqlalchemy.models import ScoreRow
-from application.ports import Page, ScoreListing, ScoreQuery, ScoreSummary
+from application.ports import ChecksumMatch, DuplicateGroup, Page, ScoreListing, ScoreQuery, ScoreSummary
 from domain.scores import ProcessingStatus, Score
 from domain.text import sort_key
 
@@ -152,6 +152,59 @@ class SqlAlchemyScoreRepository:
         rows = await self._session.scalars(query.order_by(ScoreRow.id).limit(limit))
         return [score_from_row(row) for row in rows]
 
+    async def checksum_match(self, user_id: UUID, checksum_sha256: str) -> ChecksumMatch | None:
+        """One statement on the (user_id, checksum_sha256) index."""
+        in_trash = _C.deleted_at.is_not(None)
+        statement = _CHECKSUM_MATCH.get(self._dialect)
+        if statement is None:
+            statement = _CHECKSUM_MATCH[self._dialect] = (
+                select(_C.id, in_trash)
+                .where(_C.user_id == bindparam("user_id"), _C.checksum_sha256 == bindparam("checksum"))
+                .order_by(in_trash, _C.created_at, _C.id)
+                .limit(1)
+            )
+        row = (await self._session.execute(statement, {"user_id": user_id, "checksum": checksum_sha256})).first()
+        return None if row is None else ChecksumMatch(row[0], bool(row[1]))
+
+    async def duplicate_groups(self, user_id: UUID, limit: int, offset: int) -> Page[DuplicateGroup]:
+        """The page's groups (with the count of all groups in each row), then the scores of those groups."""
+        mine = (_C.user_id == user_id, _C.deleted_at.is_(None), _C.checksum_sha256.is_not(None))
+        oldest = func.min(_C.created_at)
+        grouped = select(_C.checksum_sha256).where(*mine).group_by(_C.checksum_sha256).having(func.count() >= 2)
+        page = (
+            select(_C.checksum_sha256, func.count().over())
+            .where(*mine)
+            .group_by(_C.checksum_sha256)
+            .having(func.count() >= 2)
+            .order_by(oldest, _C.checksum_sha256)
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = (await self._session.execute(page)).all()
+        if not rows:
+            total = await self._session.scalar(select(func.count()).select_from(grouped.subquery())) if offset else 0
+            return Page(items=[], total=total or 0, limit=limit, offset=offset)
+        checksums = [row[0] for row in rows]
+        members = await self._session.execute(
+            select(*_listing_columns(self._dialect))
+            .where(*mine, _C.checksum_sha256.in_(checksums))
+            .order_by(_C.created_at, _C.id)
+        )
+        by_checksum: dict[str, list[ScoreListing]] = {checksum: [] for checksum in checksums}
+        for row in members:
+            listing = _listing(row)
+            by_checksum[listing.checksum_sha256 or ""].append(listing)
+        groups = [DuplicateGroup(c, scores[0].size_bytes, scores) for c, scores in by_checksum.items()]
+        return Page(items=groups, total=int(rows[0][1]), limit=limit, offset=offset)
+
+    async def list_without_checksum(self, after: UUID | None, limit: int) -> Sequence[Score]:
+        processed = (ProcessingStatus.READY.value, ProcessingStatus.FAILED.value)
+        query = select(ScoreRow).where(ScoreRow.checksum_sha256.is_(None), ScoreRow.processing_status.in_(processed))
+        if after is not None:
+            query = query.where(ScoreRow.id > after)
+        rows = await self._session.scalars(query.order_by(ScoreRow.id).limit(limit))
+        return [score_from_row(row) for row in rows]
+
     async def _row(self, score_id: UUID) -> ScoreRow:
         row = await self._session.get(ScoreRow, score_id)
         if row is None:
@@ -194,6 +247,7 @@ class SqlAlchemyScoreRepository:
 _STATUSES = {status.value: status for status in ProcessingStatus}
 _LISTINGS: dict[tuple[Any, ...], Select[Any]] = {}
 _RECENT: dict[str, Select[Any]] = {}
+_CHECKSUM_MATCH: dict[str, Select[Any]] = {}
 
 
 def _listing_columns(dialect: str) -> list[ColumnElement[Any]]:
@@ -218,6 +272,7 @@ def _listing_columns(dialect: str) -> list[ColumnElement[Any]]:
         length(_C.thumbnail_pages),
         _C.created_at,
         _C.updated_at,
+        _C.checksum_sha256,
     ]
 
 
@@ -241,6 +296,7 @@ def _listing(row: Sequence[Any]) -> ScoreListing:
         row[15] or 0,
         row[16],
         row[17],
+        row[18],
     )
 
 

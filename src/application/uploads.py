@@ -66,7 +66,7 @@ class RequestUploadUrl:
     the reservation TTL (released by the expiry task). A refused request leaves no upload behind.
 
     With the client's `sha256` of the file, and unless `allow_duplicate`, a file of which the user already has a
-    score (in the trash or not) is refused with DuplicateScore before anything is counted or reserved. The client's
+    score (in the trash or not) is refused with DuplicateScore before anything is reserved. The client's
     hash serves only this early check: a score's checksum is always the server's own (ProcessScore).
     """
 
@@ -98,12 +98,10 @@ class RequestUploadUrl:
     ) -> UploadTicket:
         policy = self._policy
         filename = validate_upload_request(filename, content_type, size_bytes, policy.max_upload_bytes)
-        if sha256 is not None:
-            checksum = normalized_sha256(sha256)
-            if not allow_duplicate:
-                # Before anything is counted: a refused duplicate spends neither quota nor the request rate.
-                await refuse_duplicate(self._uow, user_id, checksum)
-        await self._count_request(user_id)
+        checksum = None if sha256 is None else normalized_sha256(sha256)
+        await self._count_request(user_id)  # a refused duplicate counts too: each costs a read
+        if checksum is not None and not allow_duplicate:
+            await refuse_duplicate(self._uow, user_id, checksum)
         now = self._clock.now()
         upload_id = uuid4()
         upload = Upload(

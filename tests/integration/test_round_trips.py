@@ -210,7 +210,7 @@ async def test_upload_url_with_a_sha256_adds_one_indexed_read_of_scores_first(ap
     assert trips.redis == ["EVALSHA", "EVALSHA"]
 
 
-async def test_a_refused_duplicate_is_one_read_and_counts_nothing(api: Api, postgres_url: str) -> None:
+async def test_a_refused_duplicate_is_one_read_and_reserves_nothing(api: Api, postgres_url: str) -> None:
     [score_id] = await _scores(api, 1)
     # As processing would (no worker reads this test's task stream).
     engine = create_async_engine(postgres_url)
@@ -220,7 +220,7 @@ async def test_a_refused_duplicate_is_one_read_and_counts_nothing(api: Api, post
     body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": len(PDF), "sha256": SHA256}
     trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 409)
     assert trips.postgres == ["SELECT scores"]
-    assert trips.redis == []  # neither the rate limit nor the quota ledger
+    assert trips.redis == ["EVALSHA"]  # the rate limit; the quota ledger is not asked
 
 
 async def test_confirm(api: Api) -> None:

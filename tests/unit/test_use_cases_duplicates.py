@@ -9,7 +9,7 @@ import pytest
 
 from application.duplicates import BackfillChecksums, ListDuplicates
 from application.ports import RateRule
-from domain.errors import DuplicateScore, ValidationError
+from domain.errors import DuplicateScore, TooManyRequests, ValidationError
 from domain.pdf import PdfError, PdfErrorKind
 from domain.scores import DetailChanges, ProcessingStatus, Score
 from domain.users import User
@@ -71,20 +71,30 @@ async def test_a_document_that_fails_still_gets_its_checksum(world: World) -> No
 # --- the early refusal on upload-url -------------------------------------------------------------
 
 
-async def test_a_file_the_user_has_is_refused_and_nothing_is_reserved_or_counted(world: World) -> None:
-    world.policy = replace(world.policy, upload_rate_rule=RateRule(limit=3, window_seconds=60))
+async def test_a_file_the_user_has_is_refused_and_nothing_is_reserved(world: World) -> None:
     user = await world.user()
     data = content(3)
     score = await score_of(world, user, data)
     usage, uploads = await world.usage(user.id), dict(world.db.uploads)
-    for _ in range(5):  # more than the rate limit allows: refusals are not counted
-        with pytest.raises(DuplicateScore) as refused:
-            await request_url(world, user, data, sha256(data).upper())
+    with pytest.raises(DuplicateScore) as refused:
+        await request_url(world, user, data, sha256(data).upper())
     assert refused.value.code == "duplicate_score"
     assert refused.value.extra == {"score_id": str(score.id), "in_trash": False}
     assert await world.usage(user.id) == usage
     assert world.db.uploads == uploads
-    await request_url(world, user, content(4), sha256(content(4)))  # the rate limit was not spent
+
+
+async def test_refused_duplicates_count_against_the_upload_rate(world: World) -> None:
+    """Each refusal costs a read, so a script sending hashes is throttled like any other upload-url caller."""
+    world.policy = replace(world.policy, upload_rate_rule=RateRule(limit=3, window_seconds=60))
+    user = await world.user()
+    data = content(3)
+    await score_of(world, user, data)
+    for _ in range(2):
+        with pytest.raises(DuplicateScore):
+            await request_url(world, user, data, sha256(data))
+    with pytest.raises(TooManyRequests):
+        await request_url(world, user, data, sha256(data))
 
 
 async def test_a_duplicate_in_the_trash_says_so(world: World) -> None:

@@ -38,6 +38,7 @@ from application.scores import (
     GetDownloadUrl,
     GetScore,
     ListScores,
+    PermanentDeletion,
     RequestCover,
     RequestInfoRefresh,
     RequestPageThumbnails,
@@ -54,6 +55,7 @@ from application.setlists import (
     UpdateSetlist,
     UpdateSetlistItem,
 )
+from application.trash import DeleteFromTrash, EmptyTrash, ListTrash, PurgeTrash, RestoreScore
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadAcceptsFile, UploadVerifier
 
 
@@ -76,7 +78,13 @@ class UseCaseProvider(Provider):
         GetScore,
         ListScores,
         UpdateScore,
+        PermanentDeletion,
         DeleteScore,
+        ListTrash,
+        RestoreScore,
+        DeleteFromTrash,
+        EmptyTrash,
+        PurgeTrash,
         RequestInfoRefresh,
         RequestCover,
         RequestPageThumbnails,

@@ -85,14 +85,14 @@ def item_body(item: SetlistItem, summary: ScoreSummary) -> schemas.SetlistItemBo
 
 def setlist_body(setlist: Setlist) -> schemas.SetlistBody:
     return schemas.SetlistBody(
-        setlist.id, setlist.name, setlist.description, len(setlist.items), setlist.created_at, setlist.updated_at
+        setlist.id, setlist.name, setlist.description, len(setlist.visible_items), setlist.created_at, setlist.updated_at
     )
 
 
 def setlist_with_items(view: SetlistView) -> schemas.SetlistBody:
     body = setlist_body(view.setlist)
     # An item whose score was deleted while the setlist was read is left out, as the next read will.
-    items = [item for item in view.setlist.items if item.score_id in view.summaries]
+    items = [item for item in view.setlist.visible_items if item.score_id in view.summaries]
     body.items = [item_body(item, view.summaries[item.score_id]) for item in items]
     return body
 

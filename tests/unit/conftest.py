@@ -26,7 +26,6 @@ from application.maintenance import (
     UploadRetirement,
 )
 from application.policy import Policy
-from application.trash import DeleteFromTrash, EmptyTrash, ListTrash, PurgeTrash, RestoreScore
 from application.ports import (
     Clock,
     ObjectStorage,
@@ -72,6 +71,7 @@ from application.setlists import (
     UpdateSetlist,
     UpdateSetlistItem,
 )
+from application.trash import DeleteFromTrash, EmptyTrash, ListTrash, PurgeTrash, RestoreScore
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from domain.pdf import PdfInfo, PdfMetadata
 from domain.scores import DetailChanges, Score

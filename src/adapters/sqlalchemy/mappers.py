@@ -175,7 +175,9 @@ def setlist_from_row(row: SetlistRow) -> Setlist:
         created_at=row.created_at,
         updated_at=row.updated_at,
         items=[
-            SetlistItem(id=item.id, score_id=item.score_id, position=0, notes=item.notes, hidden=bool(item.score_in_trash))
+            SetlistItem(
+                id=item.id, score_id=item.score_id, position=0, notes=item.notes, hidden=bool(item.score_in_trash)
+            )
             for item in items
         ],
     )

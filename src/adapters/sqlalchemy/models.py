@@ -19,8 +19,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    select,
     literal_column,
+    select,
     text,
     true,
 )
@@ -193,7 +193,10 @@ class SetlistItemRow(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     # Its score is in the trash: read in the statement that loads the items, as a correlated subquery.
     score_in_trash: Mapped[bool] = column_property(
-        select(ScoreRow.deleted_at.is_not(None)).where(ScoreRow.id == score_id).correlate_except(ScoreRow).scalar_subquery()
+        select(ScoreRow.deleted_at.is_not(None))
+        .where(ScoreRow.id == score_id)
+        .correlate_except(ScoreRow)
+        .scalar_subquery()
     )
 
     score: Mapped[ScoreRow] = relationship(lazy="raise")

@@ -16,6 +16,7 @@ class TaskName(StrEnum):
     RECONCILE_QUOTA = "scoremate.reconcile_quota"
     REBUILD_LOST_QUOTA = "scoremate.rebuild_lost_quota"
     SWEEP_STUCK_SCORES = "scoremate.sweep_stuck_scores"
+    PURGE_TRASH = "scoremate.purge_trash"
 
 
 SCORE_TASKS = frozenset(

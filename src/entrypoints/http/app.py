@@ -30,6 +30,7 @@ from entrypoints.http.openapi import BEARER, TAGS, complete_document
 from entrypoints.http.request_log import with_request_log
 from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
+from entrypoints.http.trash import TrashController
 from entrypoints.ioc import make_runtime
 from entrypoints.lifecycle import api_process
 from entrypoints.observability import configure_logging
@@ -77,7 +78,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     broker, container = make_runtime(settings, HttpProvider(), LitestarProvider())
     api = DishkaRouter(
         API_PREFIX,
-        route_handlers=[AccountController, FileController, ScoreController, SetlistController, DashboardController],
+        route_handlers=[
+            AccountController,
+            FileController,
+            ScoreController,
+            SetlistController,
+            TrashController,
+            DashboardController,
+        ],
         security=[{BEARER: []}],
         # Every JSON endpoint: at most this many body bytes (413 request_too_large), and UTF-8 (else 400).
         request_max_body_size=settings.max_request_body_bytes,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
+from msgspec.structs import astuple
+
 from application.accounts import Account
 from application.dashboard import Dashboard
 from application.ports import ScoreListing, ScoreSummary
 from application.setlists import SetlistView
+from application.trash import TrashedScore
 from domain.pdf import PdfMetadata
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
@@ -73,6 +76,10 @@ def score_body(score: Score | ScoreListing) -> schemas.ScoreBody:
     )
 
 
+def trashed_score_body(trashed: TrashedScore) -> schemas.TrashedScoreBody:
+    return schemas.TrashedScoreBody(*astuple(score_body(trashed.score)), trashed.deleted_at, trashed.purge_at)
+
+
 def summary_body(summary: ScoreSummary) -> schemas.ScoreSummaryBody:
     return schemas.ScoreSummaryBody(
         summary.id, summary.title, summary.composer, summary.page_count, summary.thumbnail_ready
@@ -85,7 +92,12 @@ def item_body(item: SetlistItem, summary: ScoreSummary) -> schemas.SetlistItemBo
 
 def setlist_body(setlist: Setlist) -> schemas.SetlistBody:
     return schemas.SetlistBody(
-        setlist.id, setlist.name, setlist.description, len(setlist.visible_items), setlist.created_at, setlist.updated_at
+        setlist.id,
+        setlist.name,
+        setlist.description,
+        len(setlist.visible_items),
+        setlist.created_at,
+        setlist.updated_at,
     )
 
 
@@ -109,5 +121,6 @@ def dashboard_body(dashboard: Dashboard) -> schemas.DashboardBody:
             processing=counts.get(ProcessingStatus.PROCESSING, 0),
             failed=counts.get(ProcessingStatus.FAILED, 0),
         ),
+        trash=schemas.TrashCounts(dashboard.stats.trash_score_count, dashboard.stats.trash_bytes),
         recent_scores=[score_body(score) for score in dashboard.recent_scores],
     )

@@ -25,6 +25,7 @@ def housekeeping_schedule(settings: Settings) -> dict[TaskName, float]:
         TaskName.PURGE_UNUSED_UPLOADS: every,
         TaskName.CLEAR_ENDED_UPLOADS: every,
         TaskName.SWEEP_STUCK_SCORES: every,
+        TaskName.PURGE_TRASH: every,
         # Cheap unless Redis lost its data: then no upload can be counted until the ledger is rebuilt.
         TaskName.REBUILD_LOST_QUOTA: every,
         # Reads every user's uploads: rarer, since it only repairs what a lost or failed ledger call left behind.

@@ -27,6 +27,7 @@ from application.processing import (
     MarkProcessingFailed,
     ProcessScore,
 )
+from application.trash import PurgeTrash
 
 
 @inject(patch_module=True)
@@ -80,6 +81,11 @@ async def sweep_stuck_scores(use_case: FromDishka[SweepStuckScores]) -> int:
     return await use_case()
 
 
+@inject(patch_module=True)
+async def purge_trash(use_case: FromDishka[PurgeTrash]) -> int:
+    return await use_case()
+
+
 TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.PROCESS_PDF_INFO: process_pdf_info,
     TaskName.GENERATE_THUMBNAIL: generate_thumbnail,
@@ -91,6 +97,7 @@ TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.RECONCILE_QUOTA: reconcile_quota,
     TaskName.REBUILD_LOST_QUOTA: rebuild_lost_quota,
     TaskName.SWEEP_STUCK_SCORES: sweep_stuck_scores,
+    TaskName.PURGE_TRASH: purge_trash,
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.sqlalchemy.models import ScoreRow
@@ -101,11 +101,10 @@ async def move_deletion_back(server: Server, score_id: str, days: float) -> None
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(
-                update(ScoreRow)
-                .where(ScoreRow.id == uuid.UUID(score_id))
-                .values(deleted_at=ScoreRow.deleted_at - timedelta(days=days))
-            )
+            row = ScoreRow.id == uuid.UUID(score_id)
+            deleted_at = await connection.scalar(select(ScoreRow.deleted_at).where(row))
+            assert deleted_at is not None
+            await connection.execute(update(ScoreRow).where(row).values(deleted_at=deleted_at - timedelta(days=days)))
     finally:
         await engine.dispose()
 

@@ -3,6 +3,7 @@ the library but still counted, restorable in place, deleted for good by hand or 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -154,7 +155,7 @@ async def test_delete_from_trash_frees_quota_removes_files_and_setlist_items(wor
 
 
 async def test_empty_trash_deletes_all_of_ones_own_in_batches(world: World) -> None:
-    world.policy = TRASH_POLICY.__class__(**{**TRASH_POLICY.__dict__, "maintenance_batch_size": 2})
+    world.policy = replace(TRASH_POLICY, maintenance_batch_size=2)
     user, other = await world.user(), await world.user()
     kept = await world.score(user, size=1000)
     for _ in range(5):
@@ -167,7 +168,7 @@ async def test_empty_trash_deletes_all_of_ones_own_in_batches(world: World) -> N
 
 
 async def test_housekeeping_purges_what_stayed_past_the_retention_one_batch_per_run(world: World) -> None:
-    world.policy = TRASH_POLICY.__class__(**{**TRASH_POLICY.__dict__, "maintenance_batch_size": 2})
+    world.policy = replace(TRASH_POLICY, maintenance_batch_size=2)
     user = await world.user()
     old = []
     for n in range(3):
@@ -190,7 +191,7 @@ async def test_without_a_trash_delete_is_permanent_and_housekeeping_empties_what
     world = World(policy=TRASH_POLICY)
     user = await world.user()
     left = await trashed(world, user)
-    world.policy = TRASH_POLICY.__class__(**{**TRASH_POLICY.__dict__, "trash_retention_days": 0})
+    world.policy = replace(TRASH_POLICY, trash_retention_days=0)
     score = await world.score(user)
     await world.delete_score(user.id, score.id)
     assert score.id not in world.db.scores

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from msgspec.structs import astuple
+from msgspec.structs import asdict
 
 from application.accounts import Account
 from application.dashboard import Dashboard
@@ -77,7 +77,9 @@ def score_body(score: Score | ScoreListing) -> schemas.ScoreBody:
 
 
 def trashed_score_body(trashed: TrashedScore) -> schemas.TrashedScoreBody:
-    return schemas.TrashedScoreBody(*astuple(score_body(trashed.score)), trashed.deleted_at, trashed.purge_at)
+    return schemas.TrashedScoreBody(
+        **asdict(score_body(trashed.score)), deleted_at=trashed.deleted_at, purge_at=trashed.purge_at
+    )
 
 
 def summary_body(summary: ScoreSummary) -> schemas.ScoreSummaryBody:

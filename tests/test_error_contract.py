@@ -25,10 +25,10 @@ from litestar.handlers import HTTPRouteHandler
 import application
 import domain
 from domain.errors import DomainError
-from entrypoints.http import accounts, dashboard, files, scores, setlists
+from entrypoints.http import accounts, dashboard, files, scores, setlists, trash
 from entrypoints.http.openapi import ERRORS
 
-CONTROLLER_MODULES = (accounts, dashboard, files, scores, setlists)
+CONTROLLER_MODULES = (accounts, dashboard, files, scores, setlists, trash)
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 

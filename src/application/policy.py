@@ -34,3 +34,5 @@ class Policy:
     score_action_rule: RateRule = RateRule(limit=30, window_seconds=60)
     register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200
+    # Days a deleted score stays in the trash before housekeeping deletes it for good; 0: deleting is permanent.
+    trash_retention_days: int = 30

@@ -69,6 +69,7 @@ class ScoreListing:
     created_at: datetime
     updated_at: datetime
     checksum_sha256: str | None = None
+    deleted_at: datetime | None = None  # in the trash since then
 
     @classmethod
     def of(cls, score: Score) -> ScoreListing:
@@ -93,6 +94,7 @@ class ScoreListing:
             score.created_at,
             score.updated_at,
             score.checksum_sha256,
+            score.deleted_at,
         )
 
 
@@ -124,10 +126,14 @@ class ScoreSummary:
 
 @dataclass(frozen=True)
 class LibraryStats:
+    """Counts of the library; scores in the trash count only in `trash_score_count` and `trash_bytes`."""
+
     score_count: int
     setlist_count: int
     total_pages: int
     processing_counts: dict[ProcessingStatus, int] = field(default_factory=dict)
+    trash_score_count: int = 0
+    trash_bytes: int = 0
 
 
 class UserRepository(Protocol):
@@ -161,6 +167,8 @@ class UploadRepository(Protocol):
 
 
 class ScoreRepository(Protocol):
+    """Reads that list or count scores (search, recent, summaries) leave out those in the trash; get does not."""
+
     async def add(self, score: Score) -> None: ...
     async def get(self, score_id: UUID, *, for_update: bool = False) -> Score | None:
         """With for_update the row stays locked until the transaction ends (where the database can)."""
@@ -171,6 +179,17 @@ class ScoreRepository(Protocol):
     async def search(self, query: ScoreQuery) -> Page[ScoreListing]: ...
     async def recent(self, user_id: UUID, limit: int) -> Sequence[ScoreListing]: ...
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]: ...
+    async def trash(self, user_id: UUID, limit: int, offset: int) -> Page[ScoreListing]:
+        """The user's scores in the trash, most recently deleted first."""
+        ...
+
+    async def list_trashed(
+        self, limit: int, *, user_id: UUID | None = None, deleted_before: datetime | None = None
+    ) -> Sequence[Score]:
+        """Scores in the trash (of one user or of all; since before `deleted_before` when given), longest there
+        first."""
+        ...
+
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         """Scores pending or processing since before the given time."""
         ...

@@ -29,9 +29,12 @@ logger = logging.getLogger(__name__)
 ORDERINGS = ("title", "-title", "created_at", "-created_at", "composer", "-composer")
 
 
-async def owned_score(uow: UnitOfWork, user_id: UUID, score_id: UUID, *, for_update: bool = False) -> Score:
+async def owned_score(
+    uow: UnitOfWork, user_id: UUID, score_id: UUID, *, for_update: bool = False, in_trash: bool = False
+) -> Score:
+    """The user's score in the library (or, with in_trash, in the trash); anything else is not found."""
     score = await uow.scores.get(score_id, for_update=for_update)
-    if score is None or score.user_id != user_id:
+    if score is None or score.user_id != user_id or score.in_trash != in_trash:
         raise ScoreNotFound()
     return score
 
@@ -119,20 +122,24 @@ class UpdateScore:
         return score
 
 
-class DeleteScore:
-    """Delete a score: its quota is freed at once, it leaves every setlist, its files go in the background."""
+class PermanentDeletion:
+    """Delete a score for good: its quota is freed at once, it leaves every setlist, its files go in the background.
+
+    Each deletion is its own transaction, which locks the score's setlists before the score, as adding to a setlist
+    does.
+    """
 
     def __init__(self, uow: UnitOfWork, aftercare: UploadAftercare, clock: Clock) -> None:
         self._uow = uow
         self._aftercare = aftercare
         self._clock = clock
 
-    async def __call__(self, user_id: UUID, score_id: UUID) -> None:
+    async def __call__(self, user_id: UUID, score_id: UUID, *, in_trash: bool) -> None:
         async with self._uow as uow:
-            await owned_score(uow, user_id, score_id)
+            await owned_score(uow, user_id, score_id, in_trash=in_trash)
             setlists = await uow.setlists.containing_score(score_id)
-            # Locked after its setlists, as adding it to a setlist does; a concurrent delete may have won meanwhile.
-            score = await owned_score(uow, user_id, score_id, for_update=True)
+            # Locked after its setlists; a concurrent delete or restore may have won meanwhile.
+            score = await owned_score(uow, user_id, score_id, for_update=True, in_trash=in_trash)
             for setlist in setlists:
                 setlist.remove_score(score.id)
                 setlist.updated_at = self._clock.now()
@@ -146,6 +153,27 @@ class DeleteScore:
         await self._aftercare.remove_all_files(user_id, score.upload_id)
         if upload is not None:
             await self._aftercare.release(upload)
+
+
+class DeleteScore:
+    """Move a score to the trash: out of the library and its setlists' reads, its bytes still counted, until it is
+    restored or deleted for good. Without a trash (a retention of 0 days) it is deleted for good at once."""
+
+    def __init__(self, uow: UnitOfWork, delete_permanently: PermanentDeletion, clock: Clock, policy: Policy) -> None:
+        self._uow = uow
+        self._delete_permanently = delete_permanently
+        self._clock = clock
+        self._keeps_trash = policy.trash_retention_days > 0
+
+    async def __call__(self, user_id: UUID, score_id: UUID) -> None:
+        if not self._keeps_trash:
+            await self._delete_permanently(user_id, score_id, in_trash=False)
+            return
+        async with self._uow as uow:
+            score = await owned_score(uow, user_id, score_id, for_update=True)
+            score.move_to_trash(self._clock.now())
+            await uow.scores.save(score)
+            await uow.commit()
 
 
 # Asking for background work on one's own score: each records what it asks for, then queues the task. Each counts

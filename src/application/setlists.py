@@ -27,7 +27,7 @@ async def _owned_setlist(uow: UnitOfWork, user_id: UUID, setlist_id: UUID, *, fo
 
 
 async def _view(uow: UnitOfWork, setlist: Setlist) -> SetlistView:
-    score_ids = list({item.score_id for item in setlist.items})
+    score_ids = list({item.score_id for item in setlist.visible_items})
     return SetlistView(setlist, dict(await uow.scores.summaries(setlist.user_id, score_ids)))
 
 

@@ -84,6 +84,7 @@ class ConfigProvider(Provider):
             upload_rate_rule=settings.upload_rate_rule,
             score_action_rule=settings.score_action_rule,
             register_rule=settings.register_rule,
+            trash_retention_days=settings.trash_retention_days,
         )
 
 

@@ -86,6 +86,9 @@ class Settings:
     # another worker before the sweep gives up on it.
     stuck_processing_seconds: Annotated[int, Positive] = 30 * 60
     max_pending_uploads: Annotated[int, Positive] = 50
+    # Days a deleted score stays in the trash (0: no trash, deleting is permanent); at most a century, which keeps
+    # deletion dates plus retention within what dates can hold.
+    trash_retention_days: Annotated[int, Meta(ge=0, le=36_500)] = 30
     public_base_url: str = ""
     # Addresses of reverse proxies whose X-Forwarded-For names the real client (for the per-address limits).
     trusted_proxies: tuple[str, ...] = ()

@@ -39,6 +39,7 @@ from application.scores import (
     GetDownloadUrl,
     GetScore,
     ListScores,
+    PermanentDeletion,
     RequestCover,
     RequestInfoRefresh,
     RequestPageThumbnails,
@@ -55,6 +56,7 @@ from application.setlists import (
     UpdateSetlist,
     UpdateSetlistItem,
 )
+from application.trash import DeleteFromTrash, EmptyTrash, ListTrash, PurgeTrash, RestoreScore
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadAcceptsFile, UploadVerifier
 
 
@@ -77,7 +79,13 @@ class UseCaseProvider(Provider):
         GetScore,
         ListScores,
         UpdateScore,
+        PermanentDeletion,
         DeleteScore,
+        ListTrash,
+        RestoreScore,
+        DeleteFromTrash,
+        EmptyTrash,
+        PurgeTrash,
         RequestInfoRefresh,
         RequestCover,
         RequestPageThumbnails,

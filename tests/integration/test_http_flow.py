@@ -144,7 +144,7 @@ async def test_create_score_confirms_a_pending_upload_and_an_upload_makes_one_sc
     assert (again.status_code, again.json()["code"]) == (409, "upload_already_used")
 
 
-async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, server: Server) -> None:
+async def test_deleting_a_score_for_good_frees_quota_and_removes_its_files(alice: User, server: Server) -> None:
     score = await alice.create_score(ODE, title="Ode")
     score = await alice.wait_for_score(score["id"], thumbnail_ready=True)
     prefix = server.data_dir / "objects" / (await alice.get("/api/v1/auth/me")).json()["id"] / "scores"
@@ -155,6 +155,10 @@ async def test_deleting_a_score_frees_quota_and_removes_its_files(alice: User, s
         assert private.stat().st_mode & 0o077 == 0, private  # neither group nor others may read
 
     response = await alice.delete(f"/api/v1/scores/{score['id']}")
+    assert response.status_code == 204
+    assert (await alice.quota())["used_bytes"] == len(ODE)  # in the trash: still counted, files kept
+    assert (folder / "original.pdf").is_file()
+    response = await alice.delete(f"/api/v1/trash/{score['id']}")
     assert response.status_code == 204
     assert (await alice.quota())["used_bytes"] == 0  # reserved while its URL lives (test_quota_holds.py)
     for _ in range(100):

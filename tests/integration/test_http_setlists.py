@@ -496,6 +496,8 @@ async def test_a_score_deleted_edited_and_added_all_at_once_ends_deleted_once(al
     assert all(r.json()["code"] == "score_not_found" for r in responses if r.status_code == 404)
     expect_error(await alice.get(score_path), 404, "score_not_found")
     assert await items_of(alice, setlist["id"]) == []
+    assert (await alice.quota())["used_bytes"] == kept["size_bytes"] + doomed["size_bytes"]  # in the trash
+    assert (await alice.delete(f"{API}/trash/{doomed['id']}")).status_code == 204
     assert (await alice.quota())["used_bytes"] == kept["size_bytes"]
 
 

@@ -109,6 +109,9 @@ async def test_full_flow_with_a_separate_worker(stack: Stack) -> None:
 
         deleted = await user.delete(f"/api/v1/scores/{etude_score['id']}")
         assert deleted.status_code == 204
+        assert (await user.quota())["used_bytes"] == quota["used_bytes"]  # in the trash, still counted
+        purged = await user.delete(f"/api/v1/trash/{etude_score['id']}")
+        assert purged.status_code == 204
         assert (await user.quota())["used_bytes"] == len(ODE) + len(ENCRYPTED)
         gone = await user.get("/api/v1/files/download-url", params={"score_id": etude_score["id"]})
         assert gone.status_code == 404

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 from uuid import UUID
 
@@ -71,6 +71,7 @@ from application.setlists import (
     UpdateSetlist,
     UpdateSetlistItem,
 )
+from application.trash import DeleteFromTrash, EmptyTrash, ListTrash, PurgeTrash, RestoreScore
 from application.uploads import CancelUpload, ConfirmUpload, RequestUploadUrl, UploadVerifier
 from domain.pdf import PdfInfo, PdfMetadata
 from domain.scores import DetailChanges, Score
@@ -103,7 +104,11 @@ TEST_POLICY = Policy(
     login_email_failure_rule=RateRule(limit=5, window_seconds=3600),
     login_guarded_failures=2,
     upload_rate_rule=RateRule(limit=20, window_seconds=60),
+    # No trash: deleting is permanent, as the tests of deletion's aftercare expect; tests/unit/test_use_cases_trash.py
+    # keeps one (TRASH_POLICY).
+    trash_retention_days=0,
 )
+TRASH_POLICY = replace(TEST_POLICY, trash_retention_days=30)
 
 
 def pdf_bytes(size: int, magic_offset: int = 0) -> bytes:
@@ -194,6 +199,26 @@ class World:
     @property
     def delete_score(self) -> DeleteScore:
         return self.get(DeleteScore)
+
+    @property
+    def list_trash(self) -> ListTrash:
+        return self.get(ListTrash)
+
+    @property
+    def restore_score(self) -> RestoreScore:
+        return self.get(RestoreScore)
+
+    @property
+    def delete_from_trash(self) -> DeleteFromTrash:
+        return self.get(DeleteFromTrash)
+
+    @property
+    def empty_trash(self) -> EmptyTrash:
+        return self.get(EmptyTrash)
+
+    @property
+    def purge_trash(self) -> PurgeTrash:
+        return self.get(PurgeTrash)
 
     @property
     def request_info_refresh(self) -> RequestInfoRefresh:

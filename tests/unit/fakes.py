@@ -231,14 +231,14 @@ class FakeScoreRepository(_Repository):
             raise LookupError(f"score {score.id} is not stored")
 
     async def search(self, query: ScoreQuery) -> Page[ScoreListing]:
-        found = [s for s in self._state.scores.values() if _matches(s, query)]
+        found = [s for s in self._state.scores.values() if _matches(s, query) and not s.in_trash]
         ordered = sort_scores(found, query.ordering)
         items = ordered[query.offset : query.offset + query.limit]
         listings = [ScoreListing.of(score) for score in copy.deepcopy(items)]
         return Page(items=listings, total=len(found), limit=query.limit, offset=query.offset)
 
     async def recent(self, user_id: UUID, limit: int) -> Sequence[ScoreListing]:
-        own = [s for s in self._state.scores.values() if s.user_id == user_id]
+        own = [s for s in self._state.scores.values() if s.user_id == user_id and not s.in_trash]
         own.sort(key=lambda s: (s.created_at, s.id), reverse=True)
         return [ScoreListing.of(score) for score in copy.deepcopy(own[:limit])]
 
@@ -247,8 +247,27 @@ class FakeScoreRepository(_Repository):
         return {
             s.id: ScoreSummary(s.id, s.details.title, s.details.composer, s.processing.page_count, s.cover.ready)
             for s in self._state.scores.values()
-            if s.user_id == user_id and s.id in wanted
+            if s.user_id == user_id and s.id in wanted and not s.in_trash
         }
+
+    async def trash(self, user_id: UUID, limit: int, offset: int) -> Page[ScoreListing]:
+        found = [s for s in self._state.scores.values() if s.user_id == user_id and s.deleted_at is not None]
+        found.sort(key=lambda s: (s.deleted_at, s.id), reverse=True)
+        listings = [ScoreListing.of(score) for score in copy.deepcopy(found[offset : offset + limit])]
+        return Page(items=listings, total=len(found), limit=limit, offset=offset)
+
+    async def list_trashed(
+        self, limit: int, *, user_id: UUID | None = None, deleted_before: datetime | None = None
+    ) -> Sequence[Score]:
+        found = [
+            s
+            for s in self._state.scores.values()
+            if s.deleted_at is not None
+            and (user_id is None or s.user_id == user_id)
+            and (deleted_before is None or s.deleted_at < deleted_before)
+        ]
+        found.sort(key=lambda s: (s.deleted_at, s.id))
+        return copy.deepcopy(found[:limit])
 
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         def started(score: Score) -> datetime:
@@ -331,15 +350,25 @@ class FakeSetlistRepository(_Repository):
             raise LookupError(f"setlist {setlist.id} already stored")
         self._state.setlists[setlist.id] = copy.deepcopy(setlist)
 
+    def _read(self, setlist: Setlist) -> Setlist:
+        """A copy whose items of scores in the trash are hidden, as the real repository reads them."""
+        copied = copy.deepcopy(setlist)
+        for item in copied.items:
+            score = self._state.scores.get(item.score_id)
+            item.hidden = score is not None and score.in_trash
+        copied.renumber()
+        return copied
+
     async def get(self, setlist_id: UUID, *, for_update: bool = False) -> Setlist | None:
         if for_update:
             self.locked.append(setlist_id)
-        return copy.deepcopy(self._state.setlists.get(setlist_id))
+        setlist = self._state.setlists.get(setlist_id)
+        return None if setlist is None else self._read(setlist)
 
     async def save(self, setlist: Setlist) -> None:
         if setlist.id not in self._state.setlists:
             raise LookupError(f"setlist {setlist.id} is not stored; add it first")
-        positions = [item.position for item in setlist.items]
+        positions = [item.position for item in setlist.visible_items]
         if positions != list(range(len(positions))):
             # The real table has a unique (setlist_id, position); the domain promises 0..n-1.
             raise AssertionError(f"setlist {setlist.id} saved with positions {positions}")
@@ -355,25 +384,36 @@ class FakeSetlistRepository(_Repository):
             if s.user_id == user_id and (not text or sort_key(text) in sort_key(s.name))
         ]
         found.sort(key=lambda s: (sort_key(s.name), s.id))
-        return Page(items=copy.deepcopy(found[offset : offset + limit]), total=len(found), limit=limit, offset=offset)
+        items = [self._read(s) for s in found[offset : offset + limit]]
+        return Page(items=items, total=len(found), limit=limit, offset=offset)
 
     async def containing_score(self, score_id: UUID) -> Sequence[Setlist]:
         found = [s for s in self._state.setlists.values() if any(i.score_id == score_id for i in s.items)]
         found.sort(key=lambda s: (s.created_at, s.id))
-        return copy.deepcopy(found)
+        return [self._read(s) for s in found]
 
 
 class FakeStatsReader(_Repository):
     async def library_stats(self, user_id: UUID) -> LibraryStats:
         counts = dict.fromkeys(ProcessingStatus, 0)
-        pages = 0
+        pages = trash_count = trash_bytes = 0
         for score in self._state.scores.values():
-            if score.user_id == user_id:
+            if score.user_id != user_id:
+                continue
+            if score.in_trash:
+                trash_count += 1
+                trash_bytes += score.size_bytes
+            else:
                 counts[score.processing.status] += 1
                 pages += score.processing.page_count or 0
         setlists = sum(1 for s in self._state.setlists.values() if s.user_id == user_id)
         return LibraryStats(
-            score_count=sum(counts.values()), setlist_count=setlists, total_pages=pages, processing_counts=counts
+            score_count=sum(counts.values()),
+            setlist_count=setlists,
+            total_pages=pages,
+            processing_counts=counts,
+            trash_score_count=trash_count,
+            trash_bytes=trash_bytes,
         )
 
 

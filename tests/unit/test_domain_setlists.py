@@ -228,3 +228,123 @@ def test_random_edits_keep_positions_contiguous_and_items_like_a_list(operations
         assert_contiguous(setlist)
         assert [(i.id, i.score_id) for i in setlist.items] == model
         assert Counter(i.score_id for i in setlist.items) == Counter(score for _, score in model)
+
+
+# --- hidden items (their score is in the trash) ----------------------------------------------------
+
+
+def with_hidden(pattern: str) -> tuple[Setlist, dict[str, SetlistItem]]:
+    """A setlist of items named by letters; lower case ones are hidden (e.g. "AbBcC")."""
+    setlist = make_setlist()
+    named = {}
+    for letter in pattern:
+        named[letter] = SetlistItem(uuid4(), uuid4(), position=-7, hidden=letter.islower())
+        setlist.items.append(named[letter])
+    setlist.renumber()
+    return setlist, named
+
+
+def pattern_of(setlist: Setlist, named: dict[str, SetlistItem]) -> str:
+    letters = {item.id: letter for letter, item in named.items()}
+    return "".join(letters.get(i.id, "?") for i in setlist.items)
+
+
+def assert_visible_contiguous(setlist: Setlist) -> None:
+    visible = setlist.visible_items
+    assert [i.position for i in visible] == list(range(len(visible)))
+
+
+def test_hidden_items_are_not_visible_and_positions_skip_them() -> None:
+    setlist, named = with_hidden("aAbBcC")
+    assert [i.id for i in setlist.visible_items] == [named[x].id for x in "ABC"]
+    assert_visible_contiguous(setlist)
+    for letter in "abc":
+        with pytest.raises(SetlistItemNotFound):
+            setlist.item(named[letter].id)
+        with pytest.raises(SetlistItemNotFound):
+            setlist.remove(named[letter].id)
+        with pytest.raises(SetlistItemNotFound):
+            setlist.move(named[letter].id, 0)
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"),
+    [(None, "AbBcN"), (0, "NAbBc"), (1, "AbNBc"), (2, "AbBcN"), (99, "AbBcN")],
+)
+def test_add_goes_before_the_visible_item_at_its_position_leaving_hidden_ones_behind_their_item(
+    position: int | None, expected: str
+) -> None:
+    setlist, named = with_hidden("AbBc")
+    named["N"] = setlist.add(SetlistItem(uuid4(), uuid4(), position=-7), position)
+    assert pattern_of(setlist, named) == expected
+    assert_visible_contiguous(setlist)
+
+
+@pytest.mark.parametrize(
+    ("moved", "position", "expected"),
+    [("A", 2, "BcCAb"), ("A", 1, "BcAbC"), ("C", 0, "CAbBc"), ("B", 0, "BcAbC"), ("B", 1, "AbBcC")],
+)
+def test_move_takes_the_hidden_items_that_follow_along(moved: str, position: int, expected: str) -> None:
+    setlist, named = with_hidden("AbBcC")
+    assert setlist.move(named[moved].id, position) is named[moved]
+    assert pattern_of(setlist, named) == expected
+    assert_visible_contiguous(setlist)
+    assert named[moved].position == position
+
+
+def test_reorder_names_the_visible_items_and_moves_hidden_ones_with_the_item_they_follow() -> None:
+    setlist, named = with_hidden("zAbBcC")
+    with pytest.raises(ValidationError):
+        setlist.reorder([named[x].id for x in "CBAb"])  # a hidden item is not the caller's to order
+    with pytest.raises(ValidationError):
+        setlist.reorder([named[x].id for x in "CB"])
+    setlist.reorder([named[x].id for x in "CAB"])
+    assert pattern_of(setlist, named) == "zCAbBc"
+    assert_visible_contiguous(setlist)
+
+
+def test_removing_a_visible_item_leaves_its_hidden_followers_after_the_item_before() -> None:
+    setlist, named = with_hidden("AbBcC")
+    setlist.remove(named["B"].id)
+    assert pattern_of(setlist, named) == "AbcC"
+    assert_visible_contiguous(setlist)
+
+
+def test_remove_score_takes_hidden_items_too() -> None:
+    setlist, named = with_hidden("AbB")
+    gone = named["b"].score_id
+    named["B"].score_id = gone
+    assert {i.id for i in setlist.remove_score(gone)} == {named["b"].id, named["B"].id}
+    assert pattern_of(setlist, named) == "A"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hidden=st.lists(st.booleans(), min_size=0, max_size=8),
+    operations=st.lists(
+        st.tuples(st.sampled_from(["add", "move", "remove", "reorder"]), st.integers(0, 9)), max_size=8
+    ),
+)
+def test_after_any_edits_visible_positions_are_contiguous_and_unhiding_keeps_every_item(
+    hidden: list[bool], operations: list[tuple[str, int]]
+) -> None:
+    setlist = make_setlist()
+    setlist.items = [SetlistItem(uuid4(), uuid4(), position=-7, hidden=flag) for flag in hidden]
+    setlist.renumber()
+    expected = Counter(i.id for i in setlist.items)
+    for operation, number in operations:
+        visible = setlist.visible_items
+        if operation == "add":
+            expected[setlist.add(item(), number).id] += 1
+        elif visible and operation == "move":
+            setlist.move(visible[number % len(visible)].id, number)
+        elif visible and operation == "remove":
+            del expected[setlist.remove(visible[number % len(visible)].id).id]
+        elif operation == "reorder":
+            setlist.reorder([i.id for i in reversed(visible)])
+        assert_visible_contiguous(setlist)
+    assert Counter(i.id for i in setlist.items) == expected
+    for each in setlist.items:
+        each.hidden = False
+    setlist.renumber()
+    assert_contiguous(setlist)

@@ -164,9 +164,10 @@ def metadata_from_json(data: dict[str, Any] | None) -> PdfMetadata | None:
 
 
 def setlist_from_row(row: SetlistRow) -> Setlist:
-    """The items in order; positions are their index, so a gap left by a cascaded delete never shows."""
+    """The items in order, hidden ones (of scores in the trash) included; positions are renumbered, so a gap left
+    by a cascaded delete never shows."""
     items = sorted(row.items, key=lambda item: item.position)
-    return Setlist(
+    setlist = Setlist(
         id=row.id,
         user_id=row.user_id,
         name=row.name,
@@ -174,10 +175,14 @@ def setlist_from_row(row: SetlistRow) -> Setlist:
         created_at=row.created_at,
         updated_at=row.updated_at,
         items=[
-            SetlistItem(id=item.id, score_id=item.score_id, position=index, notes=item.notes)
-            for index, item in enumerate(items)
+            SetlistItem(
+                id=item.id, score_id=item.score_id, position=0, notes=item.notes, hidden=bool(item.score_in_trash)
+            )
+            for item in items
         ],
     )
+    setlist.renumber()
+    return setlist
 
 
 def setlist_to_row(setlist: Setlist, row: SetlistRow) -> SetlistRow:
@@ -192,10 +197,11 @@ def setlist_to_row(setlist: Setlist, row: SetlistRow) -> SetlistRow:
     return row
 
 
-def item_to_row(item: SetlistItem, row: SetlistItemRow) -> SetlistItemRow:
-    """Copy an item's columns; its setlist is set by appending the row to the setlist row's items."""
+def item_to_row(item: SetlistItem, row: SetlistItemRow, position: int) -> SetlistItemRow:
+    """Copy an item's columns; its setlist is set by appending the row to the setlist row's items. `position` is
+    its place among all the setlist's items, hidden ones included (the domain's positions count visible ones)."""
     row.id = item.id
     row.score_id = item.score_id
-    row.position = item.position
+    row.position = position
     row.notes = item.notes
     return row

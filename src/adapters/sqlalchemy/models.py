@@ -20,11 +20,12 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     literal_column,
+    select,
     text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 # advanced_alchemy.types.JsonB is this plus an Oracle variant that fails to attach under SQLAlchemy 2.1.
 # none_as_null: a missing value is SQL NULL, not the JSON text "null".
@@ -190,5 +191,12 @@ class SetlistItemRow(Base):
     score_id: Mapped[UUID] = mapped_column(ForeignKey("scores.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Its score is in the trash: read in the statement that loads the items, as a correlated subquery.
+    score_in_trash: Mapped[bool] = column_property(
+        select(ScoreRow.deleted_at.is_not(None))
+        .where(ScoreRow.id == score_id)
+        .correlate_except(ScoreRow)
+        .scalar_subquery()
+    )
 
     score: Mapped[ScoreRow] = relationship(lazy="raise")

@@ -17,6 +17,7 @@ class TaskName(StrEnum):
     REBUILD_LOST_QUOTA = "scoremate.rebuild_lost_quota"
     SWEEP_STUCK_SCORES = "scoremate.sweep_stuck_scores"
     BACKFILL_CHECKSUMS = "scoremate.backfill_checksums"
+    PURGE_TRASH = "scoremate.purge_trash"
 
 
 SCORE_TASKS = frozenset(

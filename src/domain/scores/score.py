@@ -34,6 +34,20 @@ class Score:
     checksum_sha256: str | None = None  # hex SHA-256 of the stored PDF, computed by the server
     deleted_at: datetime | None = None  # when it went to the trash; None while it is in the library
 
+    # --- the trash -------------------------------------------------------------------------------
+
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
+
+    def move_to_trash(self, now: datetime) -> None:
+        """Out of the library (and its setlists' reads) until restored or deleted for good; its bytes stay."""
+        self.deleted_at = now
+
+    def restore(self) -> None:
+        """Back in the library, and in its setlists where it was."""
+        self.deleted_at = None
+
     # --- details ---------------------------------------------------------------------------------
 
     def update_details(self, changes: DetailChanges, now: datetime) -> None:

@@ -31,6 +31,7 @@ from entrypoints.http.openapi import BEARER, TAGS, complete_document
 from entrypoints.http.request_log import with_request_log
 from entrypoints.http.scores import ScoreController
 from entrypoints.http.setlists import SetlistController
+from entrypoints.http.trash import TrashController
 from entrypoints.ioc import make_runtime
 from entrypoints.lifecycle import api_process
 from entrypoints.observability import configure_logging
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ScoreController,
             SetlistController,
             DuplicateController,
+            TrashController,
             DashboardController,
         ],
         security=[{BEARER: []}],

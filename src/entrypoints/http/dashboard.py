@@ -19,5 +19,6 @@ class DashboardController(Controller):
     @get("/", summary="Quota, counts, processing and the newest scores", **documented("getDashboard"))
     async def dashboard(self, user: FromDishka[CurrentUser], get_dashboard: FromDishka[GetDashboard]) -> DashboardBody:
         """The user's quota, how many scores and setlists they have, their total pages, how many scores are
-        pending, processing or failed, and up to 5 scores, newest first."""
+        pending, processing or failed, how many scores the trash holds and their bytes, and up to 5 scores, newest
+        first. Scores in the trash count only under `trash`."""
         return dashboard_body(await get_dashboard(user.id))

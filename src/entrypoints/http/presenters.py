@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
+from msgspec.structs import asdict
+
 from application.accounts import Account
 from application.dashboard import Dashboard
 from application.ports import DuplicateGroup, Page, ScoreListing, ScoreSummary
 from application.setlists import SetlistView
+from application.trash import TrashedScore
 from domain.pdf import PdfMetadata
 from domain.quota import QuotaUsage
 from domain.scores import ProcessingStatus, Score
@@ -82,6 +85,12 @@ def duplicate_page(page: Page[DuplicateGroup]) -> schemas.DuplicatePage:
     return schemas.DuplicatePage(groups, page.total, page.limit, page.offset)
 
 
+def trashed_score_body(trashed: TrashedScore) -> schemas.TrashedScoreBody:
+    return schemas.TrashedScoreBody(
+        **asdict(score_body(trashed.score)), deleted_at=trashed.deleted_at, purge_at=trashed.purge_at
+    )
+
+
 def summary_body(summary: ScoreSummary) -> schemas.ScoreSummaryBody:
     return schemas.ScoreSummaryBody(
         summary.id, summary.title, summary.composer, summary.page_count, summary.thumbnail_ready
@@ -94,14 +103,19 @@ def item_body(item: SetlistItem, summary: ScoreSummary) -> schemas.SetlistItemBo
 
 def setlist_body(setlist: Setlist) -> schemas.SetlistBody:
     return schemas.SetlistBody(
-        setlist.id, setlist.name, setlist.description, len(setlist.items), setlist.created_at, setlist.updated_at
+        setlist.id,
+        setlist.name,
+        setlist.description,
+        len(setlist.visible_items),
+        setlist.created_at,
+        setlist.updated_at,
     )
 
 
 def setlist_with_items(view: SetlistView) -> schemas.SetlistBody:
     body = setlist_body(view.setlist)
     # An item whose score was deleted while the setlist was read is left out, as the next read will.
-    items = [item for item in view.setlist.items if item.score_id in view.summaries]
+    items = [item for item in view.setlist.visible_items if item.score_id in view.summaries]
     body.items = [item_body(item, view.summaries[item.score_id]) for item in items]
     return body
 
@@ -118,5 +132,6 @@ def dashboard_body(dashboard: Dashboard) -> schemas.DashboardBody:
             processing=counts.get(ProcessingStatus.PROCESSING, 0),
             failed=counts.get(ProcessingStatus.FAILED, 0),
         ),
+        trash=schemas.TrashCounts(dashboard.stats.trash_score_count, dashboard.stats.trash_bytes),
         recent_scores=[score_body(score) for score in dashboard.recent_scores],
     )

@@ -276,6 +276,25 @@ class DuplicatePage(Struct):
     offset: int
 
 
+# --- trash -------------------------------------------------------------------------------------
+
+
+class TrashedScoreBody(ScoreBody):
+    deleted_at: Annotated[datetime, Meta(description="When it went to the trash.")]
+    purge_at: Annotated[datetime, Meta(description="When housekeeping deletes it for good.")]
+
+
+class TrashPage(Struct):
+    items: list[TrashedScoreBody]
+    total: int
+    limit: int
+    offset: int
+
+
+class TrashEmptied(Struct):
+    deleted: Annotated[int, Meta(description="How many scores were deleted for good.")]
+
+
 # --- setlists ----------------------------------------------------------------------------------
 
 
@@ -346,10 +365,16 @@ class ProcessingCounts(Struct):
     failed: int
 
 
+class TrashCounts(Struct):
+    score_count: int
+    bytes: Annotated[int, Meta(description="Bytes of the scores in the trash (still counted as used quota).")]
+
+
 class DashboardBody(Struct):
     quota: Quota
     score_count: int
     setlist_count: int
     total_pages: int
     processing: ProcessingCounts
+    trash: TrashCounts
     recent_scores: list[ScoreBody]

@@ -122,11 +122,15 @@ class ScoreController(Controller):
         """Changes only the fields given; `null` clears composer, genre, tags or description."""
         return score_body(await update(user.id, score_id, _changes(data)))
 
-    @delete("/{score_id:uuid}", summary="Delete a score", **documented("deleteScore", ScoreNotFound, path=True))
+    @delete(
+        "/{score_id:uuid}", summary="Move a score to the trash", **documented("deleteScore", ScoreNotFound, path=True)
+    )
     async def delete_score(
         self, score_id: UUID, user: FromDishka[CurrentUser], delete_score: FromDishka[DeleteScore]
     ) -> None:
-        """Frees its quota at once, removes it from setlists, and deletes its files in the background."""
+        """Moves it to the trash (see /trash): it leaves the library and its setlists' reads, its bytes still count
+        as used quota. With `SCOREMATE_TRASH_RETENTION_DAYS=0` there is no trash: this deletes it for good, frees its
+        quota at once, removes it from setlists and deletes its files in the background."""
         await delete_score(user.id, score_id)
 
     @post(

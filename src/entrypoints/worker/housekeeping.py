@@ -27,6 +27,7 @@ def housekeeping_schedule(settings: Settings) -> dict[TaskName, float]:
         TaskName.SWEEP_STUCK_SCORES: every,
         # Scores stored before checksums were kept: a batch per run until none is left (then one cheap query).
         TaskName.BACKFILL_CHECKSUMS: every,
+        TaskName.PURGE_TRASH: every,
         # Cheap unless Redis lost its data: then no upload can be counted until the ledger is rebuilt.
         TaskName.REBUILD_LOST_QUOTA: every,
         # Reads every user's uploads: rarer, since it only repairs what a lost or failed ledger call left behind.

@@ -28,6 +28,7 @@ from application.processing import (
     MarkProcessingFailed,
     ProcessScore,
 )
+from application.trash import PurgeTrash
 
 
 @inject(patch_module=True)
@@ -86,6 +87,11 @@ async def backfill_checksums(use_case: FromDishka[BackfillChecksums]) -> int:
     return await use_case()
 
 
+@inject(patch_module=True)
+async def purge_trash(use_case: FromDishka[PurgeTrash]) -> int:
+    return await use_case()
+
+
 TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.PROCESS_PDF_INFO: process_pdf_info,
     TaskName.GENERATE_THUMBNAIL: generate_thumbnail,
@@ -98,6 +104,7 @@ TASKS: dict[TaskName, Callable[..., Coroutine[Any, Any, Any]]] = {
     TaskName.REBUILD_LOST_QUOTA: rebuild_lost_quota,
     TaskName.SWEEP_STUCK_SCORES: sweep_stuck_scores,
     TaskName.BACKFILL_CHECKSUMS: backfill_checksums,
+    TaskName.PURGE_TRASH: purge_trash,
 }
 
 

@@ -139,6 +139,8 @@ async def end_upload(user: User, trigger: str, pdf: bytes) -> dict[str, Any]:
         assert created.status_code == 201, created.text
         deleted = await user.delete(f"/api/v1/scores/{created.json()['id']}")
         assert deleted.status_code == 204, deleted.text
+        purged = await user.delete(f"/api/v1/trash/{created.json()['id']}")  # for good: out of the trash
+        assert purged.status_code == 204, purged.text
     return ticket
 
 

@@ -22,6 +22,7 @@ _T = ScoreRow.__table__
 _C = _T.c
 _SORT_COLUMNS = {"title": _C.title_sort, "created_at": _C.created_at, "composer": _C.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
+_IN_LIBRARY = _C.deleted_at.is_(None)
 
 
 class SqlAlchemyScoreRepository:
@@ -65,7 +66,7 @@ class SqlAlchemyScoreRepository:
         if statement is None:
             statement = _RECENT[self._dialect] = (
                 select(*_listing_columns(self._dialect))
-                .where(_C.user_id == bindparam("user_id"))
+                .where(_C.user_id == bindparam("user_id"), _IN_LIBRARY)
                 .order_by(_C.created_at.desc(), _C.id.desc())
                 .limit(bindparam("page_limit"))
             )
@@ -80,7 +81,7 @@ class SqlAlchemyScoreRepository:
         """The page's statement with the values as parameters. Built once for each shape of query without a text
         or tag filter and kept, so that SQLAlchemy neither builds nor hashes it again."""
         params: dict[str, Any] = {"user_id": query.user_id, "page_limit": query.limit, "page_offset": query.offset}
-        bound = [_C.user_id == bindparam("user_id")]
+        bound = [_C.user_id == bindparam("user_id"), _IN_LIBRARY]
         for name, column, value in (
             ("composer", _C.composer_sort, query.composer),
             ("genre", _C.genre_sort, query.genre),
@@ -93,7 +94,7 @@ class SqlAlchemyScoreRepository:
         cacheable = query.text is None and query.tag is None
         statement: Select[Any] | None = _LISTINGS.get(key) if cacheable else None
         if statement is None:
-            unbound = self._conditions(replace(query, composer=None, genre=None, status=None))[1:]
+            unbound = self._conditions(replace(query, composer=None, genre=None, status=None))[2:]
             # The count as an uncorrelated subquery, which the database runs once (from an index where it can).
             # A window count, count(*) OVER (), would read every matching row, not just the page's, to count them.
             total = select(func.count()).select_from(_T).where(*bound, *unbound).scalar_subquery()
@@ -114,7 +115,7 @@ class SqlAlchemyScoreRepository:
             return {}
         result = await self._session.execute(
             select(ScoreRow.id, ScoreRow.title, ScoreRow.composer, ScoreRow.page_count, ScoreRow.thumbnail_ready).where(
-                ScoreRow.user_id == user_id, ScoreRow.id.in_(set(score_ids))
+                ScoreRow.user_id == user_id, ScoreRow.id.in_(set(score_ids)), ScoreRow.deleted_at.is_(None)
             )
         )
         return {
@@ -127,6 +128,39 @@ class SqlAlchemyScoreRepository:
             )
             for row in result
         }
+
+    async def trash(self, user_id: UUID, limit: int, offset: int) -> Page[ScoreListing]:
+        """One statement, as search: the page's columns with `deleted_at` and, in each row, the count."""
+        in_trash = (_C.user_id == user_id, _C.deleted_at.is_not(None))
+        total = select(func.count()).select_from(_T).where(*in_trash).scalar_subquery()
+        rows = (
+            await self._session.execute(
+                select(*_listing_columns(self._dialect), _C.deleted_at, total)
+                .where(*in_trash)
+                .order_by(_C.deleted_at.desc(), _C.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+        if rows:
+            count = int(rows[0][-1])
+        else:
+            count = await self._session.scalar(select(func.count()).select_from(_T).where(*in_trash)) or 0
+        items = [replace(_listing(row), deleted_at=row[-2]) for row in rows]
+        return Page(items=items, total=count, limit=limit, offset=offset)
+
+    async def list_trashed(
+        self, limit: int, *, user_id: UUID | None = None, deleted_before: datetime | None = None
+    ) -> Sequence[Score]:
+        conditions: list[ColumnElement[bool]] = [ScoreRow.deleted_at.is_not(None)]
+        if user_id is not None:
+            conditions.append(ScoreRow.user_id == user_id)
+        if deleted_before is not None:
+            conditions.append(ScoreRow.deleted_at < deleted_before)
+        rows = await self._session.scalars(
+            select(ScoreRow).where(*conditions).order_by(ScoreRow.deleted_at, ScoreRow.id).limit(limit)
+        )
+        return [score_from_row(row) for row in rows]
 
     async def list_stuck(self, started_before: datetime, limit: int) -> Sequence[Score]:
         started = func.coalesce(ScoreRow.processing_started_at, ScoreRow.created_at)
@@ -212,7 +246,7 @@ class SqlAlchemyScoreRepository:
         return row
 
     def _conditions(self, query: ScoreQuery) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [ScoreRow.user_id == query.user_id]
+        conditions: list[ColumnElement[bool]] = [ScoreRow.user_id == query.user_id, ScoreRow.deleted_at.is_(None)]
         # Text, composer and genre match the sort keys: case and accents aside, as the library orders them.
         if query.text:
             key = sort_key(query.text)

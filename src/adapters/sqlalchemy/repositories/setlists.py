@@ -21,7 +21,7 @@ class SqlAlchemySetlistRepository:
 
     async def add(self, setlist: Setlist) -> None:
         row = setlist_to_row(setlist, SetlistRow())
-        row.items = [item_to_row(item, SetlistItemRow()) for item in setlist.items]
+        row.items = [item_to_row(item, SetlistItemRow(), index) for index, item in enumerate(setlist.items)]
         self._session.add(row)
 
     async def get(self, setlist_id: UUID, *, for_update: bool = False) -> Setlist | None:
@@ -73,25 +73,25 @@ class SqlAlchemySetlistRepository:
         (setlist_id, position) is unique and checked row by row, and the ORM flushes deletes last, so:
         delete removed items first, then park moved items at negative positions, then set the final ones.
         """
-        wanted = {item.id: item for item in setlist.items}
-        removed = [item_row for item_row in row.items if item_row.id not in wanted]
+        order = {item.id: index for index, item in enumerate(setlist.items)}
+        removed = [item_row for item_row in row.items if item_row.id not in order]
         for item_row in removed:
             row.items.remove(item_row)
         if removed:
             await self._session.flush()
 
-        moved = [item_row for item_row in row.items if item_row.position != wanted[item_row.id].position]
+        moved = [item_row for item_row in row.items if item_row.position != order[item_row.id]]
         for item_row in moved:
-            item_row.position = -1 - wanted[item_row.id].position
+            item_row.position = -1 - order[item_row.id]
         if moved:
             await self._session.flush()
 
         existing = {item_row.id: item_row for item_row in row.items}
-        for item in setlist.items:
+        for index, item in enumerate(setlist.items):
             if item.id in existing:
-                item_to_row(item, existing[item.id])
+                item_to_row(item, existing[item.id], index)
             else:
-                row.items.append(item_to_row(item, SetlistItemRow()))
+                row.items.append(item_to_row(item, SetlistItemRow(), index))
 
 
 def _with_items() -> Select[SetlistRow]:

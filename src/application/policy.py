@@ -34,3 +34,7 @@ class Policy:
     score_action_rule: RateRule = RateRule(limit=30, window_seconds=60)
     register_rule: RateRule = RateRule(limit=20, window_seconds=3600)
     maintenance_batch_size: int = 200
+    # Closed: RegisterUser refuses, and only administrators create accounts (CreateUser).
+    registration_open: bool = True
+    # Each process learns of accounts deactivated by another process at most this long after (at least 1).
+    account_status_refresh_seconds: float = 15.0

@@ -84,6 +84,8 @@ class ConfigProvider(Provider):
             upload_rate_rule=settings.upload_rate_rule,
             score_action_rule=settings.score_action_rule,
             register_rule=settings.register_rule,
+            registration_open=settings.registration == "open",
+            account_status_refresh_seconds=settings.account_status_refresh_seconds,
         )
 
 

@@ -18,6 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
 
 from entrypoints.http.accounts import AccountController
+from entrypoints.http.admin import AdminController
 from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
 from entrypoints.http.base_path_aliases import interactive_docs, openapi_document
 from entrypoints.http.dashboard import DashboardController
@@ -77,7 +78,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     broker, container = make_runtime(settings, HttpProvider(), LitestarProvider())
     api = DishkaRouter(
         API_PREFIX,
-        route_handlers=[AccountController, FileController, ScoreController, SetlistController, DashboardController],
+        route_handlers=[
+            AccountController,
+            FileController,
+            ScoreController,
+            SetlistController,
+            DashboardController,
+            AdminController,
+        ],
         security=[{BEARER: []}],
         # Every JSON endpoint: at most this many body bytes (413 request_too_large), and UTF-8 (else 400).
         request_max_body_size=settings.max_request_body_bytes,

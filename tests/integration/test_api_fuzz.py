@@ -128,7 +128,7 @@ def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
 
 # Codes of API.md's Trash, Duplicates and Administration sections, which the library life-cycle issue builds;
 # that issue empties this list.
-CODES_OF_THE_LIFE_CYCLE_SECTIONS = frozenset({"duplicate_score", "user_not_found"})
+CODES_OF_THE_LIFE_CYCLE_SECTIONS = frozenset({"duplicate_score"})
 
 
 def _contract_error_codes() -> set[str]:

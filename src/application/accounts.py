@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from application.ports import (
     UnitOfWork,
     quota_of,
 )
-from domain.errors import EmailTaken, InvalidCredentials, NotAuthenticated, TooManyRequests
+from domain.errors import (
+    AccountDisabled,
+    EmailTaken,
+    InvalidCredentials,
+    NotAuthenticated,
+    RegistrationClosed,
+    TooManyRequests,
+)
 from domain.quota import QuotaUsage
 from domain.uploads import UploadStatus
 from domain.users import User, check_password, clean_username, normalize_email
@@ -58,7 +66,8 @@ async def current_quota(uow: UnitOfWork, ledger: QuotaLedger, user: User, now: d
 class RegisterUser:
     """Create an account. Emails are unique regardless of case; the quota limit comes from the policy.
 
-    Registrations are counted per client address, since each one costs a deliberately slow password hash.
+    Registrations are counted per client address, since each one costs a deliberately slow password hash. While
+    registration is closed (`Policy.registration_open`), nobody registers: administrators create accounts.
     """
 
     def __init__(
@@ -73,6 +82,8 @@ class RegisterUser:
     async def __call__(
         self, email: str, password: str, username: str | None = None, client_address: str | None = None
     ) -> Account:
+        if not self._policy.registration_open:
+            raise RegistrationClosed()
         email = normalize_email(email)
         check_password(password)
         name = clean_username(username, email)
@@ -114,6 +125,7 @@ class LogIn:
       only a few guesses each.
     An IPv6 client counts by its /64 network, which one subscriber usually holds whole. An attempt counts while
     its password is checked (so a burst of guesses cannot pass a limit together); a success is then taken back.
+    A deactivated account is refused only once its password is verified, so that guessers learn nothing of it.
     """
 
     def __init__(
@@ -148,6 +160,8 @@ class LogIn:
             if user is None or not await self._hasher.verify(user.password_hash, password):
                 counted.clear()
                 raise InvalidCredentials()
+            if not user.is_active:
+                raise AccountDisabled()
             return self._tokens.issue(user.id)
         finally:
             for key in counted:
@@ -179,17 +193,54 @@ def client_network(address: str) -> str:
     return str(parsed)
 
 
+class InactiveAccounts:
+    """The deactivated accounts as this process knows them: one per process, so that no request reads the database
+    to learn whether its token's account is still active.
+
+    The set is read again (one query) by the first request after `Policy.account_status_refresh_seconds`, so a
+    deactivation by another process takes effect within that time; this process's own changes (`learn`) at once.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self._refresh_seconds = policy.account_status_refresh_seconds
+        self._inactive: frozenset[UUID] = frozenset()
+        self._read_at: float | None = None
+        self._reading = asyncio.Lock()
+
+    async def includes(self, user_id: UUID, uow: UnitOfWork, now: datetime) -> bool:
+        moment = now.timestamp()
+        if self._stale(moment):
+            async with self._reading:
+                if self._stale(moment):  # unless a concurrent request has just read it
+                    async with uow.autocommit() as reading:
+                        self._inactive = frozenset(await reading.users.inactive_ids())
+                    self._read_at = moment
+        return user_id in self._inactive
+
+    def learn(self, user: User) -> None:
+        """This process has just changed the account."""
+        self._inactive = self._inactive - {user.id} if user.is_active else self._inactive | {user.id}
+
+    def _stale(self, moment: float) -> bool:
+        return self._read_at is None or not 0 <= moment - self._read_at < self._refresh_seconds
+
+
 class Authenticate:
-    """Turn a bearer token into the id of an existing user."""
+    """Turn a bearer token into the id of an existing user whose account is active (see InactiveAccounts)."""
 
-    def __init__(self, tokens: TokenIssuer) -> None:
+    def __init__(self, tokens: TokenIssuer, inactive: InactiveAccounts, uow: UnitOfWork, clock: Clock) -> None:
         self._tokens = tokens
+        self._inactive = inactive
+        self._uow = uow
+        self._clock = clock
 
-    def __call__(self, authorization: str | None) -> UUID:
+    async def __call__(self, authorization: str | None) -> UUID:
         scheme, _, token = (authorization or "").partition(" ")
         user_id = self._tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
         if user_id is None:
             raise NotAuthenticated()
+        if await self._inactive.includes(user_id, self._uow, self._clock.now()):
+            raise NotAuthenticated("This account is deactivated.")
         return user_id
 
 

@@ -36,3 +36,7 @@ class Policy:
     maintenance_batch_size: int = 200
     # Days a deleted score stays in the trash before housekeeping deletes it for good; 0: deleting is permanent.
     trash_retention_days: int = 30
+    # Closed: RegisterUser refuses, and only administrators create accounts (CreateUser).
+    registration_open: bool = True
+    # Each process learns of accounts deactivated by another process at most this long after (at least 1).
+    account_status_refresh_seconds: float = 15.0

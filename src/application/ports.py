@@ -136,6 +136,23 @@ class LibraryStats:
     trash_bytes: int = 0
 
 
+@dataclass(frozen=True)
+class UserLibraryCounts:
+    score_count: int = 0  # scores in the library, not in the trash
+    trash_bytes: int = 0  # size of the scores in the trash
+
+
+@dataclass(frozen=True)
+class SiteStats:
+    user_count: int
+    active_user_count: int
+    score_count: int  # in the libraries, not in the trash
+    trash_score_count: int
+    stored_bytes: int  # confirmed uploads
+    reserved_bytes: int  # pending uploads not yet expired
+    processing_counts: dict[ProcessingStatus, int] = field(default_factory=dict)
+
+
 class UserRepository(Protocol):
     async def add(self, user: User) -> None: ...
     async def get(self, user_id: UUID, *, for_update: bool = False) -> User | None:
@@ -144,6 +161,17 @@ class UserRepository(Protocol):
 
     async def get_by_email(self, email: str) -> User | None: ...
     async def list_ids(self) -> Sequence[UUID]: ...
+    async def save(self, user: User) -> None:
+        """Store the quota limit and the administrator and active flags."""
+        ...
+
+    async def search(self, text: str | None, limit: int, offset: int) -> Page[User]:
+        """Users whose email or username contains `text` (ignoring case), oldest first."""
+        ...
+
+    async def inactive_ids(self) -> Sequence[UUID]:
+        """The ids of the deactivated users."""
+        ...
 
 
 class UploadRepository(Protocol):
@@ -224,6 +252,13 @@ class SetlistRepository(Protocol):
 
 class StatsReader(Protocol):
     async def library_stats(self, user_id: UUID) -> LibraryStats: ...
+    async def user_library_counts(self, user_ids: Sequence[UUID]) -> dict[UUID, UserLibraryCounts]:
+        """Per user, in one query: scores in the library and bytes in the trash (users without scores left out)."""
+        ...
+
+    async def site_stats(self, now: datetime) -> SiteStats:
+        """Counts over every user: accounts, scores, stored and reserved bytes, processing."""
+        ...
 
 
 class UnitOfWork(Protocol):

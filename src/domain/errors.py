@@ -67,6 +67,38 @@ class NotAuthenticated(DomainError):
     default_detail = "A valid bearer token is required."
 
 
+class AccountDisabled(DomainError):
+    """The email and password are right, but an administrator has deactivated the account."""
+
+    code = "account_disabled"
+    kind = ErrorKind.UNAUTHORIZED
+    default_detail = "This account is deactivated."
+
+
+class RegistrationClosed(DomainError):
+    """Registration is closed on this server (`SCOREMATE_REGISTRATION=closed`): administrators create accounts."""
+
+    code = "registration_closed"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = "Registration is closed on this server; ask an administrator for an account."
+
+
+class Forbidden(DomainError):
+    """The signed-in user may not do this: only administrators may."""
+
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+    default_detail = "Only administrators may do this."
+
+
+class UserNotFound(DomainError):
+    """No such user."""
+
+    code = "user_not_found"
+    kind = ErrorKind.NOT_FOUND
+    default_detail = "User not found."
+
+
 class TooManyRequests(DomainError):
     """Too many attempts in the current window; retry after `Retry-After` seconds."""
 

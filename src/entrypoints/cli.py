@@ -1,4 +1,4 @@
-"""`scoremate serve | worker | migrate`."""
+"""`scoremate serve | worker | migrate | users`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 
+from entrypoints.cli_users import add_users_parser
 from entrypoints.observability import configure_logging
 from entrypoints.settings import Settings, SettingsError
 from entrypoints.version import package_version
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Bring the database at SCOREMATE_DATABASE_URL to this version's schema (a current one is left "
         "alone). Run before starting API processes on Postgres; serve does it by itself on SQLite.",
     )
+    add_users_parser(commands)
     args = parser.parse_args(argv)
 
     overrides = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name, None) is not None}
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scoremate worker-health: no heartbeat (last seen: {seen})")
             return 1
         return 0
+    if args.command == "users":
+        from entrypoints.cli_users import run_users_command
+
+        return asyncio.run(run_users_command(settings, args))
     if args.command == "migrate":
         from adapters.sqlalchemy.migrate import head_revision, migrate
 

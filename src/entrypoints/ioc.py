@@ -85,6 +85,8 @@ class ConfigProvider(Provider):
             score_action_rule=settings.score_action_rule,
             register_rule=settings.register_rule,
             trash_retention_days=settings.trash_retention_days,
+            registration_open=settings.registration == "open",
+            account_status_refresh_seconds=settings.account_status_refresh_seconds,
         )
 
 

@@ -113,6 +113,9 @@ class Settings:
     # regenerate_thumbnail, refresh_info and generate_all_thumbnails together, per user.
     score_action_rate_limit: str = "30/minute"
     register_rate_limit: str = "1000/hour"
+    registration: Literal["open", "closed"] = "open"
+    # Every API process reads the deactivated accounts again this often: their tokens are refused within it.
+    account_status_refresh_seconds: Annotated[float, Meta(gt=0, le=30)] = 15.0
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: Annotated[int, Positive] = 1024 * 1024
     render_processes: Annotated[int, Positive] = 2
@@ -222,6 +225,8 @@ class Settings:
             raise SettingsError("SCOREMATE_STORAGE must be 'local' or 's3'")
         if self.log_format not in ("text", "json"):
             raise SettingsError("SCOREMATE_LOG_FORMAT must be 'text' or 'json'")
+        if self.registration not in ("open", "closed"):
+            raise SettingsError("SCOREMATE_REGISTRATION must be 'open' or 'closed'")
         if self.log_level.upper() not in _LOG_LEVELS:
             raise SettingsError(f"SCOREMATE_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         for name in _RATES:  # parsed now, so that a bad value fails at start

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dishka import Provider, Scope, provide, provide_all
 
-from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
+from application.accounts import Authenticate, GetAccount, InactiveAccounts, LogIn, RegisterUser
+from application.admin import ChangeUser, CreateUser, GetSiteStats, GetUser, ListUsers
 from application.aftercare import UploadAftercare
 from application.coalescing import Coalescer
 from application.dashboard import GetDashboard
@@ -68,7 +69,13 @@ class UseCaseProvider(Provider):
     use_cases = provide_all(
         RegisterUser,
         LogIn,
+        Authenticate,
         GetAccount,
+        ListUsers,
+        GetUser,
+        ChangeUser,
+        CreateUser,
+        GetSiteStats,
         RequestUploadUrl,
         UploadAftercare,
         UploadVerifier,
@@ -119,6 +126,7 @@ class UseCaseProvider(Provider):
         ListDuplicates,
         BackfillChecksums,
     )
-    authenticate = provide(Authenticate, scope=Scope.APP)
+    # One per process: the deactivated accounts this process knows of, read again now and then.
+    inactive_accounts = provide(InactiveAccounts, scope=Scope.APP)
     # One per process: identical score work asked for while it runs is merged into one more run.
     coalescer = provide(Coalescer, scope=Scope.APP)

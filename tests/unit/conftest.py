@@ -12,7 +12,8 @@ import pytest
 from dishka import Container, Provider, Scope, from_context, make_container, provide
 
 from adapters.memory import InMemoryQuotaLedger, InMemoryRateLimiter
-from application.accounts import Authenticate, GetAccount, LogIn, RegisterUser
+from application.accounts import Authenticate, GetAccount, InactiveAccounts, LogIn, RegisterUser
+from application.admin import ChangeUser, CreateUser, GetSiteStats, GetUser, ListUsers
 from application.aftercare import UploadAftercare
 from application.dashboard import GetDashboard
 from application.maintenance import (
@@ -135,6 +136,7 @@ class World:
         self.scratch = FakeScratchSpace(self.storage)
         self.ledger = InMemoryQuotaLedger(clock=self.clock.timestamp)
         self.limiter = InMemoryRateLimiter(clock=self.clock.timestamp)
+        self.inactive_accounts = InactiveAccounts(self.policy)  # as one API process knows them
         self._emails = 0
 
     def get(self, use_case: type[T]) -> T:
@@ -163,6 +165,26 @@ class World:
     @property
     def get_account(self) -> GetAccount:
         return self.get(GetAccount)
+
+    @property
+    def list_users(self) -> ListUsers:
+        return self.get(ListUsers)
+
+    @property
+    def get_user(self) -> GetUser:
+        return self.get(GetUser)
+
+    @property
+    def change_user(self) -> ChangeUser:
+        return self.get(ChangeUser)
+
+    @property
+    def create_user(self) -> CreateUser:
+        return self.get(CreateUser)
+
+    @property
+    def get_site_stats(self) -> GetSiteStats:
+        return self.get(GetSiteStats)
 
     @property
     def request_upload_url(self) -> RequestUploadUrl:
@@ -412,8 +434,10 @@ class FakesProvider(Provider):
 
     scope = Scope.REQUEST
     world = from_context(provides=World, scope=Scope.REQUEST)
-    # Per request here, not per process: each world has its own tokens.
-    authenticate = provide(Authenticate)
+
+    @provide
+    def inactive_accounts(self, world: World) -> InactiveAccounts:
+        return world.inactive_accounts
 
     @provide
     def uow(self, world: World) -> UnitOfWork:

@@ -29,7 +29,9 @@ from application.ports import (
     ScoreListing,
     ScoreQuery,
     ScoreSummary,
+    SiteStats,
     StoredObject,
+    UserLibraryCounts,
 )
 from domain.pdf import PdfError, PdfInfo, PdfMetadata, RenderPriority
 from domain.scores import ProcessingStatus, Score
@@ -131,6 +133,21 @@ class FakeUserRepository(_Repository):
 
     async def list_ids(self) -> Sequence[UUID]:
         return sorted(self._state.users)
+
+    async def save(self, user: User) -> None:
+        self._state.users[user.id] = copy.deepcopy(user)
+
+    async def search(self, text: str | None, limit: int, offset: int) -> Page[User]:
+        needle = (text or "").lower()
+        found = [
+            user
+            for user in sorted(self._state.users.values(), key=lambda user: (user.created_at, user.id))
+            if needle in user.email.lower() or needle in user.username.lower()
+        ]
+        return Page([copy.deepcopy(user) for user in found[offset : offset + limit]], len(found), limit, offset)
+
+    async def inactive_ids(self) -> Sequence[UUID]:
+        return [user.id for user in self._state.users.values() if not user.is_active]
 
 
 class FakeUploadRepository(_Repository):
@@ -414,6 +431,36 @@ class FakeStatsReader(_Repository):
             processing_counts=counts,
             trash_score_count=trash_count,
             trash_bytes=trash_bytes,
+        )
+
+    async def user_library_counts(self, user_ids: Sequence[UUID]) -> dict[UUID, UserLibraryCounts]:
+        counts = {}
+        for user_id in user_ids:
+            scores = [score for score in self._state.scores.values() if score.user_id == user_id]
+            if scores:
+                counts[user_id] = UserLibraryCounts(
+                    score_count=sum(1 for score in scores if score.deleted_at is None),
+                    trash_bytes=sum(score.size_bytes for score in scores if score.deleted_at is not None),
+                )
+        return counts
+
+    async def site_stats(self, now: datetime) -> SiteStats:
+        users = self._state.users.values()
+        in_library = [score for score in self._state.scores.values() if score.deleted_at is None]
+        uploads = self._state.uploads.values()
+        counts = dict.fromkeys(ProcessingStatus, 0)
+        for score in in_library:
+            counts[score.processing.status] += 1
+        return SiteStats(
+            user_count=len(users),
+            active_user_count=sum(1 for user in users if user.is_active),
+            score_count=len(in_library),
+            trash_score_count=len(self._state.scores) - len(in_library),
+            stored_bytes=sum(u.size_bytes for u in uploads if u.status is UploadStatus.CONFIRMED),
+            reserved_bytes=sum(
+                u.size_bytes for u in uploads if u.status is UploadStatus.PENDING and u.expires_at > now
+            ),
+            processing_counts=counts,
         )
 
 

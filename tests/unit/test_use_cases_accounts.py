@@ -286,9 +286,9 @@ async def test_the_block_lifts_when_the_window_passes(world: World) -> None:
 async def test_authenticate_accepts_a_bearer_token(world: World) -> None:
     user = await world.user()
     token = world.tokens.issue(user.id).token
-    assert world.authenticate(f"Bearer {token}") == user.id
-    assert world.authenticate(f"bearer {token}") == user.id
-    assert world.authenticate(f"BEARER  {token} ") == user.id
+    assert await world.authenticate(f"Bearer {token}") == user.id
+    assert await world.authenticate(f"bearer {token}") == user.id
+    assert await world.authenticate(f"BEARER  {token} ") == user.id
 
 
 @pytest.mark.parametrize(
@@ -304,18 +304,18 @@ async def test_authenticate_accepts_a_bearer_token(world: World) -> None:
         "Bearer token-for-",
     ],
 )
-def test_authenticate_refuses_anything_else(world: World, header: str | None) -> None:
+async def test_authenticate_refuses_anything_else(world: World, header: str | None) -> None:
     with pytest.raises(NotAuthenticated) as error:
-        world.authenticate(header)
+        await world.authenticate(header)
     assert error.value.code == "not_authenticated"
     assert error.value.kind is ErrorKind.UNAUTHORIZED
 
 
-def test_authenticate_refuses_a_revoked_token(world: World) -> None:
+async def test_authenticate_refuses_a_revoked_token(world: World) -> None:
     token = world.tokens.issue(uuid4()).token
     world.tokens.revoked.add(token)
     with pytest.raises(NotAuthenticated):
-        world.authenticate(f"Bearer {token}")
+        await world.authenticate(f"Bearer {token}")
 
 
 # --- GetAccount ----------------------------------------------------------------------------------

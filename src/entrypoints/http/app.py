@@ -18,6 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
 
 from entrypoints.http.accounts import AccountController
+from entrypoints.http.admin import AdminController
 from entrypoints.http.auth import HttpProvider, authenticate_first, scraper_only
 from entrypoints.http.base_path_aliases import interactive_docs, openapi_document
 from entrypoints.http.dashboard import DashboardController
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DuplicateController,
             TrashController,
             DashboardController,
+            AdminController,
         ],
         security=[{BEARER: []}],
         # Every JSON endpoint: at most this many body bytes (413 request_too_large), and UTF-8 (else 400).

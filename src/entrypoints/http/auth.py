@@ -28,7 +28,7 @@ _STATE_KEY = "current_user"
 
 class HttpProvider(Provider):
     @provide(scope=Scope.REQUEST)
-    def current_user(
+    async def current_user(
         self,
         request: Request,  # type: ignore[type-arg]  # dishka matches the bare class LitestarProvider provides
         authenticate: Authenticate,
@@ -37,7 +37,7 @@ class HttpProvider(Provider):
         known = request.state.get(_STATE_KEY)
         if isinstance(known, CurrentUser):
             return known
-        return CurrentUser(authenticate(request.headers.get("authorization")))
+        return CurrentUser(await authenticate(request.headers.get("authorization")))
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
@@ -49,7 +49,7 @@ async def authenticate_first(request: Request[Any, Any, Any]) -> None:
     if request.route_handler.opt.get(PUBLIC):
         return
     authenticate = await request.state.dishka_container.get(Authenticate)
-    request.state[_STATE_KEY] = CurrentUser(authenticate(request.headers.get("authorization")))
+    request.state[_STATE_KEY] = CurrentUser(await authenticate(request.headers.get("authorization")))
 
 
 async def scraper_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -14,6 +14,7 @@ from domain.errors import (
     ConcurrentChange,
     DomainError,
     ErrorKind,
+    Forbidden,
     NotAuthenticated,
     ScoreNotFound,
     ServiceUnavailable,
@@ -57,13 +58,6 @@ class RouteNotFound(DomainError):
 
     code = "not_found"
     kind = ErrorKind.NOT_FOUND
-
-
-class Forbidden(DomainError):
-    """The signed-in user may not do this."""
-
-    code = "forbidden"
-    kind = ErrorKind.FORBIDDEN
 
 
 class ProtocolError(DomainError):

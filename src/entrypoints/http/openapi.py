@@ -183,6 +183,7 @@ INTERNAL_ERROR_DETAIL = "Something went wrong on our side; it has been logged."
 # One text per parameter name, for the parameters whose handler gives none (a name means the same everywhere).
 PARAMETER_DESCRIPTIONS: Mapping[str, str] = {
     "score_id": "The score's id (a UUID); another user's score answers 404 like a missing one.",
+    "user_id": "The user's id (a UUID).",
     "setlist_id": "The setlist's id (a UUID); another user's setlist answers 404 like a missing one.",
     "item_id": "The setlist item's id (a UUID, not the score's).",
     "q": "Finds this text in the title or the composer, ignoring case.",
@@ -206,6 +207,11 @@ TAGS: list[Tag] = [
         description="Scores of the same file, told by the SHA-256 the server computes of every stored PDF.",
     ),
     Tag(name="Dashboard", description="Quota, counts and the newest scores at a glance."),
+    Tag(
+        name="Admin",
+        description="For administrators only (403 `forbidden` to other users): every account with its quota, "
+        "deactivating and promoting accounts, and the server's figures.",
+    ),
     Tag(name="Operations", description="Liveness and readiness for load balancers and orchestrators."),
 ]
 _HEADERS: Mapping[str, OpenAPIHeader] = {

@@ -7,8 +7,9 @@ from typing import cast
 from msgspec.structs import asdict
 
 from application.accounts import Account
+from application.admin import ManagedAccount
 from application.dashboard import Dashboard
-from application.ports import DuplicateGroup, Page, ScoreListing, ScoreSummary
+from application.ports import DuplicateGroup, Page, ScoreListing, ScoreSummary, SiteStats
 from application.setlists import SetlistView
 from application.trash import TrashedScore
 from domain.pdf import PdfMetadata
@@ -25,7 +26,44 @@ def quota_body(quota: QuotaUsage) -> schemas.Quota:
 
 def user_body(account: Account) -> schemas.UserBody:
     user = account.user
-    return schemas.UserBody(user.id, user.email, user.username, user.created_at, quota_body(account.quota))
+    return schemas.UserBody(
+        user.id, user.email, user.username, user.is_admin, user.is_active, user.created_at, quota_body(account.quota)
+    )
+
+
+def managed_user_body(account: ManagedAccount) -> schemas.ManagedUserBody:
+    user = account.user
+    return schemas.ManagedUserBody(
+        user.id,
+        user.email,
+        user.username,
+        user.is_admin,
+        user.is_active,
+        user.created_at,
+        quota_body(account.quota),
+        account.score_count,
+        account.trash_bytes,
+    )
+
+
+def processing_counts(counts: dict[ProcessingStatus, int]) -> schemas.ProcessingCounts:
+    return schemas.ProcessingCounts(
+        pending=counts.get(ProcessingStatus.PENDING, 0),
+        processing=counts.get(ProcessingStatus.PROCESSING, 0),
+        failed=counts.get(ProcessingStatus.FAILED, 0),
+    )
+
+
+def site_stats_body(stats: SiteStats) -> schemas.SiteStatsBody:
+    return schemas.SiteStatsBody(
+        user_count=stats.user_count,
+        active_user_count=stats.active_user_count,
+        score_count=stats.score_count,
+        trash_score_count=stats.trash_score_count,
+        stored_bytes=stats.stored_bytes,
+        reserved_bytes=stats.reserved_bytes,
+        processing=processing_counts(stats.processing_counts),
+    )
 
 
 def upload_body(upload: Upload) -> schemas.UploadBody:

@@ -115,6 +115,8 @@ class UserBody(Struct):
     id: UUID
     email: str
     username: str
+    is_admin: bool
+    is_active: Annotated[bool, Meta(description="False: deactivated by an administrator; it cannot log in.")]
     created_at: datetime
     quota: Quota
 
@@ -378,3 +380,53 @@ class DashboardBody(Struct):
     processing: ProcessingCounts
     trash: TrashCounts
     recent_scores: list[ScoreBody]
+
+
+# --- administration ----------------------------------------------------------------------------
+
+
+class ManagedUserBody(Struct):
+    id: UUID
+    email: str
+    username: str
+    is_admin: bool
+    is_active: bool
+    created_at: datetime
+    quota: Quota
+    score_count: Annotated[int, Meta(description="Scores in the library, not in the trash.")]
+    trash_bytes: Annotated[int, Meta(description="Size of the scores in the trash.")]
+
+
+class ManagedUserPage(Struct):
+    items: list[ManagedUserBody]
+    total: int
+    limit: int
+    offset: int
+
+
+class UpdateUserRequest(Struct):
+    quota_limit_bytes: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                description="The user's storage limit in bytes; below their usage it refuses new "
+                "uploads and deletes nothing.",
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    is_active: Annotated[bool, Meta(description="False: the user cannot log in and their tokens are refused.")] | (
+        UnsetType
+    ) = UNSET
+    is_admin: bool | UnsetType = UNSET
+
+
+class SiteStatsBody(Struct):
+    user_count: int
+    active_user_count: int
+    score_count: Annotated[int, Meta(description="Scores in the libraries, not in the trash.")]
+    trash_score_count: int
+    stored_bytes: Annotated[int, Meta(description="Bytes of confirmed uploads.")]
+    reserved_bytes: Annotated[int, Meta(description="Bytes held by pending uploads.")]
+    processing: ProcessingCounts

@@ -3,21 +3,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import user_from_row, user_to_row
 from adapters.sqlalchemy.models import UserRow
+from application.ports import Page
 from domain.errors import EmailTaken
 from domain.users import User
 
 _C = UserRow.__table__.c
 # In the order of User's fields.
-_BY_ID = select(_C.id, _C.email, _C.username, _C.password_hash, _C.quota_limit_bytes, _C.created_at).where(
-    _C.id == bindparam("id")
+_USER_COLUMNS = (
+    _C.id,
+    _C.email,
+    _C.username,
+    _C.password_hash,
+    _C.quota_limit_bytes,
+    _C.created_at,
+    _C.is_admin,
+    _C.is_active,
 )
+_BY_ID = select(*_USER_COLUMNS).where(_C.id == bindparam("id"))
 
 
 class SqlAlchemyUserRepository:
@@ -50,6 +59,32 @@ class SqlAlchemyUserRepository:
     async def get_by_email(self, email: str) -> User | None:
         row = await self._session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
         return None if row is None else user_from_row(row)
+
+    async def save(self, user: User) -> None:
+        await self._session.execute(
+            update(UserRow)
+            .where(UserRow.id == user.id)
+            .values(quota_limit_bytes=user.quota_limit_bytes, is_admin=user.is_admin, is_active=user.is_active)
+        )
+
+    async def search(self, text: str | None, limit: int, offset: int) -> Page[User]:
+        conditions = []
+        if text:
+            needle = text.lower()
+            conditions.append(
+                or_(
+                    func.lower(UserRow.email).contains(needle, autoescape=True),
+                    func.lower(UserRow.username).contains(needle, autoescape=True),
+                )
+            )
+        total = await self._session.scalar(select(func.count()).select_from(UserRow).where(*conditions))
+        rows = await self._session.execute(
+            select(*_USER_COLUMNS).where(*conditions).order_by(_C.created_at, _C.id).limit(limit).offset(offset)
+        )
+        return Page(items=[User(*row) for row in rows], total=total or 0, limit=limit, offset=offset)
+
+    async def inactive_ids(self) -> Sequence[UUID]:
+        return list(await self._session.scalars(select(UserRow.id).where(UserRow.is_active == false())))
 
 
 def _is_email_conflict(error: IntegrityError) -> bool:

@@ -130,7 +130,7 @@ def _contract_error_codes() -> set[str]:
     """Every `code` named in API.md: in the errors column of a table (word_with_underscores after a status) and in
     the text (a status then a code in backticks, as "401 `account_disabled`")."""
     text = (REPO_ROOT.parent / "shared" / "API.md").read_text()
-    codes = set(re.findall(r"\b[45]\d\d `([a-z_]+)`", text))
+    codes = set(re.findall(r"\b[45]\d\d\s+`([a-z_]+)`", text))
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.split("|")]
         if line.startswith("|") and len(cells) > 2:

@@ -174,6 +174,22 @@ async def test_a_live_consumers_task_is_never_taken_over_even_long_past_the_idle
     assert await _pending(busy.broker) == []
 
 
+async def test_a_cancelled_listener_ends_even_when_the_cancel_meets_a_command_being_sent(
+    make_consumer: Callable[..., Consumer],
+) -> None:
+    """Cancelled at every point of its 100 ms blocking reads: Python 3.11's asyncio.wait_for, around each command
+    redis-py sends, loses a cancel that comes as the send ends, and the listener read on for ever (1 in 6 runs of
+    the takeover test hung its teardown for 30 s)."""
+    consumers = [make_consumer().start() for _ in range(24)]
+    await asyncio.sleep(0.3)
+    for index, consumer in enumerate(consumers):
+        await asyncio.sleep(0.1 + index * 0.013)  # a different point of the read cycle each time
+        assert consumer.task is not None
+        consumer.task.cancel()
+        done, _ = await asyncio.wait([consumer.task], timeout=5)
+        assert done, f"listener {index} still runs 5 s after its cancel"
+
+
 async def test_a_consumer_that_stops_cleanly_hands_back_at_once_what_it_had_not_started(
     make_consumer: Callable[..., Consumer],
 ) -> None:

@@ -146,6 +146,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
                 logger.warning("the task stream or its consumer group vanished; declaring it again")
                 self._group_lost = True
             except _LOST_REDIS as error:
+                _end_if_cancelled()
                 logger.warning("lost Redis (%s); reconnecting", error)
                 await asyncio.sleep(RECONNECT_DELAY_SECONDS)
 
@@ -154,6 +155,7 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
             await self._declare_consumer_group()
             self._group_lost = False
         while True:
+            _end_if_cancelled()
             taken = await self._take_over()
             for stream, message_id, fields in taken:
                 if (message := await self._message(stream, message_id, fields)) is not None:
@@ -362,3 +364,12 @@ class ResilientRedisStreamBroker(RedisStreamBroker):
             except (RedisError, OSError) as error:
                 logger.warning("could not remove this worker's heartbeat from Redis (%s)", error)
         await super().shutdown()
+
+
+def _end_if_cancelled() -> None:
+    """Raise the cancel that Python 3.11's asyncio.wait_for lost: it returns the result of what it waited for when
+    that finished as the cancel came (fixed in 3.12), and redis-py sends every command within one. The task still
+    counts the cancel, so the listener ends at its next step instead of reading on for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError

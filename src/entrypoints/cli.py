@@ -106,6 +106,11 @@ def _serve(settings: Settings, workers: int) -> int:
     os.environ["SCOREMATE_PORT"] = str(settings.port)
     if workers > 1:
         _share_metrics_between_processes(settings)
+        if settings.effective_database_url.startswith("sqlite"):
+            # Once, before the API processes start: each migrates SQLite at start, and two at once collide.
+            from adapters.sqlalchemy.migrate import migrate
+
+            asyncio.run(migrate(settings.effective_database_url))
     uvicorn.run(
         "entrypoints.http.app:create_app",
         factory=True,

@@ -589,6 +589,14 @@ async def test_a_burst_of_concurrent_guesses_cannot_pass_the_login_limit(stack: 
     assert sorted(statuses) == [401] * 4 + [429] * 16
 
 
+async def _wait_until_gone(s3: S3ServerInfo, bucket: str, key: str, timeout: float = 30) -> None:
+    client = s3.client()
+    deadline = time.monotonic() + timeout
+    while any(True for _ in await asyncio.to_thread(client.list_objects, bucket, prefix=key)):
+        assert time.monotonic() < deadline, f"{key} still stored after {timeout} s"
+        await asyncio.sleep(0.1)
+
+
 async def test_an_ended_uploads_bytes_stay_reserved_on_s3_until_its_url_lapsed_and_its_key_was_cleared(
     tmp_path: Path, s3_server: S3ServerInfo
 ) -> None:
@@ -607,6 +615,8 @@ async def test_an_ended_uploads_bytes_stay_reserved_on_s3_until_its_url_lapsed_a
             user = await register(client)
             for trigger in ("cancel", "not_a_pdf", "score_deleted"):
                 ticket = await end_upload(user, trigger, ODE)
+                # A deleted score's file is removed in the background; till then the URL cannot replace it (412).
+                await _wait_until_gone(s3_server, stack.env["SCOREMATE_S3_BUCKET"], ticket["s3_key"])
                 late = await user.send_file(ticket, ODE)
                 assert late.status_code == 200, (trigger, late.text)  # S3 still takes it ...
                 assert (await user.quota())["reserved_bytes"] == len(ODE), trigger  # ... inside the quota

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import os
 import re
@@ -621,3 +622,45 @@ async def test_an_ended_uploads_bytes_stay_reserved_on_s3_until_its_url_lapsed_a
                 assert late.status_code == 200, (trigger, late.text)  # S3 still takes it ...
                 assert (await user.quota())["reserved_bytes"] == len(ODE), trigger  # ... inside the quota
                 await wait_for_reserved(user, 0, timeout=30)
+
+
+async def test_the_library_life_cycle_across_two_api_processes_and_a_worker(stack: Stack) -> None:
+    """Issue 20 on the stack: the worker's checksum, the duplicate refusal, trash and restore, and a deactivation
+    made through one API process refusing the user's token on the other within the refresh interval."""
+    base_url = stack.api(processes=2, account_status_refresh_seconds=1)
+    stack.worker()
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        user = await register(client)
+        score = await user.create_score(ODE, title="Ode")
+        done = await user.wait_for_score(score["id"], thumbnail_ready=True)
+        assert done["checksum_sha256"] == hashlib.sha256(ODE).hexdigest()
+
+        body = {"filename": "again.pdf", "content_type": "application/pdf", "size_bytes": len(ODE)}
+        refused = await user.post("/api/v1/files/upload-url", json={**body, "sha256": done["checksum_sha256"]})
+        assert (refused.status_code, refused.json()["code"]) == (409, "duplicate_score")
+        assert (refused.json()["score_id"], refused.json()["in_trash"]) == (score["id"], False)
+        assert (await user.quota())["reserved_bytes"] == 0
+
+        assert (await user.delete(f"/api/v1/scores/{score['id']}")).status_code == 204
+        [trashed] = (await user.get("/api/v1/trash")).json()["items"]
+        assert trashed["id"] == score["id"]
+        assert (await user.get(f"/api/v1/scores/{score['id']}")).status_code == 404
+        assert (await user.post(f"/api/v1/trash/{score['id']}/restore")).status_code == 200
+        assert (await user.get(f"/api/v1/scores/{score['id']}")).status_code == 200
+
+        admin = await register(client)
+        async with _database(stack) as connection:
+            await connection.execute("UPDATE users SET is_admin = true WHERE email = $1", admin.email)
+        me = (await user.get("/api/v1/auth/me")).json()
+        changed = await admin.patch(f"/api/v1/admin/users/{me['id']}", json={"is_active": False})
+        assert (changed.status_code, changed.json()["is_active"]) == (200, False)
+        # Requests land on either process; both refuse the old token within the refresh interval.
+        deadline = time.monotonic() + 10
+        while True:
+            answers = {(await user.get("/api/v1/auth/me")).status_code for _ in range(6)}
+            if answers == {401}:
+                break
+            assert time.monotonic() < deadline, answers
+            await asyncio.sleep(0.2)
+        login = await client.post("/api/v1/auth/login", json={"email": user.email, "password": user.password})
+        assert (login.status_code, login.json()["code"]) == (401, "account_disabled")

@@ -212,8 +212,9 @@ async def clone_scores(database_url: str, template_id: UUID, user_id: UUID, coun
                     user_id=user_id,
                     upload_id=upload_id,
                     storage_key=key,
-                    title=f"{rng.choice(FORMS)} No. {number + 1}",
-                    composer=rng.choice(COMPOSERS),
+                    details=replace(
+                        template.details, title=f"{rng.choice(FORMS)} No. {number + 1}", composer=rng.choice(COMPOSERS)
+                    ),
                     created_at=created,
                     updated_at=created,
                 )

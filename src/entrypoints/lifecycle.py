@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -51,6 +52,10 @@ async def api_process(settings: Settings, broker: AsyncBroker, container: AsyncC
                 await (await request.get(RebuildLostQuota))()  # a new deployment, or Redis lost it
         except Exception:
             logger.exception("could not check the quota ledger at start; the workers' housekeeping will")
+    # What start-up made lives as long as the process: kept out of the collector's full passes, which otherwise walk
+    # it all and stall every request in flight (the p99 of a busy API process).
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:

@@ -13,9 +13,7 @@ import pytest
 
 from tests.integration.support import samples
 from tests.integration.support.api import User, register
-from tests.integration.support.seaweed import S3ServerInfo
-from tests.integration.support.server import serve
-from tests.integration.support.stack import collecting_logs, production_stack
+from tests.integration.support.stack import embedded_or_stack
 
 COVER_WITHIN_SECONDS = 15
 FLOOD_COVERS, FLOOD_REFRESHES = 60, 20
@@ -24,16 +22,8 @@ FLOOD_COVERS, FLOOD_REFRESHES = 60, 20
 @pytest.fixture(params=["embedded", "stack"])
 async def base_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     # Every slow render runs into the default limit of 10 s, so each holds a render process that long.
-    if request.param == "embedded":
-        with serve(tmp_path) as server:
-            yield server.base_url
-        return
-    s3: S3ServerInfo = request.getfixturevalue("s3_server")
-    async with production_stack(tmp_path, s3) as stack:
-        with collecting_logs(stack):
-            url = stack.api()
-            stack.worker()
-            yield url
+    async with embedded_or_stack(request.param, tmp_path, request) as url:
+        yield url
 
 
 async def _flood(flooder: User, score_id: str) -> Counter[int]:

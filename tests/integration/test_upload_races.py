@@ -13,9 +13,7 @@ import pytest
 
 from tests.integration.support import samples
 from tests.integration.support.api import User, register
-from tests.integration.support.seaweed import S3ServerInfo
-from tests.integration.support.server import serve
-from tests.integration.support.stack import collecting_logs, production_stack
+from tests.integration.support.stack import embedded_or_stack
 
 ROUNDS = 12
 PDF = samples.ode()
@@ -23,15 +21,9 @@ PDF = samples.ode()
 
 @pytest.fixture(params=["embedded", "stack"])
 async def base_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "embedded":
-        with serve(tmp_path) as server:
-            yield server.base_url
-        return
-    s3: S3ServerInfo = request.getfixturevalue("s3_server")
-    async with production_stack(tmp_path, s3) as stack:
-        with collecting_logs(stack):
-            # Two API processes, so that the two calls of a round can meet in different processes.
-            yield stack.api(processes=2)
+    # Two API processes on the stack, so that the two calls of a round can meet in different processes.
+    async with embedded_or_stack(request.param, tmp_path, request, api_processes=2) as url:
+        yield url
 
 
 async def _race(user: User, winner_path: str, body: dict[str, Any]) -> tuple[httpx.Response, httpx.Response]:

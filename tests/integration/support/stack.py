@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from tests.integration.support.backends import migrate_with_cli, postgres_database
@@ -18,6 +19,7 @@ from tests.integration.support.server import (
     RunningProcess,
     free_port,
     scoremate_env,
+    serve,
     start_process,
     stop_process,
     wait_until_healthy,
@@ -121,3 +123,20 @@ def collecting_logs(stack: Stack) -> Iterator[None]:
     except BaseException:
         print(stack.logs())
         raise
+
+
+@asynccontextmanager
+async def embedded_or_stack(
+    kind: str, directory: Path, request: pytest.FixtureRequest, api_processes: int = 1
+) -> AsyncIterator[str]:
+    """The base URL of the embedded default (`kind` "embedded") or of the production stack with one worker."""
+    if kind == "embedded":
+        with serve(directory) as server:
+            yield server.base_url
+        return
+    s3: S3ServerInfo = request.getfixturevalue("s3_server")
+    async with production_stack(directory, s3) as stack:
+        with collecting_logs(stack):
+            url = stack.api(processes=api_processes)
+            stack.worker()
+            yield url

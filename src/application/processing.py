@@ -75,9 +75,9 @@ class ThumbnailWriter:
         self._updater = updater
         self._clock = clock
 
-    async def cover(self, score: Score, path: Path, page: int) -> None:
+    async def cover(self, score: Score, path: Path, page: int, priority: RenderPriority = RenderPriority.COVER) -> None:
         try:
-            jpeg = await self._renderer.render_thumbnail(path, page, owner=score.user_id, priority=RenderPriority.COVER)
+            jpeg = await self._renderer.render_thumbnail(path, page, owner=score.user_id, priority=priority)
         except PdfError as error:
             await self._updater.apply(score.id, _cover_failed(error, page))
             return
@@ -214,8 +214,12 @@ class ProcessScore:
         async with self._scratch.local_copy(score.storage_key) as path:
             # Hashed from the copy the renderer reads anyway: the stored bytes are downloaded once.
             checksum = await self._scratch.sha256(path)
+            # A score never read goes before covers asked for again: one user's flood of those cannot keep another's
+            # new score waiting for more than the render already under way.
+            first_look = score.processing.page_count is None
+            priority = RenderPriority.FIRST_LOOK if first_look else RenderPriority.COVER
             try:
-                info = await self._renderer.inspect(path, owner=score.user_id, priority=RenderPriority.COVER)
+                info = await self._renderer.inspect(path, owner=score.user_id, priority=priority)
             except PdfError as error:
                 await self._updater.apply(score_id, _with_checksum(checksum, _fail_with(error)))
                 return
@@ -225,7 +229,7 @@ class ProcessScore:
                 # A cover of the chosen page stays; none yet, or one left from before a choice whose own rendering
                 # gave up, is made now.
                 if not score.cover.is_current:
-                    await self._thumbnails.cover(score, path, score.cover.page)
+                    await self._thumbnails.cover(score, path, score.cover.page, priority)
                 await self._updater.apply(score_id, Score.finish_processing)
 
 

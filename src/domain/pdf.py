@@ -13,8 +13,9 @@ THUMBNAIL_JPEG_QUALITY = 85
 class RenderPriority(IntEnum):
     """Which render work goes first when the render processes are busy: lower values first."""
 
-    COVER = 0  # reading a score and rendering its cover: what a musician waits for
-    PAGES = 1  # thumbnails of every page, in bulk
+    FIRST_LOOK = 0  # a new score's page count and first cover: what a musician who just uploaded waits for
+    COVER = 1  # a cover or the info asked for again
+    PAGES = 2  # thumbnails of every page, in bulk
 
 
 class PdfErrorKind(StrEnum):

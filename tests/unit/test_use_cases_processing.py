@@ -672,9 +672,13 @@ async def test_render_calls_name_the_scores_owner_and_put_covers_before_bulk_pag
     await world.choose_cover(user, score, 2)
     await world.generate_all_thumbnails(score.id)
     assert {owner for _, owner, _ in world.renderer.jobs} == {user.id}
-    assert ("inspect", user.id, RenderPriority.COVER) in world.renderer.jobs
     covers_and_pages = [(operation, priority) for operation, _, priority in world.renderer.jobs]
-    assert covers_and_pages.count(("render_thumbnail", RenderPriority.COVER)) == 2  # processing's cover, then page 2
+    # A new score's first look goes before everything else; the cover of page 2, asked for later, after it.
+    assert covers_and_pages[:2] == [
+        ("inspect", RenderPriority.FIRST_LOOK),
+        ("render_thumbnail", RenderPriority.FIRST_LOOK),
+    ]
+    assert covers_and_pages.count(("render_thumbnail", RenderPriority.COVER)) == 1
     assert ("render_thumbnails", RenderPriority.PAGES) in covers_and_pages
     assert ("render_thumbnail", RenderPriority.PAGES) in covers_and_pages  # each page of the bulk run
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.support import samples
-from tests.integration.support.api import User, register
+from tests.integration.support.api import User, expect_error, register
 from tests.integration.support.backends import migrate_with_cli, postgres_database, serve_on
 from tests.integration.support.server import Server, scoremate_env, serve
 
@@ -66,12 +66,6 @@ async def new_admin(server: Server, client: httpx.AsyncClient) -> User:
     promoted = await users_command(server.env, "promote", admin.email)
     assert promoted.returncode == 0, promoted.stderr
     return admin
-
-
-def expect_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert (body["status_code"], body["code"]) == (status, code), body
 
 
 async def user_id(user: User) -> str:

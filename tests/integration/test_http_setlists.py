@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.integration.support import samples
-from tests.integration.support.api import User, register
+from tests.integration.support.api import User, expect_error, register
 from tests.integration.support.backends import serve_on
 from tests.integration.support.server import Server
 
@@ -38,12 +38,6 @@ async def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def expect_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert (body["status_code"], body["code"]) == (status, code), body
 
 
 async def new_setlist(user: User, name: str = "Gig", description: str | None = None) -> dict[str, Any]:

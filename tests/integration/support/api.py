@@ -99,6 +99,12 @@ class User:
             return await storage.get(link.json()["download_url"])
 
 
+def expect_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert (body["status_code"], body["code"]) == (status, code), body
+
+
 async def register(client: httpx.AsyncClient, password: str = "correct horse battery") -> User:
     email = f"musician-{uuid.uuid4().hex[:12]}@example.com"
     response = await client.post("/api/v1/auth/register", json={"email": email, "password": password})

@@ -5,7 +5,8 @@ opened per request, a Redis command) fails here, whatever the machine's speed. T
 the production adapters (Postgres, Redis, the Redis quota ledger and rate limiter, the Redis task broker); storage
 is local, since it is neither Postgres nor Redis. Postgres is counted below SQLAlchemy: every statement
 (before_cursor_execute), and every BEGIN, COMMIT, ROLLBACK and ping that asyncpg really sends, and every connection
-opened. Redis is counted as every command a redis-py connection of this process writes.
+opened; a hot read that asyncpg runs by itself (adapters/sqlalchemy/driver.py) shows as 'SELECT scores (driver)'.
+Redis is counted as every command a redis-py connection of this process writes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 from litestar import Litestar
@@ -103,6 +105,13 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Trips:
     monkeypatch.setattr(adapter, "commit", counted_commit)
     monkeypatch.setattr(adapter, "rollback", counted_rollback)
     monkeypatch.setattr(adapter, "ping", counted_ping)
+    driver_execute = asyncpg.connection.Connection._do_execute
+
+    async def counted_driver_execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        trips.add(f"{_statement(query)} (driver)")
+        return await driver_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "_do_execute", counted_driver_execute)
     send = AbstractConnection._send_packed_command
 
     async def counted_send(self: Any, command: Any) -> None:
@@ -218,14 +227,14 @@ async def _running(app: Litestar) -> AsyncIterator[None]:
 async def test_upload_url_reads_the_user_and_inserts_the_upload_with_no_transaction(api: Api) -> None:
     body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": 1024}
     trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 201)
-    assert trips.postgres == ["SELECT users", "INSERT uploads"]
+    assert trips.postgres == ["SELECT users (driver)", "INSERT uploads"]
     assert trips.redis == ["EVALSHA", "EVALSHA"]  # the upload rate limit, then the quota ledger's reserve
 
 
 async def test_upload_url_with_a_sha256_adds_one_indexed_read_of_scores_first(api: Api) -> None:
     body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": 1024, "sha256": "ab" * 32}
     trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 201)
-    assert trips.postgres == ["SELECT scores", "SELECT users", "INSERT uploads"]
+    assert trips.postgres == ["SELECT scores", "SELECT users (driver)", "INSERT uploads"]
     assert trips.redis == ["EVALSHA", "EVALSHA"]
 
 
@@ -304,12 +313,12 @@ async def test_a_page_of_scores_and_its_total_are_one_statement(api: Api) -> Non
     await _scores(api, 3)
     for path in ("/api/v1/scores", "/api/v1/scores/?limit=20&offset=0", "/api/v1/scores?ordering=title&status=pending"):
         trips = await api.count(lambda path=path: api.client.get(path, headers=api.headers), 200)  # type: ignore[misc]
-        assert trips.postgres == ["SELECT scores"], path
+        assert trips.postgres == ["SELECT scores (driver)"], path
         assert trips.redis == [], path
 
 
 async def test_dashboard(api: Api) -> None:
     await _scores(api, 2)
     trips = await api.count(lambda: api.client.get("/api/v1/dashboard", headers=api.headers), 200)
-    assert trips.postgres == ["SELECT users", "SELECT scores", "SELECT setlists", "SELECT scores"]
+    assert trips.postgres == ["SELECT users (driver)", "SELECT scores", "SELECT setlists", "SELECT scores (driver)"]
     assert trips.redis == ["EXISTS", "EVALSHA"]  # the ledger is whole (not lost), then the user's usage

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy import exc as sqlalchemy_exc
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
 from adapters.sqlalchemy.migrate import migrate
 from application.ports import ScoreListing, ScoreQuery, ScoreSummary
-from domain.errors import EmailTaken
+from domain.errors import EmailTaken, ServiceUnavailable
 from domain.pdf import PdfMetadata
 from domain.scores import Cover, Details, PageThumbnails, Processing, ProcessingStatus, Score, StoredCover
 from domain.setlists import Setlist, SetlistItem
@@ -768,3 +769,26 @@ async def test_a_page_lists_what_a_score_answers_and_a_page_past_the_end_still_h
     assert page.items[0].pdf_metadata == metadata
     assert page.items[0].page_thumbnails_ready == 2
     assert [(s.title, s.thumbnail_ready) for s in read.items] == [("Other", True), ("Ode", False)]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_hot_read_that_meets_a_dropped_connection_is_an_outage_and_the_pool_lets_that_connection_go(
+    uow_factory: UowFactory, engine: AsyncEngine
+) -> None:
+    """users.get, the list and the dashboard's recent scores run through asyncpg itself on PostgreSQL
+    (adapters/sqlalchemy/driver.py); a connection the server ended must not stay in the pool to fail again."""
+    user = await add_user(uow_factory)
+    async with uow_factory().autocommit() as uow:
+        assert await uow.users.get(user.id) == user
+        backend = await (await uow._active.connection()).scalar(text("SELECT pg_backend_pid()"))
+    admin = await asyncpg.connect(engine.url.render_as_string(hide_password=False).replace("+asyncpg", ""))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", backend)
+    finally:
+        await admin.close()
+    with pytest.raises(ServiceUnavailable):
+        async with uow_factory().autocommit() as uow:
+            await uow.users.get(user.id)
+    async with uow_factory().autocommit() as uow:
+        assert await uow.users.get(user.id) == user
+        assert (await uow.scores.search(ScoreQuery(user_id=user.id))).total == 0

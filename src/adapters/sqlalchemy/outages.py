@@ -6,6 +6,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as ConnectionPoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
+from adapters.sqlalchemy.driver import DriverError
 from domain.errors import ConcurrentChange, DomainError, ServiceUnavailable
 
 _LOST_RACE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -16,7 +17,7 @@ def translated(error: BaseException) -> DomainError | None:
     if isinstance(error, IntegrityError | StaleDataError):
         # A unique key taken or a row changed or gone under a concurrent request.
         return ConcurrentChange(f"database: {error!r}")
-    if isinstance(error, DBAPIError):
+    if isinstance(error, DBAPIError | DriverError):
         if getattr(error.orig, "sqlstate", None) in _LOST_RACE_SQLSTATES:
             return ConcurrentChange(f"database: {error!r}")
         return ServiceUnavailable(f"database: {error!r}")

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import UnaryExpression
 
+from adapters.sqlalchemy.driver import fetch_rows
 from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import metadata_from_json, score_from_row, score_to_row
 from adapters.sqlalchemy.models import ScoreRow
@@ -50,8 +51,11 @@ class SqlAlchemyScoreRepository:
 
     async def search(self, query: ScoreQuery) -> Page[ScoreListing]:
         """One statement: the page's columns and, in each row, the count of all matches."""
-        statement, params = self._listing_statement(query)
-        rows = (await self._session.execute(statement, params)).all()
+        statement, params, kept = self._listing_statement(query)
+        if kept:
+            rows = await fetch_rows(self._session, statement, params)
+        else:
+            rows = (await self._session.execute(statement, params)).all()
         if rows:
             total = int(rows[0][-1])
         elif query.offset:  # past the end: no row carries the count
@@ -70,16 +74,16 @@ class SqlAlchemyScoreRepository:
                 .order_by(_C.created_at.desc(), _C.id.desc())
                 .limit(bindparam("page_limit"))
             )
-        rows = await self._session.execute(statement, {"user_id": user_id, "page_limit": limit})
+        rows = await fetch_rows(self._session, statement, {"user_id": user_id, "page_limit": limit})
         return [_listing(row) for row in rows]
 
     @property
     def _dialect(self) -> str:
         return self._session.get_bind().dialect.name
 
-    def _listing_statement(self, query: ScoreQuery) -> tuple[Select[Any], dict[str, Any]]:
-        """The page's statement with the values as parameters. Built once for each shape of query without a text
-        or tag filter and kept, so that SQLAlchemy neither builds nor hashes it again."""
+    def _listing_statement(self, query: ScoreQuery) -> tuple[Select[Any], dict[str, Any], bool]:
+        """The page's statement with the values as parameters, and whether it is kept: built once for each shape of
+        query without a text or tag filter, so that it is neither built nor compiled again."""
         params: dict[str, Any] = {"user_id": query.user_id, "page_limit": query.limit, "page_offset": query.offset}
         bound = [_C.user_id == bindparam("user_id"), _IN_LIBRARY]
         for name, column, value in (
@@ -108,7 +112,7 @@ class SqlAlchemyScoreRepository:
             )
             if cacheable:
                 _LISTINGS[key] = statement
-        return statement, params
+        return statement, params, cacheable
 
     async def summaries(self, user_id: UUID, score_ids: Sequence[UUID]) -> dict[UUID, ScoreSummary]:
         if not score_ids:

@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sqlalchemy.driver import fetch_rows
 from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import user_from_row, user_to_row
 from adapters.sqlalchemy.models import UserRow
@@ -50,8 +51,8 @@ class SqlAlchemyUserRepository:
             row = await self._session.get(UserRow, user_id, with_for_update={"key_share": True}, populate_existing=True)
             return None if row is None else user_from_row(row)
         # Columns, not an ORM object: every upload-url, confirm and dashboard reads its user.
-        found = (await self._session.execute(_BY_ID, {"id": user_id})).first()
-        return None if found is None else User(*found)
+        found = await fetch_rows(self._session, _BY_ID, {"id": user_id})
+        return User(*found[0]) if found else None
 
     async def list_ids(self) -> Sequence[UUID]:
         return list(await self._session.scalars(select(UserRow.id).order_by(UserRow.id)))

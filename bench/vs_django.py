@@ -225,11 +225,12 @@ async def clone_scores(database_url: str, template_id: UUID, user_id: UUID, coun
             await session.flush()
             session.add_all(scores)
             await session.commit()
-        # As the anchor's start.sh does to its table: the visibility map set, so that a count reads only an index
-        # (this machine's PostgreSQL runs no autovacuum, which would do it on a server left to itself).
+        # On PostgreSQL as the anchor's start.sh does to its table: the visibility map set, so that a count reads only
+        # an index (this machine's PostgreSQL runs no autovacuum, which would do it on a server left to itself).
+        maintenance = "VACUUM ANALYZE scores, uploads" if engine.dialect.name == "postgresql" else "ANALYZE"
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text("VACUUM ANALYZE scores, uploads"))
+            await connection.execute(text(maintenance))
         return ids
     finally:
         await engine.dispose()

@@ -169,7 +169,8 @@ class ReconcileQuota:
         )
         reserved = held + [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in settled]
         # Just reserved, or past expiry but perhaps mid-confirm: the ledger knows what they hold.
-        in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u not in settled]
+        settled_ids = {u.id for u in settled}
+        in_flight = [LedgerEntry(u.id, u.size_bytes, u.expires_at) for u in pending if u.id not in settled_ids]
         replaced = await self._ledger.replace(
             user_id,
             used,

@@ -540,3 +540,27 @@ async def test_a_rebuild_that_missed_a_user_leaves_the_mark_for_the_next_run(wor
     lost.version = moved_on  # type: ignore[method-assign]
     assert await rebuild_if_lost() == 0
     assert not lost.marked
+
+
+async def test_reconciling_matches_pending_uploads_by_id_not_each_with_each(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comparing every pending upload with every settled one held the event loop for minutes at 15,000 pending."""
+    user = await world.user()
+    for _ in range(4):
+        await world.pending_upload(user, 10)
+    world.clock.advance(RESERVATION_IN_FLIGHT_SECONDS + 1)
+    for _ in range(4):
+        await world.pending_upload(user, 10)  # still in flight
+    comparisons = 0
+    compare = Upload.__eq__
+
+    def counted(self: Upload, other: object) -> bool:
+        nonlocal comparisons
+        comparisons += 1
+        return compare(self, other)
+
+    monkeypatch.setattr(Upload, "__eq__", counted)
+    assert await world.reconcile_quota(user.id) == 1
+    assert comparisons == 0
+    assert await world.usage(user.id) == (0, 80)

@@ -21,6 +21,8 @@ from domain.text import sort_key
 
 _T = ScoreRow.__table__
 _C = _T.c
+# The filters a kept listing statement takes as parameters, by parameter name.
+_BOUND_FILTERS = {"composer": _C.composer_sort, "genre": _C.genre_sort, "status": _C.processing_status}
 _SORT_COLUMNS = {"title": _C.title_sort, "created_at": _C.created_at, "composer": _C.composer_sort}
 _UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
 _IN_LIBRARY = _C.deleted_at.is_(None)
@@ -85,19 +87,15 @@ class SqlAlchemyScoreRepository:
         """The page's statement with the values as parameters, and whether it is kept: built once for each shape of
         query without a text or tag filter, so that it is neither built nor compiled again."""
         params: dict[str, Any] = {"user_id": query.user_id, "page_limit": query.limit, "page_offset": query.offset}
-        bound = [_C.user_id == bindparam("user_id"), _IN_LIBRARY]
-        for name, column, value in (
-            ("composer", _C.composer_sort, query.composer),
-            ("genre", _C.genre_sort, query.genre),
-            ("status", _C.processing_status, query.status),
-        ):
+        for name, value in (("composer", query.composer), ("genre", query.genre), ("status", query.status)):
             if value is not None:
                 params[name] = value.value if isinstance(value, ProcessingStatus) else sort_key(value)
-                bound.append(column == bindparam(name))
         key = (self._dialect, query.ordering, *params)
         cacheable = query.text is None and query.tag is None
         statement: Select[Any] | None = _LISTINGS.get(key) if cacheable else None
         if statement is None:
+            bound = [_C.user_id == bindparam("user_id"), _IN_LIBRARY]
+            bound += [_BOUND_FILTERS[name] == bindparam(name) for name in params if name in _BOUND_FILTERS]
             unbound = self._conditions(replace(query, composer=None, genre=None, status=None))[2:]
             # The count as an uncorrelated subquery, which the database runs once (from an index where it can).
             # A window count, count(*) OVER (), would read every matching row, not just the page's, to count them.

@@ -227,14 +227,14 @@ async def _running(app: Litestar) -> AsyncIterator[None]:
 async def test_upload_url_reads_the_user_and_inserts_the_upload_with_no_transaction(api: Api) -> None:
     body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": 1024}
     trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 201)
-    assert trips.postgres == ["SELECT users (driver)", "INSERT uploads"]
+    assert trips.postgres == ["SELECT users (driver)", "INSERT uploads (driver)"]
     assert trips.redis == ["EVALSHA", "EVALSHA"]  # the upload rate limit, then the quota ledger's reserve
 
 
 async def test_upload_url_with_a_sha256_adds_one_indexed_read_of_scores_first(api: Api) -> None:
     body = {"filename": "ode.pdf", "content_type": "application/pdf", "size_bytes": 1024, "sha256": "ab" * 32}
     trips = await api.count(lambda: api.client.post("/api/v1/files/upload-url", json=body, headers=api.headers), 201)
-    assert trips.postgres == ["SELECT scores", "SELECT users (driver)", "INSERT uploads"]
+    assert trips.postgres == ["SELECT scores", "SELECT users (driver)", "INSERT uploads (driver)"]
     assert trips.redis == ["EVALSHA", "EVALSHA"]
 
 

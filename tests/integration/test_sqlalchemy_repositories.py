@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from adapters.sqlalchemy import SqlAlchemyUnitOfWork, create_engine, create_session_factory
 from adapters.sqlalchemy.migrate import migrate
 from application.ports import ScoreListing, ScoreQuery, ScoreSummary
-from domain.errors import EmailTaken, ServiceUnavailable
+from domain.errors import ConcurrentChange, EmailTaken, ServiceUnavailable
 from domain.pdf import PdfMetadata
 from domain.scores import Cover, Details, PageThumbnails, Processing, ProcessingStatus, Score, StoredCover
 from domain.setlists import Setlist, SetlistItem
@@ -792,3 +792,24 @@ async def test_a_hot_read_that_meets_a_dropped_connection_is_an_outage_and_the_p
     async with uow_factory().autocommit() as uow:
         assert await uow.users.get(user.id) == user
         assert (await uow.scores.search(ScoreQuery(user_id=user.id))).total == 0
+
+
+async def test_an_upload_added_twice_is_a_lost_race_whichever_way_the_insert_went(uow_factory: UowFactory) -> None:
+    """In `autocommit()` on PostgreSQL, asyncpg itself runs the INSERT; in a transaction, SQLAlchemy does."""
+    user = await add_user(uow_factory)
+    upload = make_upload(user.id)
+    async with uow_factory().autocommit() as uow:
+        await uow.uploads.add(upload)
+        await uow.commit()
+
+    async def add_again(unit_of_work: SqlAlchemyUnitOfWork) -> None:
+        async with unit_of_work as uow:
+            await uow.uploads.add(upload)
+            await uow.commit()
+
+    with pytest.raises(ConcurrentChange):
+        await add_again(uow_factory().autocommit())
+    with pytest.raises(ConcurrentChange):
+        await add_again(uow_factory())
+    async with uow_factory() as uow:
+        assert await uow.uploads.get(upload.id) == upload

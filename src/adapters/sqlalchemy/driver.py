@@ -1,5 +1,5 @@
-"""Hot reads run by the driver itself: on PostgreSQL, in a session whose every statement is its own transaction
-(`uow.autocommit()`), a statement compiled once is sent by asyncpg on the session's pooled connection, and its rows
+"""Hot statements run by the driver itself: on PostgreSQL, in a session whose every statement is its own transaction
+(`uow.autocommit()`), a statement compiled once is sent by asyncpg on the session's pooled connection, and rows
 come back as asyncpg records. That skips SQLAlchemy's execution context and result processing, which took a fifth
 of the API's CPU on a page of scores. Anywhere else (SQLite, or inside a transaction) the session runs it as usual.
 
@@ -11,15 +11,17 @@ engine sets on each connection), text and numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 import asyncpg
 from sqlalchemy import Executable
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection
 
+_T = TypeVar("_T")
 # A failure after which the connection cannot be trusted: the pool must not hand it out again.
 _BROKEN_CONNECTION = (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
 
@@ -32,23 +34,53 @@ class DriverError(Exception):
         self.orig = orig
 
 
+class DriverIntegrityError(DriverError):
+    """A constraint refused the statement (a key taken, a referenced row gone): SQLAlchemy's IntegrityError."""
+
+
 async def fetch_rows(
     session: AsyncSession, statement: Executable, params: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
+    """The statement's rows."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    if not isinstance(driver, asyncpg.Connection) or not getattr(raw.dbapi_connection, "autocommit", False):
+    driver = _autocommitting_asyncpg(raw)
+    if driver is None:
         return (await session.execute(statement, params)).all()
     sql, names = _compiled(statement, connection.dialect)
+    rows: list[asyncpg.Record] = await _run(raw, driver.fetch(sql, *(params[name] for name in names)))
+    return rows
+
+
+async def execute(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> None:
+    """A statement that returns no rows (an INSERT, say)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = _autocommitting_asyncpg(raw)
+    if driver is None:
+        await session.execute(statement, params)
+        return
+    sql, names = _compiled(statement, connection.dialect)
+    await _run(raw, driver.execute(sql, *(params[name] for name in names)))
+
+
+def _autocommitting_asyncpg(raw: PoolProxiedConnection) -> asyncpg.Connection | None:
+    driver = raw.driver_connection
+    if isinstance(driver, asyncpg.Connection) and getattr(raw.dbapi_connection, "autocommit", False):
+        return driver
+    return None
+
+
+async def _run(raw: PoolProxiedConnection, sent: Awaitable[_T]) -> _T:
     try:
-        rows: list[asyncpg.Record] = await driver.fetch(sql, *(params[name] for name in names))
+        return await sent
     except _BROKEN_CONNECTION as error:
         raw.invalidate(error)
         raise DriverError(error) from error
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise DriverIntegrityError(error) from error
     except asyncpg.PostgresError as error:
         raise DriverError(error) from error
-    return rows
 
 
 _COMPILED: WeakKeyDictionary[Executable, tuple[str, tuple[str, ...]]] = WeakKeyDictionary()

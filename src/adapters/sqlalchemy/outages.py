@@ -6,7 +6,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as ConnectionPoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
-from adapters.sqlalchemy.driver import DriverError
+from adapters.sqlalchemy.driver import DriverError, DriverIntegrityError
 from domain.errors import ConcurrentChange, DomainError, ServiceUnavailable
 
 _LOST_RACE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -14,7 +14,7 @@ _LOST_RACE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock det
 
 def translated(error: BaseException) -> DomainError | None:
     """The port's error for a driver's, or None for an error that is not the database's (it passes unchanged)."""
-    if isinstance(error, IntegrityError | StaleDataError):
+    if isinstance(error, IntegrityError | StaleDataError | DriverIntegrityError):
         # A unique key taken or a row changed or gone under a concurrent request.
         return ConcurrentChange(f"database: {error!r}")
     if isinstance(error, DBAPIError | DriverError):

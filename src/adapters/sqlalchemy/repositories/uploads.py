@@ -5,16 +5,19 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.sqlalchemy.driver import execute
 from adapters.sqlalchemy.locking import lock_for_writing
 from adapters.sqlalchemy.mappers import upload_from_row, upload_to_row, upload_values
 from adapters.sqlalchemy.models import UploadRow
 from domain.uploads import Upload, UploadStatus
 
 _LIVE = (UploadStatus.PENDING.value, UploadStatus.CONFIRMED.value)
-_INSERT = insert(cast(Table, UploadRow.__table__))  # Core, not the ORM's bulk INSERT
+_UPLOADS = cast(Table, UploadRow.__table__)
+# Core, not the ORM's bulk INSERT; every column a parameter, so that the driver can run it (adapters/sqlalchemy/driver).
+_INSERT = insert(_UPLOADS).values({column.name: bindparam(column.name) for column in _UPLOADS.c})
 
 
 class SqlAlchemyUploadRepository:
@@ -24,7 +27,7 @@ class SqlAlchemyUploadRepository:
     async def add(self, upload: Upload) -> None:
         # An INSERT now, in the unit of work's transaction, rather than an object for the ORM to flush at commit:
         # upload-url adds one per request, and the ORM's flush costs several times the statement.
-        await self._session.execute(_INSERT, upload_values(upload))
+        await execute(self._session, _INSERT, upload_values(upload))
 
     async def get(self, upload_id: UUID, *, for_update: bool = False) -> Upload | None:
         if for_update:

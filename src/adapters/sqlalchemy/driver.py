@@ -4,9 +4,9 @@ come back as asyncpg records. That skips SQLAlchemy's execution context and resu
 of the API's CPU on a page of scores. Anywhere else (SQLite, or inside a transaction) the session runs it as usual.
 
 Only statements built once and kept (module-level or in a dict) should come here, since each is compiled at its
-first use; their columns must be plain enough that asyncpg's
-own decoding is what SQLAlchemy's would give: UUIDs, timestamps with time zone, JSON (decoded by the codec the
-engine sets on each connection), text and numbers.
+first use; their columns must be plain enough that asyncpg's own decoding is what SQLAlchemy's would give: UUIDs,
+timestamps with time zone, JSON (decoded by the codec the engine sets on each connection), text and numbers.
+A statement cancelled midway leaves the connection usable: asyncpg waits for the server's cancel before the next.
 """
 
 from __future__ import annotations

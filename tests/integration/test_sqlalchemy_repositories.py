@@ -738,6 +738,19 @@ async def test_an_engine_holds_at_most_its_connections_and_waits_its_timeout_for
         await engine.dispose()
 
 
+async def test_a_sqlite_file_gets_two_connections_whatever_more_is_allowed(sqlite_url: str) -> None:
+    """Requests wait their turn for a connection rather than for SQLite's write lock, which it grants in no order."""
+    engine = create_engine(sqlite_url, max_connections=15, pool_timeout_seconds=0.2)
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            assert [(await c.execute(text("SELECT 1"))).scalar() for c in (first, second)] == [1, 1]
+            with pytest.raises(sqlalchemy_exc.TimeoutError):
+                async with engine.connect():
+                    pass
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
 async def test_an_in_memory_sqlite_engine_takes_the_connection_settings_too(url: str) -> None:
     engine = create_engine(url, max_connections=1, pool_timeout_seconds=0.2)

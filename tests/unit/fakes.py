@@ -77,6 +77,10 @@ class DbState:
     scores: dict[UUID, Score] = field(default_factory=dict)
     setlists: dict[UUID, Setlist] = field(default_factory=dict)
 
+    def snapshot(self) -> DbState:
+        """Its own tables holding the same objects: the repositories store and hand out copies, never these."""
+        return DbState(dict(self.users), dict(self.uploads), dict(self.scores), dict(self.setlists))
+
 
 class FakeDatabase:
     """The committed state. Tests may read and seed it directly (it is what a real database would hold)."""
@@ -503,7 +507,7 @@ class FakeUnitOfWork:
             raise RuntimeError("the unit of work is already open (nested use)")
         if self.on_enter is not None:
             await self.on_enter()
-        self._state = copy.deepcopy(self.database.state)
+        self._state = self.database.state.snapshot()
         self.transactions += 1
         self.autocommitting, self._autocommit_next = self._autocommit_next, False
         self.autocommit_transactions += self.autocommitting
@@ -515,11 +519,11 @@ class FakeUnitOfWork:
         self._state = None  # whatever was not committed is gone
 
     async def commit(self) -> None:
-        self.database.state = copy.deepcopy(self.state)
+        self.database.state = self.state.snapshot()
         self.commits += 1
 
     async def rollback(self) -> None:
-        self._state = copy.deepcopy(self.database.state)
+        self._state = self.database.state.snapshot()
         self.rollbacks += 1
 
 
